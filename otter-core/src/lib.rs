@@ -1,0 +1,1 @@
+//! otter-core: capture, schema history, pipeline (in progress).
