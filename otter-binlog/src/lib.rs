@@ -51,6 +51,7 @@ pub mod json_diff;
 mod parser;
 mod reader;
 pub mod rows;
+pub mod summary;
 pub mod table_map;
 pub mod temporal;
 pub mod value;

@@ -170,6 +170,7 @@ impl<'s> Rows<'s> {
         if self.r.is_empty() {
             return Ok(false);
         }
+        let before_len = self.r.len();
         match self.kind {
             RowsKind::Write => self.read_image(self.after_cols, self.after_present, false, after)?,
             RowsKind::Delete => self.read_image(self.before_cols, self.before_present, false, before)?,
@@ -177,6 +178,10 @@ impl<'s> Rows<'s> {
                 self.read_image(self.before_cols, self.before_present, false, before)?;
                 self.read_image(self.after_cols, self.after_present, self.partial, after)?;
             }
+        }
+        // Servers never write a row that takes no bytes; refusing one guarantees progress.
+        if self.r.len() == before_len {
+            return Err(invalid("row image without any column"));
         }
         Ok(true)
     }
