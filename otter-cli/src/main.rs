@@ -1,16 +1,23 @@
 //! `otter`: MySQL/MariaDB change data capture and replication from the command line.
 //!
-//! Exit codes: 0 success; 1 runtime failure (lost server, apply error); 2 bad input — an
-//! unreadable or corrupt binlog, a wrong config, a failed preflight check.
+//! Exit codes: 0 success (including a stop by SIGINT/SIGTERM); 1 runtime failure (lost server
+//! that does not come back, apply error); 2 bad input — an unreadable or corrupt binlog, a wrong
+//! config, a failed preflight check, a purged start position.
 
 mod dump;
+mod signals;
+mod tail;
 
 use clap::{Parser, Subcommand};
+use otter_core::ErrorKind;
 
 /// Change data capture and database-to-database replication for MySQL and MariaDB.
 #[derive(Debug, Parser)]
 #[command(name = "otter", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    /// Log level filter (also RUST_LOG), e.g. info, debug, otter_core=debug.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,12 +31,34 @@ enum Command {
     /// TRANSACTION_PAYLOAD add `"in_payload": true`. Exit 0 when every file parsed to its end,
     /// 2 when any file stopped on a parse error (after printing what parsed).
     Dump(dump::DumpArgs),
+    /// Stream a live server's transactions as JSON lines until interrupted.
+    ///
+    /// One object per transaction: `gtid`, `server_id`, `begin`, `end`, `commit_ts`, `position`
+    /// (where to resume after it) and `changes` (each with `table`, `kind`, `key`, `before`,
+    /// `after`, `changed`); DDL statements print `ddl`, `schema` and `tables`. A transaction
+    /// larger than one chunk prints one object per chunk with `chunk` and `last`.
+    Tail(tail::TailArgs),
+}
+
+/// Exit code for an error: 2 for bad input or configuration, 1 for runtime failures.
+fn exit_code(e: &otter_core::Error) -> i32 {
+    match e.kind() {
+        ErrorKind::Config | ErrorKind::Preflight | ErrorKind::Privilege | ErrorKind::Auth | ErrorKind::PositionPurged
+        | ErrorKind::ServerIdConflict => 2,
+        _ => 1,
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
 fn main() {
     let cli = Cli::parse();
-    let code = match &cli.command {
-        Command::Dump(args) => dump::run(args).unwrap_or_else(|e| {
+    let code = match cli.command {
+        Command::Dump(args) => dump::run(&args).unwrap_or_else(|e| {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 0
             } else {
@@ -37,6 +66,28 @@ fn main() {
                 1
             }
         }),
+        Command::Tail(args) => {
+            init_logging(&cli.log);
+            run_async(tail::run(args), "otter tail")
+        }
     };
     std::process::exit(code);
+}
+
+/// Runs an async command on a multi-threaded runtime and maps its result to an exit code.
+fn run_async(fut: impl std::future::Future<Output = otter_core::Result<()>>, what: &str) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{what}: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            exit_code(&e)
+        }
+    }
 }

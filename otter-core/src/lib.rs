@@ -1,1 +1,14 @@
-//! otter-core: capture, schema history, pipeline (in progress).
+//! otter-core: capture, schema history, pipeline.
+pub mod change;
+pub mod checkpoint;
+pub mod error;
+pub mod filter;
+pub mod history;
+pub mod json;
+pub mod pipeline;
+pub mod position;
+pub mod schema;
+pub mod source;
+pub mod traits;
+
+pub use error::{Error, ErrorKind, Result};

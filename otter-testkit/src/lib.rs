@@ -21,7 +21,7 @@ mod server;
 mod spawn;
 
 pub use config::ServerConfig;
-pub use server::MariaDb;
+pub use server::{Client, MariaDb};
 pub use spawn::process_alive;
 
 /// Starts `n` servers with server ids `1..=n`, each configured by `f(server_id)`.

@@ -161,34 +161,13 @@ impl MariaDb {
     /// Runs SQL (one or more `;`-separated statements) as root over the unix socket with the
     /// `mariadb` client and returns its batch output (tab-separated, no column names).
     pub fn sql(&self, sql: &str) -> io::Result<String> {
-        let client = find_binary(&["mariadb", "mysql"])?;
-        let mut child = Command::new(client)
-            .arg("--no-defaults")
-            .arg("--batch")
-            .arg("--skip-column-names")
-            .arg("--default-character-set=utf8mb4")
-            .arg("-S")
-            .arg(self.socket())
-            .arg("-uroot")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        {
-            use std::io::Write;
-            let mut stdin = child.stdin.take().ok_or_else(|| io::Error::other("no stdin"))?;
-            stdin.write_all(sql.as_bytes())?;
-        }
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            return Err(io::Error::other(format!(
-                "SQL failed on port {}: {}\n--- statement ---\n{}",
-                self.port,
-                String::from_utf8_lossy(&out.stderr).trim(),
-                truncate(sql, 2000)
-            )));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        self.client().sql(sql)
+    }
+
+    /// A cheap, `Send` handle that runs SQL on this server from other threads (it keeps working
+    /// across [`MariaDb::restart`], failing while the server is down).
+    pub fn client(&self) -> Client {
+        Client { socket: self.socket(), port: self.port }
     }
 
     /// Runs a query and splits its output into rows of tab-separated fields.
@@ -279,6 +258,47 @@ impl MariaDb {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+    }
+}
+
+/// Runs SQL on a server through the `mariadb` command-line client over the unix socket.
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+    port: u16,
+}
+
+impl Client {
+    /// Runs SQL as root and returns the batch output (tab-separated, no column names).
+    pub fn sql(&self, sql: &str) -> io::Result<String> {
+        let client = find_binary(&["mariadb", "mysql"])?;
+        let mut child = Command::new(client)
+            .arg("--no-defaults")
+            .arg("--batch")
+            .arg("--skip-column-names")
+            .arg("--default-character-set=utf8mb4")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("-uroot")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().ok_or_else(|| io::Error::other("no stdin"))?;
+            stdin.write_all(sql.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "SQL failed on port {}: {}\n--- statement ---\n{}",
+                self.port,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                truncate(sql, 2000)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
 

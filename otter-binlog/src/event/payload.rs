@@ -31,7 +31,8 @@ pub struct PayloadEvent<'a> {
 }
 
 impl<'a> PayloadEvent<'a> {
-    pub(crate) fn parse(body: &'a [u8]) -> Result<Self> {
+    /// Parses a TRANSACTION_PAYLOAD body (header and checksum stripped).
+    pub fn parse(body: &'a [u8]) -> Result<Self> {
         let mut r = Reader::new(body);
         let mut compression = None;
         let mut uncompressed_size = None;

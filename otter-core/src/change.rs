@@ -1,0 +1,194 @@
+//! The change model: what a source hands out and sinks consume.
+//!
+//! A source emits [`Event`]s in commit order: transactions as one or more [`TxnChunk`]s (a huge
+//! transaction streams in several chunks, the last one marked), DDL statements, and progress
+//! marks for idle or fully filtered stretches. Every row change carries its table's schema *as of
+//! its position* and its place in the stream ([`ChangeId`]), so a loader can apply, merge, split
+//! and replay changes while knowing exactly which ones a checkpoint covers.
+//!
+//! Invariants:
+//! - chunks of one transaction arrive consecutively, `index` 0, 1, 2…, and only the last has
+//!   `last = true`; nothing of another transaction comes in between;
+//! - [`ChangeId`]s increase strictly in stream order (transaction begin coordinate, then row index);
+//! - `Event::position()` is where a reader resumes *after* the event; it only exists at transaction
+//!   ends, DDLs and progress marks, never inside a transaction.
+
+use std::sync::Arc;
+
+use otter_binlog::Value;
+
+use crate::position::{BinlogCoord, Position};
+use crate::schema::TableSchema;
+
+/// A row image: one value per column of the table's schema (`Value::Absent` for columns a
+/// MINIMAL/NOBLOB image left out).
+pub type Row = Vec<Value<'static>>;
+
+/// Insert, update or delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// A new row (after image only).
+    Insert,
+    /// A changed row (before and after images).
+    Update,
+    /// A removed row (before image only).
+    Delete,
+}
+
+/// The place of a row change in the source stream: totally ordered and stable across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChangeId {
+    /// Where the transaction begins in the source binlog.
+    pub txn: BinlogCoord,
+    /// Index of the row change within the transaction (0-based).
+    pub row: u64,
+}
+
+/// One row change.
+#[derive(Debug, Clone)]
+pub struct RowChange {
+    /// The table's schema at the time of the change (names, types, keys).
+    pub table: Arc<TableSchema>,
+    /// Insert, update or delete.
+    pub kind: ChangeKind,
+    /// Before image (update, delete).
+    pub before: Option<Row>,
+    /// After image (insert, update).
+    pub after: Option<Row>,
+    /// Where this change sits in the stream.
+    pub id: ChangeId,
+}
+
+impl RowChange {
+    /// Indexes of the columns an update changed (present in both images with different values);
+    /// every present column for inserts and deletes.
+    pub fn changed_columns(&self) -> Vec<usize> {
+        match (&self.before, &self.after) {
+            (Some(b), Some(a)) => (0..a.len())
+                .filter(|&i| match (b.get(i), a.get(i)) {
+                    (_, Some(Value::Absent)) => false,
+                    (Some(x), Some(y)) => x != y,
+                    _ => false,
+                })
+                .collect(),
+            (None, Some(img)) | (Some(img), None) => {
+                (0..img.len()).filter(|&i| !matches!(img.get(i), Some(Value::Absent))).collect()
+            }
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// Approximate memory held by the row images (for batching by bytes).
+    pub fn approx_bytes(&self) -> usize {
+        fn img(r: &Option<Row>) -> usize {
+            r.as_ref().map_or(0, |r| {
+                r.iter()
+                    .map(|v| {
+                        32 + match v {
+                            Value::Bytes(b) | Value::Json(b) | Value::Geometry(b) | Value::Vector(b) => b.len(),
+                            Value::JsonDiff(b) | Value::Compressed(b) => b.len(),
+                            _ => 0,
+                        }
+                    })
+                    .sum()
+            })
+        }
+        64 + img(&self.before) + img(&self.after)
+    }
+}
+
+/// Where a transaction came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnMeta {
+    /// The GTID (`uuid:gno` or `domain-server-seq`), when the source has one.
+    pub gtid: Option<String>,
+    /// The server id in the event headers (the server where the transaction originated).
+    pub server_id: u32,
+    /// Coordinate of the transaction's first event.
+    pub begin: BinlogCoord,
+    /// Coordinate after the transaction's last event (filled on the last chunk).
+    pub end: Option<BinlogCoord>,
+    /// Commit time, seconds since the epoch (the commit event's header time).
+    pub commit_ts: u32,
+    /// Commit time in microseconds when the server records it (MySQL 8).
+    pub commit_ts_micros: Option<u64>,
+}
+
+/// A slice of a transaction's row changes.
+#[derive(Debug, Clone)]
+pub struct TxnChunk {
+    /// The transaction.
+    pub meta: Arc<TxnMeta>,
+    /// 0 for the first chunk of the transaction.
+    pub index: u32,
+    /// True for the last chunk: the transaction is complete after it.
+    pub last: bool,
+    /// The row changes of this chunk, in order.
+    pub changes: Vec<RowChange>,
+    /// Where to resume after this chunk if it is the last one.
+    pub position: Option<Position>,
+}
+
+/// A DDL statement (or another non-row statement worth forwarding).
+#[derive(Debug, Clone)]
+pub struct DdlEvent {
+    /// The statement's origin.
+    pub meta: TxnMeta,
+    /// The default database the statement ran in.
+    pub schema: String,
+    /// The statement text as the server logged it.
+    pub statement: String,
+    /// The tables the statement changed (`db`, `table`), as the schema history understood it.
+    pub tables: Vec<(String, String)>,
+    /// Where to resume after it.
+    pub position: Position,
+}
+
+/// Progress without data: the stream is idle, or what it carried was filtered out.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Where to resume.
+    pub position: Position,
+    /// The source's clock at that point (heartbeat or last event time).
+    pub timestamp: u32,
+}
+
+/// What a source emits.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Row changes of a transaction.
+    Rows(TxnChunk),
+    /// A DDL statement.
+    Ddl(DdlEvent),
+    /// A position advance without data.
+    Progress(Progress),
+}
+
+impl Event {
+    /// The resume position after this event, if it ends at a transaction boundary.
+    pub fn position(&self) -> Option<&Position> {
+        match self {
+            Event::Rows(c) => c.position.as_ref(),
+            Event::Ddl(d) => Some(&d.position),
+            Event::Progress(p) => Some(&p.position),
+        }
+    }
+
+    /// Number of row changes carried.
+    pub fn row_count(&self) -> usize {
+        match self {
+            Event::Rows(c) => c.changes.len(),
+            _ => 0,
+        }
+    }
+
+    /// Source commit time of the event, seconds since the epoch.
+    pub fn source_time(&self) -> u32 {
+        match self {
+            Event::Rows(c) => c.meta.commit_ts,
+            Event::Ddl(d) => d.meta.commit_ts,
+            Event::Progress(p) => p.timestamp,
+        }
+    }
+}

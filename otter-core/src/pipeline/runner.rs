@@ -1,0 +1,327 @@
+//! The pipeline loop: read events, batch them (rows, bytes, linger), transform, send to the sink
+//! with several batches in flight, and commit checkpoints in source order.
+//!
+//! Invariants:
+//! - memory is bounded: at most `max_in_flight` batches exist between the reader and the sink's
+//!   acknowledgements, each bounded by `max_rows`/`max_bytes` (plus one source chunk);
+//! - a checkpoint is saved only for a position whose batch and all earlier batches the sink
+//!   acknowledged ([`OrderedAcks`]);
+//! - on shutdown the reader stops, every batch already read is written and acknowledged, and the
+//!   final checkpoint is saved before `run` returns.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::acks::OrderedAcks;
+use super::metrics::Metrics;
+use crate::change::Event;
+use crate::checkpoint::{unix_now, Checkpoint, CheckpointStore};
+use crate::error::{Error, ErrorKind, Result};
+use crate::position::Position;
+use crate::traits::{Ack, Batch, Sink, Source, Transform};
+
+/// How events are grouped into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Row changes per batch (default 5000).
+    #[serde(default = "default_rows")]
+    pub max_rows: usize,
+    /// Approximate bytes per batch (default 8 MiB).
+    #[serde(default = "default_bytes")]
+    pub max_bytes: usize,
+    /// How long a batch may wait for more events, milliseconds (default 100).
+    #[serde(default = "default_linger")]
+    pub linger_ms: u64,
+    /// Batches written but not yet acknowledged (default 4).
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+}
+
+fn default_rows() -> usize {
+    5000
+}
+fn default_bytes() -> usize {
+    8 << 20
+}
+fn default_linger() -> u64 {
+    100
+}
+fn default_in_flight() -> usize {
+    4
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { max_rows: default_rows(), max_bytes: default_bytes(), linger_ms: default_linger(), max_in_flight: default_in_flight() }
+    }
+}
+
+/// Where to resume: the sink's own stored position, else the checkpoint store's.
+pub async fn resume_position(sink: &mut dyn Sink, store: Option<&dyn CheckpointStore>) -> Result<Option<Position>> {
+    if let Some(p) = sink.stored_position().await? {
+        return Ok(Some(p));
+    }
+    match store {
+        Some(s) => Ok(s.load().await?.map(|c| c.position)),
+        None => Ok(None),
+    }
+}
+
+/// A source, transforms and a sink wired together.
+pub struct Pipeline {
+    name: String,
+    source: Box<dyn Source>,
+    transforms: Vec<Box<dyn Transform>>,
+    sink: Box<dyn Sink>,
+    store: Option<Arc<dyn CheckpointStore>>,
+    batching: BatchConfig,
+    metrics: Arc<Metrics>,
+    checkpoint_every: Duration,
+    status_file: Option<PathBuf>,
+}
+
+impl Pipeline {
+    /// A pipeline from `source` to `sink`.
+    pub fn new(name: impl Into<String>, source: Box<dyn Source>, sink: Box<dyn Sink>) -> Pipeline {
+        let name = name.into();
+        Pipeline {
+            metrics: Metrics::new(name.clone()),
+            name,
+            source,
+            transforms: Vec::new(),
+            sink,
+            store: None,
+            batching: BatchConfig::default(),
+            checkpoint_every: Duration::from_millis(200),
+            status_file: None,
+        }
+    }
+
+    /// Adds a transform (applied in the order added).
+    #[must_use]
+    pub fn transform(mut self, t: Box<dyn Transform>) -> Pipeline {
+        self.transforms.push(t);
+        self
+    }
+
+    /// Where committed positions are saved.
+    #[must_use]
+    pub fn checkpoints(mut self, store: Arc<dyn CheckpointStore>) -> Pipeline {
+        self.store = Some(store);
+        self
+    }
+
+    /// Batching settings.
+    #[must_use]
+    pub fn batching(mut self, b: BatchConfig) -> Pipeline {
+        self.batching = b;
+        self
+    }
+
+    /// Shares metrics (e.g. with an HTTP endpoint).
+    #[must_use]
+    pub fn metrics(mut self, m: Arc<Metrics>) -> Pipeline {
+        self.metrics = m;
+        self
+    }
+
+    /// Writes a JSON status snapshot to this file every second (read by `otter status`).
+    #[must_use]
+    pub fn status_file(mut self, path: PathBuf) -> Pipeline {
+        self.status_file = Some(path);
+        self
+    }
+
+    /// The metrics handle.
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Runs until the source ends, an error occurs, or `shutdown` resolves (then drains and
+    /// returns `Ok`).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+        let Pipeline { name, mut source, mut transforms, mut sink, store, batching, metrics, checkpoint_every, status_file } = self;
+        metrics.set_state("running");
+        let (tx, rx) = mpsc::channel::<Batch>(batching.max_in_flight.max(1));
+        let reader = read_loop(&mut *source, &mut transforms, batching, tx, shutdown);
+        let writer = write_loop(&name, &mut *sink, store.as_deref(), batching, rx, &metrics, checkpoint_every, status_file.as_ref());
+        let result = tokio::try_join!(reader, writer).map(|_| ());
+        match &result {
+            Ok(()) => metrics.set_state("stopped"),
+            Err(e) => {
+                metrics.error(&e.to_string());
+                metrics.set_state("failed");
+            }
+        }
+        if let Some(path) = &status_file {
+            write_status(path, &metrics);
+        }
+        result
+    }
+}
+
+async fn read_loop(
+    source: &mut dyn Source,
+    transforms: &mut [Box<dyn Transform>],
+    cfg: BatchConfig,
+    tx: mpsc::Sender<Batch>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    tokio::pin!(shutdown);
+    let linger = Duration::from_millis(cfg.linger_ms);
+    let mut seq = 0u64;
+    let mut batch = Batch::default();
+    let (mut rows, mut bytes) = (0usize, 0usize);
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let flush = tokio::select! {
+            biased;
+            _ = &mut shutdown => {
+                send(&mut batch, &mut seq, transforms, &tx).await?;
+                return Ok(());
+            }
+            _ = sleep_until(deadline), if deadline.is_some() => true,
+            ev = source.next() => match ev? {
+                None => {
+                    send(&mut batch, &mut seq, transforms, &tx).await?;
+                    return Ok(());
+                }
+                Some(e) => {
+                    if batch.events.is_empty() {
+                        deadline = Some(tokio::time::Instant::now() + linger);
+                    }
+                    rows += e.row_count();
+                    bytes += event_bytes(&e);
+                    if let Some(p) = e.position() {
+                        batch.position = Some(p.clone());
+                    }
+                    batch.source_time = batch.source_time.max(e.source_time());
+                    batch.events.push(e);
+                    rows >= cfg.max_rows || bytes >= cfg.max_bytes
+                }
+            },
+        };
+        if flush {
+            send(&mut batch, &mut seq, transforms, &tx).await?;
+            rows = 0;
+            bytes = 0;
+            deadline = None;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn event_bytes(e: &Event) -> usize {
+    match e {
+        Event::Rows(c) => c.changes.iter().map(|c| c.approx_bytes()).sum(),
+        Event::Ddl(d) => d.statement.len() + 128,
+        Event::Progress(_) => 64,
+    }
+}
+
+async fn send(batch: &mut Batch, seq: &mut u64, transforms: &mut [Box<dyn Transform>], tx: &mpsc::Sender<Batch>) -> Result<()> {
+    if batch.events.is_empty() {
+        return Ok(());
+    }
+    *seq += 1;
+    let mut b = std::mem::take(batch);
+    b.seq = *seq;
+    for t in transforms.iter_mut() {
+        t.apply(&mut b).map_err(|e| e.context(format!("transform {}", t.name())))?;
+    }
+    tx.send(b).await.map_err(|_| Error::new(ErrorKind::Shutdown, "the pipeline writer stopped"))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_loop(
+    name: &str,
+    sink: &mut dyn Sink,
+    store: Option<&dyn CheckpointStore>,
+    cfg: BatchConfig,
+    mut rx: mpsc::Receiver<Batch>,
+    metrics: &Metrics,
+    checkpoint_every: Duration,
+    status_file: Option<&PathBuf>,
+) -> Result<()> {
+    let mut acks = OrderedAcks::new();
+    let mut pending: Option<Checkpoint> = None;
+    let mut last_save = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last_status = Instant::now();
+    let mut last_log = Instant::now();
+    let mut input_open = true;
+    loop {
+        if !input_open && acks.is_empty() {
+            break;
+        }
+        let can_send = input_open && acks.len() < cfg.max_in_flight.max(1);
+        tokio::select! {
+            b = rx.recv(), if can_send => match b {
+                Some(batch) => {
+                    let (ack, ack_rx) = Ack::new(batch.seq);
+                    acks.push(batch.seq, batch.position.clone(), batch.source_time, batch.row_count(), batch.txn_count(), ack_rx);
+                    sink.send(Arc::new(batch), ack).await?;
+                    metrics.set_in_flight(acks.len());
+                }
+                None => input_open = false,
+            },
+            c = acks.next_committed(), if !acks.is_empty() => {
+                if let Some(c) = c? {
+                    metrics.committed(c.rows, c.txns, c.source_time, c.position.as_ref());
+                    metrics.set_in_flight(acks.len());
+                    if let Some(position) = c.position {
+                        pending = Some(Checkpoint { position, source_time: c.source_time, saved_at: 0 });
+                    }
+                }
+            },
+            _ = tick.tick() => {}
+        }
+        if last_save.elapsed() >= checkpoint_every {
+            save(store, &mut pending).await?;
+            last_save = Instant::now();
+        }
+        if let Some(path) = status_file {
+            if last_status.elapsed() >= Duration::from_secs(1) {
+                write_status(path, metrics);
+                last_status = Instant::now();
+            }
+        }
+        if last_log.elapsed() >= Duration::from_secs(10) {
+            let s = metrics.snapshot();
+            tracing::info!(pipeline = name, rows = s.rows, rows_per_sec = format!("{:.0}", s.rows_per_sec).as_str(), lag_secs = ?s.lag_secs, position = ?s.position, "Pipeline progress.");
+            last_log = Instant::now();
+        }
+    }
+    sink.flush().await?;
+    save(store, &mut pending).await
+}
+
+async fn save(store: Option<&dyn CheckpointStore>, pending: &mut Option<Checkpoint>) -> Result<()> {
+    if let (Some(store), Some(mut c)) = (store, pending.take()) {
+        c.saved_at = unix_now();
+        store.save(&c).await?;
+    }
+    Ok(())
+}
+
+fn write_status(path: &PathBuf, metrics: &Metrics) {
+    let snap = metrics.snapshot();
+    if let Ok(bytes) = serde_json::to_vec_pretty(&snap) {
+        let tmp = path.with_extension("json.tmp");
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The capture state machine: binlog events in, [`Event`]s out — transactions (in chunks), DDL
+//! statements and progress marks, each with the position to resume from.
+//!
+//! Event groups: MySQL writes `GTID, QUERY(BEGIN), TABLE_MAP.., ROWS.., XID|QUERY(COMMIT)`;
+//! MariaDB writes `GTID, TABLE_MAP.., ROWS.., XID|QUERY(COMMIT)` (its GTID event replaces BEGIN);
+//! DDL is `GTID, QUERY(ddl)` without BEGIN; servers without GTIDs omit the GTID event.
+//!
+//! Invariants:
+//! - a transaction's chunks are emitted in order and the last carries the position after its
+//!   commit; an earlier chunk carries the transaction's begin plus the rows emitted so far, so a
+//!   resume never repeats or loses a row;
+//! - when resuming inside a transaction (`skip`), exactly the first `skip_rows` captured rows of
+//!   that transaction are dropped;
+//! - every DDL is applied to the schema history before anything after it is emitted;
+//! - data that cannot be captured correctly (statement-format DML of captured tables, INCIDENT
+//!   events) stops the capture with an error rather than being skipped.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use otter_binlog::event::query::QueryEvent;
+use otter_binlog::{EventData, EventHeader, Parser, RowsEvent, RowsKind, TableMap};
+
+use super::tables::{convert, Binding, Tables};
+use crate::change::{ChangeId, ChangeKind, DdlEvent, Event, Progress, RowChange, TxnChunk, TxnMeta};
+use crate::error::{Error, ErrorKind, Result};
+use crate::position::{BinlogCoord, GtidState, MysqlGtid, Position, Tsid};
+use crate::schema::{classify, QueryKind};
+
+/// Limits on the size of one emitted chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkLimits {
+    /// Row changes per chunk.
+    pub rows: usize,
+    /// Approximate bytes per chunk.
+    pub bytes: usize,
+}
+
+/// A transaction being read.
+struct OpenTxn {
+    meta: TxnMeta,
+    gtid: Option<GtidValue>,
+    chunk: u32,
+    changes: Vec<RowChange>,
+    bytes: usize,
+    row_no: u64,
+    skip_rows: u64,
+    emitted: u64,
+}
+
+/// A GTID of either family, to fold into the executed state at commit.
+#[derive(Debug, Clone)]
+enum GtidValue {
+    Mysql(MysqlGtid),
+    Mariadb(otter_binlog::event::mariadb_gtid::MariadbGtid),
+}
+
+/// Turns events into captured transactions.
+pub struct Assembler {
+    tables: Tables,
+    file: String,
+    next: BinlogCoord,
+    gtid: Option<GtidState>,
+    pending_gtid: Option<(GtidValue, BinlogCoord)>,
+    txn: Option<OpenTxn>,
+    skip: Option<(BinlogCoord, u64)>,
+    not_before: Option<i64>,
+    limits: ChunkLimits,
+    last_progress: Instant,
+    progress_due: bool,
+}
+
+impl Assembler {
+    /// An assembler starting at `position`.
+    pub fn new(tables: Tables, position: &Position, not_before: Option<i64>, limits: ChunkLimits) -> Assembler {
+        Assembler {
+            tables,
+            file: position.coord.file.clone(),
+            next: position.coord.clone(),
+            gtid: position.gtid.clone(),
+            pending_gtid: None,
+            txn: None,
+            skip: (position.skip_rows > 0).then(|| (position.coord.clone(), position.skip_rows)),
+            not_before,
+            limits,
+            last_progress: Instant::now(),
+            progress_due: false,
+        }
+    }
+
+    /// The position to resume from if the stream broke now: the last complete transaction, or
+    /// the open transaction's begin plus the rows already emitted.
+    pub fn resume_position(&self) -> Position {
+        match &self.txn {
+            Some(t) => Position { coord: t.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: t.skip_rows.max(t.emitted) },
+            None => Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0 },
+        }
+    }
+
+    /// Prepares for a new connection that restarts at [`Assembler::resume_position`].
+    pub fn restart(&mut self) {
+        let p = self.resume_position();
+        if p.skip_rows > 0 {
+            self.skip = Some((p.coord.clone(), p.skip_rows));
+        }
+        self.txn = None;
+        self.pending_gtid = None;
+        self.next = p.coord;
+        self.tables.reset_bindings();
+    }
+
+    /// Tables stopped by schema errors.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    fn coord(&self, offset: u64) -> BinlogCoord {
+        BinlogCoord::new(self.file.clone(), offset)
+    }
+
+    /// Where an event starts (from its end position and length), or the current position.
+    fn event_start(&self, h: &EventHeader) -> BinlogCoord {
+        if h.log_pos >= h.event_len && h.log_pos != 0 {
+            self.coord(u64::from(h.log_pos - h.event_len))
+        } else {
+            self.next.clone()
+        }
+    }
+
+    fn position(&self) -> Position {
+        Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0 }
+    }
+
+    /// Feeds one decoded event; completed output goes to `out`.
+    pub async fn feed(&mut self, ev: &otter_binlog::Event<'_>, parser: &Parser, out: &mut Vec<Event>) -> Result<()> {
+        let h = ev.header;
+        let start = self.event_start(&h);
+        match &ev.data {
+            EventData::Rotate(r) => {
+                let name = String::from_utf8_lossy(r.next_file).into_owned();
+                self.file = name.clone();
+                self.next = BinlogCoord::new(name, r.position);
+                return Ok(());
+            }
+            EventData::MariadbGtid(g) => {
+                self.close_if_open(&h, out)?;
+                let gtid = otter_binlog::event::mariadb_gtid::MariadbGtid { domain_id: g.domain_id, server_id: h.server_id, seq_no: g.seq_no };
+                self.pending_gtid = Some((GtidValue::Mariadb(gtid), start.clone()));
+                if !g.is_standalone() {
+                    self.open(&h, start);
+                }
+            }
+            EventData::Gtid(g) if !g.is_anonymous() => {
+                self.close_if_open(&h, out)?;
+                let tag = g.tag.map(|t| String::from_utf8_lossy(t).to_ascii_lowercase()).unwrap_or_default();
+                let gtid = MysqlGtid { tsid: Tsid { uuid: g.uuid, tag }, gno: g.gno };
+                self.pending_gtid = Some((GtidValue::Mysql(gtid), start.clone()));
+            }
+            EventData::Gtid(_) => {
+                self.close_if_open(&h, out)?;
+                self.pending_gtid = None;
+            }
+            EventData::Query(q) => self.on_query(&h, q, start, out).await?,
+            EventData::TableMap(tm) => {
+                self.tables.bind(tm, &start).await?;
+            }
+            EventData::Rows(rows) => self.on_rows(&h, rows, parser, start, out)?,
+            EventData::Xid(_) => self.commit(&h, out)?,
+            EventData::XaPrepare(_) => self.commit(&h, out)?,
+            EventData::Incident(i) => {
+                return Err(Error::new(
+                    ErrorKind::Parse,
+                    format!(
+                        "INCIDENT event at {start}: {} — the source lost changes (e.g. a binlog write failed); \
+                         resync the tables before trusting the copy",
+                        String::from_utf8_lossy(i.message)
+                    ),
+                ))
+            }
+            EventData::Heartbeat(_) => {
+                if h.log_pos != 0 && self.txn.is_none() {
+                    self.next = self.coord(u64::from(h.log_pos));
+                    out.push(Event::Progress(Progress { position: self.position(), timestamp: h.timestamp }));
+                    self.progress_due = false;
+                    self.last_progress = Instant::now();
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        if h.log_pos != 0 && !h.is_artificial() {
+            self.next = self.coord(u64::from(h.log_pos));
+        }
+        if self.txn.is_none() && self.progress_due && self.last_progress.elapsed() >= Duration::from_millis(500) {
+            out.push(Event::Progress(Progress { position: self.position(), timestamp: h.timestamp }));
+            self.progress_due = false;
+            self.last_progress = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, h: &EventHeader, begin: BinlogCoord) {
+        let (gtid_value, begin) = match self.pending_gtid.take() {
+            Some((g, at)) => (Some(g), at),
+            None => (None, begin),
+        };
+        let skip_rows = match &self.skip {
+            Some((at, n)) if *at == begin => *n,
+            _ => 0,
+        };
+        self.skip = None;
+        self.txn = Some(OpenTxn {
+            meta: TxnMeta {
+                gtid: gtid_value.as_ref().map(gtid_text),
+                server_id: h.server_id,
+                begin,
+                end: None,
+                commit_ts: h.timestamp,
+                commit_ts_micros: None,
+            },
+            gtid: gtid_value,
+            chunk: 0,
+            changes: Vec::new(),
+            bytes: 0,
+            row_no: 0,
+            skip_rows,
+            emitted: 0,
+        });
+    }
+
+    /// A GTID event arrived while a transaction was open: the previous group ended without a
+    /// commit event (non-transactional statements); treat what was read as committed.
+    fn close_if_open(&mut self, h: &EventHeader, out: &mut Vec<Event>) -> Result<()> {
+        if self.txn.is_some() {
+            self.commit(h, out)?;
+        }
+        Ok(())
+    }
+
+    async fn on_query(&mut self, h: &EventHeader, q: &QueryEvent<'_>, start: BinlogCoord, out: &mut Vec<Event>) -> Result<()> {
+        let sql = q.query_str();
+        match classify(&sql) {
+            QueryKind::Begin | QueryKind::Xa => {
+                if self.txn.is_none() {
+                    self.open(h, start);
+                }
+            }
+            QueryKind::Commit | QueryKind::Rollback => {
+                if self.txn.is_some() {
+                    self.commit(h, out)?;
+                } else {
+                    self.pending_gtid = None;
+                }
+            }
+            QueryKind::Savepoint => {}
+            QueryKind::Ddl => {
+                self.close_if_open(h, out)?;
+                let schema = String::from_utf8_lossy(q.schema).into_owned();
+                let end = if h.log_pos != 0 { self.coord(u64::from(h.log_pos)) } else { self.next.clone() };
+                if let Some(mode) = q.status.sql_mode {
+                    self.tables.catalog_mut().settings_mut().sql_mode = crate::schema::SqlMode(mode);
+                }
+                let default_db = (!schema.is_empty()).then_some(schema.as_str());
+                let affected = self.tables.apply_ddl(default_db, &sql, &end).await?;
+                let gtid_value = self.pending_gtid.take();
+                self.fold_gtid(gtid_value.as_ref().map(|(g, _)| g));
+                self.next = end.clone();
+                let allowed = affected.iter().any(|(d, t)| {
+                    if t.is_empty() {
+                        self.tables.filter().allows_database(d)
+                    } else {
+                        self.tables.filter().allows(d, t)
+                    }
+                }) || (affected.is_empty() && self.tables.filter().allows_database(&schema));
+                if allowed {
+                    out.push(Event::Ddl(DdlEvent {
+                        meta: TxnMeta {
+                            gtid: gtid_value.as_ref().map(|(g, _)| gtid_text(g)),
+                            server_id: h.server_id,
+                            begin: gtid_value.map(|(_, at)| at).unwrap_or(start),
+                            end: Some(end),
+                            commit_ts: h.timestamp,
+                            commit_ts_micros: None,
+                        },
+                        schema,
+                        statement: sql.into_owned(),
+                        tables: affected.into_iter().filter(|(_, t)| !t.is_empty()).collect(),
+                        position: self.position(),
+                    }));
+                } else {
+                    self.progress_due = true;
+                }
+            }
+            QueryKind::Dml => {
+                let schema = String::from_utf8_lossy(q.schema).into_owned();
+                if self.tables.filter().allows_database(&schema) {
+                    return Err(Error::new(
+                        ErrorKind::Preflight,
+                        format!(
+                            "statement-format DML at {start} in database {schema:?} ({}): some session writes \
+                             binlog_format=STATEMENT; otter can only capture row events — set binlog_format=ROW \
+                             globally and make clients reconnect",
+                            truncate(&sql, 200)
+                        ),
+                    ));
+                }
+            }
+            QueryKind::Other => {
+                if self.txn.is_none() {
+                    let g = self.pending_gtid.take();
+                    self.fold_gtid(g.as_ref().map(|(g, _)| g));
+                    self.progress_due = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_rows(&mut self, h: &EventHeader, rows: &RowsEvent<'_>, parser: &Parser, start: BinlogCoord, out: &mut Vec<Event>) -> Result<()> {
+        let bound = match self.tables.binding(rows.table_id) {
+            Some(Binding::Bound(b)) => Arc::clone(b),
+            Some(Binding::Skip) => return Ok(()),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Parse,
+                    format!("rows event at {start} for table id {} without a TABLE_MAP", rows.table_id),
+                ))
+            }
+        };
+        if self.txn.is_none() {
+            self.open(h, start.clone());
+        }
+        let table: &TableMap = parser.table_for(rows)?;
+        let kind = match rows.kind {
+            RowsKind::Write => ChangeKind::Insert,
+            RowsKind::Update => ChangeKind::Update,
+            RowsKind::Delete => ChangeKind::Delete,
+        };
+        let mut cursor = rows.rows(table).map_err(|e| Error::from(e.at(start.offset)))?;
+        loop {
+            let (mut before, mut after) = (Vec::new(), Vec::new());
+            if !cursor.next_into(&mut before, &mut after).map_err(|e| Error::from(e.at(start.offset)))? {
+                break;
+            }
+            let Some(txn) = self.txn.as_mut() else { break };
+            let row = txn.row_no;
+            txn.row_no += 1;
+            if row < txn.skip_rows {
+                continue;
+            }
+            let change = RowChange {
+                table: Arc::clone(&bound.schema),
+                kind,
+                before: (kind != ChangeKind::Insert).then(|| convert(&bound, before)),
+                after: (kind != ChangeKind::Delete).then(|| convert(&bound, after)),
+                id: ChangeId { txn: txn.meta.begin.clone(), row },
+            };
+            txn.bytes += change.approx_bytes();
+            txn.changes.push(change);
+            let full = txn.changes.len() >= self.limits.rows || txn.bytes >= self.limits.bytes;
+            if full && self.not_before.is_none() {
+                self.flush_chunk(false, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits the open transaction's buffered changes as a chunk.
+    fn flush_chunk(&mut self, last: bool, out: &mut Vec<Event>) {
+        let Some(txn) = self.txn.as_mut() else { return };
+        let changes = std::mem::take(&mut txn.changes);
+        txn.bytes = 0;
+        txn.emitted = txn.skip_rows.max(txn.emitted) + changes.len() as u64;
+        let position = if last {
+            None
+        } else {
+            Some(Position { coord: txn.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: txn.emitted })
+        };
+        out.push(Event::Rows(TxnChunk { meta: Arc::new(txn.meta.clone()), index: txn.chunk, last, changes, position }));
+        txn.chunk += 1;
+    }
+
+    fn commit(&mut self, h: &EventHeader, out: &mut Vec<Event>) -> Result<()> {
+        let Some(mut txn) = self.txn.take() else { return Ok(()) };
+        if h.log_pos != 0 {
+            self.next = self.coord(u64::from(h.log_pos));
+        }
+        txn.meta.end = Some(self.next.clone());
+        txn.meta.commit_ts = h.timestamp;
+        self.fold_gtid(txn.gtid.as_ref());
+        if let Some(t) = self.not_before {
+            if i64::from(h.timestamp) < t {
+                // Committed before the requested start time: not emitted, but passed over.
+                self.progress_due = true;
+                return Ok(());
+            }
+            self.not_before = None;
+        }
+        let emitted_any = txn.chunk > 0;
+        if txn.changes.is_empty() && !emitted_any {
+            self.progress_due = true;
+            return Ok(());
+        }
+        let position = self.position();
+        let changes = std::mem::take(&mut txn.changes);
+        out.push(Event::Rows(TxnChunk {
+            meta: Arc::new(txn.meta.clone()),
+            index: txn.chunk,
+            last: true,
+            changes,
+            position: Some(position),
+        }));
+        self.last_progress = Instant::now();
+        self.progress_due = false;
+        Ok(())
+    }
+
+    fn fold_gtid(&mut self, g: Option<&GtidValue>) {
+        match (g, &mut self.gtid) {
+            (Some(GtidValue::Mariadb(g)), Some(GtidState::Mariadb(pos))) => pos.update(*g),
+            (Some(GtidValue::Mariadb(g)), state @ None) => {
+                let mut pos = crate::position::MariadbGtidPos::new();
+                pos.update(*g);
+                *state = Some(GtidState::Mariadb(pos));
+            }
+            (Some(GtidValue::Mysql(g)), Some(GtidState::Mysql(set))) => set.add(g),
+            _ => {}
+        }
+    }
+}
+
+fn gtid_text(g: &GtidValue) -> String {
+    match g {
+        GtidValue::Mysql(g) => g.to_string(),
+        GtidValue::Mariadb(g) => g.to_string(),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}

@@ -1,0 +1,318 @@
+//! Preflight checks of a source, each a named function returning pass, warning or a failure
+//! whose message says how to fix it. The source runs them before it starts; `otter check` prints
+//! them as a table.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use super::conn::{translate, variable, ServerInfo};
+use crate::error::{Error, ErrorKind, Result};
+use crate::position::{BinlogCoord, GtidState, StartFrom};
+use crate::schema::Flavor;
+
+/// The outcome of one check.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Fine; the detail says what was found.
+    Pass(String),
+    /// Works, with a caveat the user should know.
+    Warn(String),
+    /// Cannot work; the error says how to fix it.
+    Fail(Error),
+}
+
+/// One named check and its outcome.
+#[derive(Debug)]
+pub struct Check {
+    /// Check name, e.g. `binlog_format`.
+    pub name: &'static str,
+    /// What it found.
+    pub outcome: Outcome,
+}
+
+impl Check {
+    fn pass(name: &'static str, d: impl Into<String>) -> Check {
+        Check { name, outcome: Outcome::Pass(d.into()) }
+    }
+    fn warn(name: &'static str, d: impl Into<String>) -> Check {
+        Check { name, outcome: Outcome::Warn(d.into()) }
+    }
+    fn fail(name: &'static str, kind: ErrorKind, d: impl Into<String>) -> Check {
+        Check { name, outcome: Outcome::Fail(Error::new(kind, d)) }
+    }
+
+    /// True unless the check failed.
+    pub fn ok(&self) -> bool {
+        !matches!(self.outcome, Outcome::Fail(_))
+    }
+}
+
+/// Binary logging must be on.
+pub async fn check_binlog_enabled(conn: &mut Conn) -> Result<Check> {
+    let on = variable(conn, "log_bin").await?.unwrap_or_default();
+    Ok(if on == "1" || on.eq_ignore_ascii_case("on") {
+        Check::pass("binlog_enabled", "log_bin=ON")
+    } else {
+        Check::fail(
+            "binlog_enabled",
+            ErrorKind::Preflight,
+            "binary logging is off on the source: start the server with --log-bin --binlog-format=ROW --server-id=N",
+        )
+    })
+}
+
+/// The binlog must be in ROW format.
+pub async fn check_binlog_format(conn: &mut Conn) -> Result<Check> {
+    let fmt = variable(conn, "global.binlog_format").await?.unwrap_or_default();
+    Ok(if fmt.eq_ignore_ascii_case("ROW") {
+        Check::pass("binlog_format", "binlog_format=ROW")
+    } else {
+        Check::fail(
+            "binlog_format",
+            ErrorKind::Preflight,
+            format!(
+                "binlog_format is {fmt}: otter captures row changes and needs binlog_format=ROW; \
+                 run SET GLOBAL binlog_format=ROW and set it in the server configuration \
+                 (sessions already open keep their format until they reconnect)"
+            ),
+        )
+    })
+}
+
+/// FULL row images carry whole rows; the others lose data otter would otherwise forward.
+pub async fn check_binlog_row_image(conn: &mut Conn) -> Result<Check> {
+    let img = variable(conn, "global.binlog_row_image").await?.unwrap_or_else(|| "FULL".into());
+    Ok(match img.to_ascii_uppercase().as_str() {
+        "FULL" => Check::pass("binlog_row_image", "binlog_row_image=FULL"),
+        other => Check::warn(
+            "binlog_row_image",
+            format!(
+                "binlog_row_image={other}: updates and deletes carry only the key (and the changed \
+                 columns{}), so before images are partial and rows of tables without a primary key \
+                 cannot be matched; set binlog_row_image=FULL to capture whole rows",
+                if other == "NOBLOB" { "; unchanged BLOB/TEXT columns are left out" } else { "" }
+            ),
+        ),
+    })
+}
+
+fn grants_include(grants: &[String], privilege: &str) -> bool {
+    grants.iter().any(|g| {
+        let u = g.to_ascii_uppercase();
+        let global = u.contains(" ON *.* ");
+        global && (u.contains("ALL PRIVILEGES") || u.contains(privilege))
+    })
+}
+
+/// The account needs REPLICATION SLAVE, a binlog listing privilege and SELECT.
+pub async fn check_privileges(conn: &mut Conn, server: &ServerInfo) -> Result<Check> {
+    let grants: Vec<String> = conn.query("SHOW GRANTS").await.map_err(|e| translate(e, "SHOW GRANTS"))?;
+    let mut missing = Vec::new();
+    if !grants_include(&grants, "REPLICATION SLAVE") && !grants_include(&grants, "REPLICATION REPLICA") {
+        missing.push("REPLICATION SLAVE");
+    }
+    let monitor = if server.flavor == Flavor::MariaDb && server.version_number >= 100_502 {
+        "BINLOG MONITOR"
+    } else {
+        "REPLICATION CLIENT"
+    };
+    if !grants_include(&grants, monitor) && !grants_include(&grants, "SUPER") {
+        missing.push(monitor);
+    }
+    let select_somewhere = grants.iter().any(|g| {
+        let u = g.to_ascii_uppercase();
+        u.contains("ALL PRIVILEGES") || u.contains("SELECT")
+    });
+    if !select_somewhere {
+        missing.push("SELECT");
+    }
+    if missing.is_empty() {
+        let global_select = grants_include(&grants, "SELECT");
+        return Ok(if global_select {
+            Check::pass("privileges", "replication and SELECT privileges granted")
+        } else {
+            Check::warn(
+                "privileges",
+                "SELECT is granted on some databases only: otter reads table definitions with SHOW CREATE TABLE, \
+                 so grant SELECT on every captured database",
+            )
+        });
+    }
+    Ok(Check::fail(
+        "privileges",
+        ErrorKind::Privilege,
+        format!(
+            "the replication account lacks {}: run GRANT {} ON *.* TO the account",
+            missing.join(", "),
+            missing.join(", ")
+        ),
+    ))
+}
+
+/// Our replica server id must differ from the source's and from every registered replica's.
+pub async fn check_server_id(conn: &mut Conn, server: &ServerInfo, ours: u32) -> Result<Check> {
+    if ours == server.server_id {
+        return Ok(Check::fail(
+            "server_id",
+            ErrorKind::ServerIdConflict,
+            format!("the replica server_id {ours} equals the source's own server_id: choose another server_id"),
+        ));
+    }
+    let rows: Vec<mysql_async::Row> = conn.query("SHOW SLAVE HOSTS").await.unwrap_or_default();
+    for row in rows {
+        let id: Option<u32> = row.get(0);
+        if id == Some(ours) {
+            let host: Option<String> = row.get(1);
+            return Ok(Check::fail(
+                "server_id",
+                ErrorKind::ServerIdConflict,
+                format!(
+                    "replica server_id {ours} is already used by a replica registered from {}: \
+                     give this source a distinct server_id",
+                    host.filter(|h| !h.is_empty()).unwrap_or_else(|| "an unnamed host".into())
+                ),
+            ));
+        }
+    }
+    Ok(Check::pass("server_id", format!("replica server_id {ours} is free")))
+}
+
+/// The binlog files the source has, oldest first, with their sizes.
+pub async fn binary_logs(conn: &mut Conn) -> Result<Vec<(String, u64)>> {
+    let rows: Vec<mysql_async::Row> =
+        conn.query("SHOW BINARY LOGS").await.map_err(|e| translate(e, "SHOW BINARY LOGS"))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let name: Option<String> = r.get(0);
+            let size: Option<u64> = r.get(1);
+            Some((name?, size.unwrap_or(0)))
+        })
+        .collect())
+}
+
+/// The requested start position must still be on the source.
+pub async fn check_start_available(conn: &mut Conn, server: &ServerInfo, start: &StartFrom) -> Result<Check> {
+    let logs = binary_logs(conn).await?;
+    let Some((first, _)) = logs.first() else {
+        return Ok(Check::fail("start_position", ErrorKind::Preflight, "the source lists no binary logs: is log_bin on?"));
+    };
+    let earliest = BinlogCoord::new(first.clone(), 4);
+    match start {
+        StartFrom::Coord(c) => match logs.iter().find(|(n, _)| *n == c.file) {
+            None => Ok(Check::fail(
+                "start_position",
+                ErrorKind::PositionPurged,
+                format!(
+                    "binlog {} is not on the source (purged, or never existed); the earliest available \
+                     position is {earliest} — start there (and resync the tables if changes were missed)",
+                    c.file
+                ),
+            )),
+            Some((_, size)) if c.offset > *size || c.offset < 4 => Ok(Check::fail(
+                "start_position",
+                ErrorKind::Config,
+                format!("position {c} is outside the file (it has {size} bytes)"),
+            )),
+            Some(_) => Ok(Check::pass("start_position", format!("{c} is available"))),
+        },
+        StartFrom::Gtid(GtidState::Mariadb(pos)) if server.flavor == Flavor::MariaDb => {
+            let first_pos: Option<String> =
+                conn.exec_first("SELECT BINLOG_GTID_POS(?, 4)", (first.as_str(),)).await.map_err(|e| translate(e, "BINLOG_GTID_POS"))?;
+            let first_pos: crate::position::MariadbGtidPos = first_pos.unwrap_or_default().parse()?;
+            for g in pos.gtids() {
+                if let Some(have) = first_pos.get(g.domain_id) {
+                    if g.seq_no < have.seq_no {
+                        return Ok(Check::fail(
+                            "start_position",
+                            ErrorKind::PositionPurged,
+                            format!(
+                                "GTID {g} is older than the oldest binlog on the source, which starts after {have} \
+                                 ({earliest}); the transactions in between are purged — start from {have} or {earliest} \
+                                 and resync the tables"
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(Check::pass("start_position", format!("GTID position {pos} is available")))
+        }
+        StartFrom::Gtid(GtidState::Mysql(set)) if server.flavor == Flavor::MySql => {
+            let purged: crate::position::GtidSet = variable(conn, "global.gtid_purged").await?.unwrap_or_default().parse()?;
+            let missing = purged.difference(set);
+            if missing.is_empty() {
+                Ok(Check::pass("start_position", "no needed GTID is purged"))
+            } else {
+                Ok(Check::fail(
+                    "start_position",
+                    ErrorKind::PositionPurged,
+                    format!("the source purged GTIDs that come after the requested set: {missing}; resync the tables"),
+                ))
+            }
+        }
+        StartFrom::Gtid(_) => Ok(Check::fail(
+            "start_position",
+            ErrorKind::Config,
+            "the start GTID is in the other server family's format (MySQL uuid:N vs MariaDB domain-server-seq)",
+        )),
+        _ => Ok(Check::pass("start_position", format!("binlogs {first} .. {} available", logs.last().map_or("", |l| &l.0)))),
+    }
+}
+
+/// GTID starts need GTIDs on the source.
+pub async fn check_gtid_mode(conn: &mut Conn, server: &ServerInfo, start: &StartFrom) -> Result<Check> {
+    if server.flavor == Flavor::MariaDb {
+        return Ok(Check::pass("gtid_mode", "MariaDB always writes GTIDs"));
+    }
+    let mode = variable(conn, "global.gtid_mode").await?.unwrap_or_else(|| "OFF".into());
+    let on = mode.eq_ignore_ascii_case("ON");
+    Ok(match (start, on) {
+        (StartFrom::Gtid(_), false) => Check::fail(
+            "gtid_mode",
+            ErrorKind::Preflight,
+            format!("a GTID start needs gtid_mode=ON on the source (it is {mode}); start from a file position instead"),
+        ),
+        (_, true) => Check::pass("gtid_mode", "gtid_mode=ON"),
+        (_, false) => Check::warn(
+            "gtid_mode",
+            format!("gtid_mode={mode}: positions are file:offset only and do not survive a failover to another server"),
+        ),
+    })
+}
+
+/// A check that could not run (e.g. a statement the account may not execute) fails with the
+/// error it met.
+fn completed(name: &'static str, r: Result<Check>) -> Check {
+    r.unwrap_or_else(|e| Check { name, outcome: Outcome::Fail(e) })
+}
+
+/// Runs every check; one that cannot run counts as failed. Later checks that depend on an
+/// earlier failure (binlog off, missing privileges) are skipped.
+pub async fn run_all(conn: &mut Conn, server: &ServerInfo, server_id: u32, start: &StartFrom) -> Result<Vec<Check>> {
+    let mut checks = vec![completed("binlog_enabled", check_binlog_enabled(conn).await)];
+    if !checks.iter().all(Check::ok) {
+        return Ok(checks);
+    }
+    checks.push(completed("binlog_format", check_binlog_format(conn).await));
+    checks.push(completed("binlog_row_image", check_binlog_row_image(conn).await));
+    checks.push(completed("privileges", check_privileges(conn, server).await));
+    if !checks.iter().all(Check::ok) {
+        return Ok(checks);
+    }
+    checks.push(completed("server_id", check_server_id(conn, server, server_id).await));
+    checks.push(completed("gtid_mode", check_gtid_mode(conn, server, start).await));
+    checks.push(completed("start_position", check_start_available(conn, server, start).await));
+    Ok(checks)
+}
+
+/// The first failure of a run, as an error.
+pub fn first_failure(checks: Vec<Check>) -> Result<()> {
+    for c in checks {
+        match c.outcome {
+            Outcome::Fail(e) => return Err(e.context(format!("preflight check {} failed", c.name))),
+            Outcome::Warn(w) => tracing::warn!(check = c.name, "{w}"),
+            Outcome::Pass(_) => {}
+        }
+    }
+    Ok(())
+}
