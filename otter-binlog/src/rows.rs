@@ -67,7 +67,8 @@ impl<'a> RowsEvent<'a> {
         } else {
             &[]
         };
-        let column_count = r.packed_len().or_trunc("rows column count")?;
+        // A column count, not a byte length: the bitmaps below are what must fit in the event.
+        let column_count = usize::try_from(r.packed().or_trunc("rows column count")?).map_err(|_| invalid("rows column count"))?;
         let bitmap_len = column_count.div_ceil(8);
         let columns_before = r.take(bitmap_len).or_trunc("rows columns bitmap")?;
         let columns_after = if f.kind == RowsKind::Update && f.version >= 1 {
