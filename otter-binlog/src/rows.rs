@@ -208,13 +208,8 @@ impl<'s> Rows<'s> {
         if partial_ai {
             let options = self.r.packed().or_trunc("partial update value options")?;
             if options & 1 != 0 {
-                let json_cols = self
-                    .table
-                    .plans
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, p)| bit_lsb(cols, *i) && matches!(p.kind, Kind::Json(_)))
-                    .count();
+                // One bit per JSON column of the table, present in this image or not.
+                let json_cols = self.table.plans.iter().filter(|p| matches!(p.kind, Kind::Json(_))).count();
                 partial_bits = self.r.take(json_cols.div_ceil(8)).or_trunc("partial update bitmap")?;
             }
         }
@@ -225,17 +220,17 @@ impl<'s> Rows<'s> {
         let mut j = x_bit;
         let mut json_idx = 0usize;
         for (i, plan) in self.table.plans.iter().enumerate() {
+            let is_json = matches!(plan.kind, Kind::Json(_));
+            let partial_here = is_json && bit_lsb(partial_bits, json_idx);
+            if is_json {
+                json_idx += 1;
+            }
             if !bit_lsb(cols, i) {
                 out.push(Value::Absent);
                 continue;
             }
             let is_null = bit_lsb(nulls, j);
             j += 1;
-            let is_json = matches!(plan.kind, Kind::Json(_));
-            let partial_here = is_json && bit_lsb(partial_bits, json_idx);
-            if is_json {
-                json_idx += 1;
-            }
             if is_null {
                 out.push(Value::Null);
             } else if partial_here {

@@ -5,11 +5,11 @@
 
 mod value_json;
 
-use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use otter_binlog::{EventData, EventType, FileReader, Frame, ReadError, RowsKind};
+use otter_binlog::summary::{summarize, Summary};
+use otter_binlog::{EventData, EventType, FileReader, Frame, Parser, ReadError};
 use serde_json::{json, Value as Json};
 
 pub use value_json::value_json;
@@ -115,54 +115,22 @@ fn event_json(frame: &Frame<'_>) -> Json {
     obj
 }
 
-/// Prints the summary of `file`; returns false if it stopped on an error.
+/// Prints the summary of `file` (every event, row and value decoded); returns false if it
+/// stopped on an error.
 fn stats_file(file: &Path, out: &mut impl Write) -> io::Result<bool> {
-    let mut events = 0u64;
-    let mut by_code: BTreeMap<u8, u64> = BTreeMap::new();
-    let mut rows = [0u64; 3];
-    let mut error: Option<String> = None;
-    match open(file) {
-        Err(e) => error = Some(e.to_string()),
-        Ok(mut reader) => loop {
-            match reader.next_event() {
-                Ok(Some(frame)) => {
-                    events += 1;
-                    *by_code.entry(frame.event.header.type_code).or_default() += 1;
-                    if let EventData::Rows(r) = &frame.event.data {
-                        let counted = frame.parser.table_for(r).and_then(|t| r.rows(t)?.count_rows());
-                        match counted {
-                            Ok(n) => {
-                                let slot = match r.kind {
-                                    RowsKind::Write => 0,
-                                    RowsKind::Update => 1,
-                                    RowsKind::Delete => 2,
-                                };
-                                rows[slot] += n as u64;
-                            }
-                            Err(e) => {
-                                error = Some(e.at(frame.offset).to_string());
-                                break;
-                            }
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    error = Some(e.to_string());
-                    break;
-                }
-            }
-        },
-    }
-    let by_code: serde_json::Map<String, Json> = by_code.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let s = match std::fs::File::open(file) {
+        Ok(f) => summarize(io::BufReader::with_capacity(256 * 1024, f), Parser::new()),
+        Err(e) => Summary { error: Some(ReadError::Io(e)), ..Summary::default() },
+    };
+    let by_code: serde_json::Map<String, Json> = s.by_code.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
     let obj = json!({
         "file": file.display().to_string(),
-        "events": events,
+        "events": s.events,
         "by_code": by_code,
-        "rows": {"insert": rows[0], "update": rows[1], "delete": rows[2]},
-        "error": error,
+        "rows": {"insert": s.rows.insert, "update": s.rows.update, "delete": s.rows.delete},
+        "error": s.error.as_ref().map(ToString::to_string),
     });
     serde_json::to_writer(&mut *out, &obj)?;
     out.write_all(b"\n")?;
-    Ok(obj["error"].is_null())
+    Ok(s.error.is_none())
 }
