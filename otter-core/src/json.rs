@@ -59,7 +59,13 @@ pub fn value_json(v: &Value<'_>, col: Option<&Column>) -> Json {
             Ok(text) => serde_json::from_str(&text).unwrap_or(Json::String(text)),
             Err(e) => json!({"json_error": e.to_string(), "hex": hex(b)}),
         },
-        Value::JsonDiff(b) => json!({"json_diff_hex": hex(b)}),
+        Value::JsonDiff(b) => {
+            let mut text = String::new();
+            match otter_binlog::json_diff::write_json_diffs_text(b, &mut text) {
+                Ok(()) => json!({"json_diff": text}),
+                Err(e) => json!({"json_error": e.to_string(), "hex": hex(b)}),
+            }
+        }
         Value::Geometry(b) => {
             let (srid, wkb) = b.split_at(b.len().min(4));
             let mut s = [0u8; 4];
