@@ -1,0 +1,185 @@
+//! The checkpoint table on the target, written in the same transaction as the data it covers.
+//!
+//! One row per (pipeline, partition): `position` is the source position up to which *every*
+//! partition had applied everything when the row was written (the resume point), and the
+//! watermark is the newest change this partition applied. On restart the source resumes at the
+//! newest `position`, and each partition skips replayed changes at or below its watermark — so a
+//! crash at any instant, with any number of partitions, repeats nothing and loses nothing, even
+//! for tables without a key. `last_ddl` (partition 0) is the position of the last DDL applied.
+//! `epoch` is reserved for fencing a stale leader.
+//!
+//! Invariant: the table is only written inside apply transactions (or right after a DDL, which
+//! cannot be transactional), never ahead of the data.
+
+use std::collections::HashMap;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use otter_core::change::ChangeId;
+use otter_core::position::{BinlogCoord, Position};
+use otter_core::source::mysql::conn::translate;
+use otter_core::{Error, ErrorKind, Result};
+
+/// What a pipeline stored on the target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stored {
+    /// Where to resume the source.
+    pub position: Option<Position>,
+    /// The partition count the rows were written with.
+    pub parts: Option<usize>,
+    /// Newest change applied, per partition.
+    pub watermarks: HashMap<usize, ChangeId>,
+    /// Position of the last DDL applied.
+    pub last_ddl: Option<Position>,
+}
+
+impl Stored {
+    /// True when no partition applied anything after the resume position (a clean stop), so the
+    /// partition count may change.
+    pub fn clean(&self) -> bool {
+        let Some(p) = &self.position else { return self.watermarks.is_empty() };
+        self.watermarks.values().all(|w| !after(w, p))
+    }
+}
+
+/// True when change `id` comes after position `p` (is not covered by it).
+pub fn after(id: &ChangeId, p: &Position) -> bool {
+    id.txn > p.coord || (id.txn == p.coord && id.row >= p.skip_rows)
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// SQL for one pipeline's checkpoint rows.
+#[derive(Debug, Clone)]
+pub struct CheckpointTable {
+    schema: String,
+    pipeline: String,
+}
+
+impl CheckpointTable {
+    /// Rows of `pipeline` in `<schema>.checkpoint`.
+    pub fn new(schema: &str, pipeline: &str) -> CheckpointTable {
+        CheckpointTable { schema: schema.to_owned(), pipeline: pipeline.to_owned() }
+    }
+
+    fn table(&self) -> String {
+        format!("`{}`.`checkpoint`", self.schema.replace('`', "``"))
+    }
+
+    /// Creates the schema and table when missing.
+    pub async fn ensure(&self, conn: &mut Conn) -> Result<()> {
+        let stmts = [
+            format!("CREATE DATABASE IF NOT EXISTS `{}`", self.schema.replace('`', "``")),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (
+                   pipeline VARCHAR(190) NOT NULL,
+                   part INT NOT NULL,
+                   parts INT NOT NULL,
+                   position TEXT NOT NULL,
+                   wm_file VARCHAR(512) NULL,
+                   wm_pos BIGINT UNSIGNED NULL,
+                   wm_row BIGINT UNSIGNED NULL,
+                   last_ddl TEXT NULL,
+                   epoch BIGINT UNSIGNED NOT NULL DEFAULT 1,
+                   updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+                   PRIMARY KEY (pipeline, part)
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                self.table()
+            ),
+        ];
+        for s in stmts {
+            conn.query_drop(s).await.map_err(|e| translate(e, "creating the checkpoint table on the target"))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the stored rows.
+    pub async fn load(&self, conn: &mut Conn) -> Result<Stored> {
+        type Row = (i64, i64, String, Option<String>, Option<u64>, Option<u64>, Option<String>);
+        let rows: Vec<Row> = conn
+            .exec(
+                format!("SELECT part, parts, position, wm_file, wm_pos, wm_row, last_ddl FROM {} WHERE pipeline = ?", self.table()),
+                (self.pipeline.as_str(),),
+            )
+            .await
+            .map_err(|e| translate(e, "reading the checkpoint from the target"))?;
+        let mut s = Stored::default();
+        for (part, parts, position, wm_file, wm_pos, wm_row, last_ddl) in rows {
+            let p: Position = parse(&position)?;
+            if s.position.as_ref().is_none_or(|cur| (&p.coord, p.skip_rows) > (&cur.coord, cur.skip_rows)) {
+                s.position = Some(p);
+            }
+            s.parts = Some(usize::try_from(parts).unwrap_or(1));
+            if let (Some(f), Some(pos), Some(row)) = (wm_file, wm_pos, wm_row) {
+                s.watermarks.insert(usize::try_from(part).unwrap_or(0), ChangeId { txn: BinlogCoord::new(f, pos), row });
+            }
+            if let Some(d) = last_ddl {
+                s.last_ddl = Some(parse(&d)?);
+            }
+        }
+        Ok(s)
+    }
+
+    /// Removes rows of partitions `>= parts` (after a clean change of the partition count).
+    pub fn prune_sql(&self, parts: usize) -> String {
+        format!("DELETE FROM {} WHERE pipeline = {} AND part >= {parts}", self.table(), quote(&self.pipeline))
+    }
+
+    /// Records partition `part`'s progress (inside its apply transaction).
+    pub fn write_sql(&self, part: usize, parts: usize, position: &Position, watermark: Option<&ChangeId>) -> Result<String> {
+        let pos = quote(&text(position)?);
+        let (f, p, r) = match watermark {
+            Some(w) => (quote(&w.txn.file), w.txn.offset.to_string(), w.row.to_string()),
+            None => ("NULL".into(), "NULL".into(), "NULL".into()),
+        };
+        let keep_wm = if watermark.is_some() { "VALUES(wm_file)" } else { "wm_file" };
+        let keep_pos = if watermark.is_some() { "VALUES(wm_pos)" } else { "wm_pos" };
+        let keep_row = if watermark.is_some() { "VALUES(wm_row)" } else { "wm_row" };
+        Ok(format!(
+            "INSERT INTO {} (pipeline, part, parts, position, wm_file, wm_pos, wm_row) VALUES ({}, {part}, {parts}, {pos}, {f}, {p}, {r}) \
+             ON DUPLICATE KEY UPDATE parts = VALUES(parts), position = VALUES(position), wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}",
+            self.table(),
+            quote(&self.pipeline),
+        ))
+    }
+
+    /// Records an applied DDL (partition 0's row).
+    pub fn ddl_sql(&self, parts: usize, ddl_position: &Position) -> Result<String> {
+        let d = quote(&text(ddl_position)?);
+        Ok(format!(
+            "INSERT INTO {} (pipeline, part, parts, position, last_ddl) VALUES ({}, 0, {parts}, {d}, {d}) \
+             ON DUPLICATE KEY UPDATE last_ddl = VALUES(last_ddl), position = VALUES(position)",
+            self.table(),
+            quote(&self.pipeline),
+        ))
+    }
+}
+
+fn text(p: &Position) -> Result<String> {
+    serde_json::to_string(p).map_err(|e| Error::new(ErrorKind::State, "cannot encode a position").with_source(e))
+}
+
+fn parse(s: &str) -> Result<Position> {
+    serde_json::from_str(s).map_err(|e| {
+        Error::new(ErrorKind::State, format!("unreadable position in the target checkpoint table: {s}")).with_source(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage() {
+        let p = Position { coord: BinlogCoord::new("b.000002", 100), gtid: None, skip_rows: 3 };
+        let id = |f: &str, o, row| ChangeId { txn: BinlogCoord::new(f, o), row };
+        assert!(!after(&id("b.000002", 100, 2), &p));
+        assert!(after(&id("b.000002", 100, 3), &p));
+        assert!(!after(&id("b.000001", 900, 0), &p));
+        assert!(after(&id("b.000003", 4, 0), &p));
+        let s = Stored { position: Some(p), watermarks: HashMap::from([(0, id("b.000002", 50, 9))]), ..Default::default() };
+        assert!(s.clean());
+    }
+}

@@ -1,0 +1,108 @@
+//! Configuration of the MySQL/MariaDB loader (`[pipeline.sink] kind = "mysql"`).
+
+use otter_core::source::mysql::conn::{ConnectOptions, TlsConfig};
+use otter_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::merge::ApplyMode;
+
+/// How changes are applied to a MySQL-family target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlSinkConfig {
+    /// `mysql://user:password@host:port`. The account needs INSERT, UPDATE, DELETE (and the DDL
+    /// privileges of replicated DDL) on the target tables, and CREATE/INSERT/UPDATE/SELECT on the
+    /// checkpoint schema.
+    pub url: String,
+    /// TLS settings.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Parallel apply connections; changes are partitioned by key, order per key is kept
+    /// (default 4).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// `row` (default): write whole after images, inserting missing rows; `column`: update only
+    /// the changed columns.
+    #[serde(default)]
+    pub mode: ApplyMode,
+    /// Schema of the checkpoint table `<schema>.checkpoint` (default `otter`), created if missing.
+    #[serde(default = "default_schema")]
+    pub checkpoint_schema: String,
+    /// Apply DDL statements (default true).
+    #[serde(default = "default_true")]
+    pub apply_ddl: bool,
+    /// Log and skip rows that fail with a non-transient error instead of stopping (default false).
+    #[serde(default)]
+    pub skip_errors: bool,
+    /// Log and skip DDL statements that fail (default false).
+    #[serde(default)]
+    pub skip_ddl_errors: bool,
+    /// Log the statements instead of executing them (default false).
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Leave out source columns the target table does not have, warning once per table (default
+    /// false: a missing column is an error).
+    #[serde(default)]
+    pub ignore_missing_columns: bool,
+    /// Rows per multi-row INSERT or DELETE statement (default 500).
+    #[serde(default = "default_rows_per_statement")]
+    pub rows_per_statement: usize,
+    /// Longest wait between retries of transient errors, seconds (default 30).
+    #[serde(default = "default_backoff")]
+    pub max_retry_backoff_secs: u64,
+    /// Give up on transient errors after this many seconds of retrying; 0 = never (default 0).
+    #[serde(default)]
+    pub max_retry_secs: u64,
+}
+
+fn default_workers() -> usize {
+    4
+}
+fn default_schema() -> String {
+    "otter".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_rows_per_statement() -> usize {
+    500
+}
+fn default_backoff() -> u64 {
+    30
+}
+
+impl MysqlSinkConfig {
+    /// A configuration with defaults for `url`.
+    pub fn new(url: impl Into<String>) -> MysqlSinkConfig {
+        MysqlSinkConfig {
+            url: url.into(),
+            tls: TlsConfig::default(),
+            workers: default_workers(),
+            mode: ApplyMode::default(),
+            checkpoint_schema: default_schema(),
+            apply_ddl: true,
+            skip_errors: false,
+            skip_ddl_errors: false,
+            dry_run: false,
+            ignore_missing_columns: false,
+            rows_per_statement: default_rows_per_statement(),
+            max_retry_backoff_secs: default_backoff(),
+            max_retry_secs: 0,
+        }
+    }
+
+    /// Checks values that can be checked without a server.
+    pub fn validate(&self) -> Result<()> {
+        ConnectOptions::new(&self.url, &self.tls)?;
+        if self.workers == 0 || self.workers > 64 {
+            return Err(Error::config(format!("workers must be between 1 and 64 (got {})", self.workers)));
+        }
+        if self.rows_per_statement == 0 {
+            return Err(Error::config("rows_per_statement must be positive"));
+        }
+        if self.checkpoint_schema.is_empty() || self.checkpoint_schema.contains('`') {
+            return Err(Error::config(format!("invalid checkpoint_schema {:?}", self.checkpoint_schema)));
+        }
+        Ok(())
+    }
+}

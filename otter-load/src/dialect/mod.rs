@@ -1,0 +1,109 @@
+//! The SQL dialect seam: everything the apply engine needs to say to a target, as text. The engine
+//! decides *what* to do (merge, partition, order, retry, checkpoint); a dialect decides *how it is
+//! spelled*. MySQL/MariaDB is implemented and used live; [`oracle::OracleDialect`] shows the same
+//! operations as Oracle `MERGE ... USING DUAL` statements.
+//!
+//! Invariant: statements embed values as literals produced by [`SqlDialect::literal`], which never
+//! loses data: anything that is not clean text in a known character set is written as a hex
+//! literal of its exact bytes.
+
+pub mod mysql;
+pub mod oracle;
+
+use otter_binlog::Value;
+use otter_core::schema::{Column, TableSchema};
+
+use otter_core::Error;
+
+use crate::error::internal;
+
+/// A target table as the engine addresses it: qualified name and the columns to write.
+#[derive(Debug, Clone)]
+pub struct TargetTable<'a> {
+    /// Target database.
+    pub db: &'a str,
+    /// Target table.
+    pub name: &'a str,
+    /// The (source) schema of the rows.
+    pub schema: &'a TableSchema,
+    /// Indexes (into the row) of the columns written; generated and missing columns are left out.
+    pub columns: &'a [usize],
+    /// Indexes of the columns that identify a row (key, or every column for keyless tables).
+    pub key: &'a [usize],
+    /// True when `key` is every column because the table has no primary or unique key.
+    pub keyless: bool,
+}
+
+/// How statements for a target are spelled.
+pub trait SqlDialect: Send + Sync {
+    /// A quoted identifier.
+    fn ident(&self, name: &str, out: &mut String);
+
+    /// A value as a literal of `column`'s type.
+    fn literal(&self, v: &Value<'_>, column: &Column, out: &mut String) -> Result<(), Error>;
+
+    /// Statements run once on every new connection (session settings).
+    fn session_setup(&self) -> Vec<String>;
+
+    /// Insert-or-replace of full rows (row mode).
+    fn upsert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error>;
+
+    /// Plain insert (keyless tables: no key to upsert on).
+    fn insert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error>;
+
+    /// Delete rows identified by the key values of `keys` (before images).
+    fn delete(&self, t: &TargetTable<'_>, keys: &[&[Value<'static>]], out: &mut String) -> Result<(), Error>;
+
+    /// Update the `set` columns of one row identified by `key_image`'s key values.
+    fn update(
+        &self,
+        t: &TargetTable<'_>,
+        key_image: &[Value<'static>],
+        after: &[Value<'static>],
+        set: &[usize],
+        out: &mut String,
+    ) -> Result<(), Error>;
+
+    /// A fully qualified table name.
+    fn table(&self, db: &str, name: &str, out: &mut String) {
+        self.ident(db, out);
+        out.push('.');
+        self.ident(name, out);
+    }
+}
+
+/// `a = 1 AND b = 'x'` for the key columns of `image` (null-safe for keyless tables).
+pub(crate) fn key_predicate(
+    d: &dyn SqlDialect,
+    t: &TargetTable<'_>,
+    image: &[Value<'static>],
+    null_safe: &str,
+    out: &mut String,
+) -> Result<(), Error> {
+    for (n, &i) in t.key.iter().enumerate() {
+        if n > 0 {
+            out.push_str(" AND ");
+        }
+        let col = column(t, i)?;
+        d.ident(&col.name, out);
+        let v = value(image, i)?;
+        if matches!(v, Value::Null) && t.keyless {
+            out.push_str(null_safe);
+            out.push_str("NULL");
+        } else {
+            out.push_str(" = ");
+            d.literal(v, col, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The schema column `i` of a target table.
+pub(crate) fn column<'a>(t: &TargetTable<'a>, i: usize) -> Result<&'a Column, Error> {
+    t.schema.columns.get(i).ok_or_else(|| internal(format!("column {i} outside {}.{}", t.db, t.name)))
+}
+
+/// Value `i` of a row image.
+pub(crate) fn value<'r>(image: &'r [Value<'static>], i: usize) -> Result<&'r Value<'static>, Error> {
+    image.get(i).ok_or_else(|| internal(format!("row image has no column {i}")))
+}

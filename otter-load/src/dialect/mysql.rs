@@ -1,0 +1,351 @@
+//! MySQL / MariaDB statements: multi-row `INSERT ... ON DUPLICATE KEY UPDATE`, batched
+//! `DELETE ... WHERE (k) IN (...)`, single-row `UPDATE`, with literals safe under the session
+//! settings of [`MysqlDialect::session_setup`] (`NO_BACKSLASH_ESCAPES`, UTC time zone).
+//!
+//! Invariants: a string literal is written as quoted text only when it is valid UTF-8 for a
+//! UTF-8/ASCII column and holds no control characters; everything else is an exact hex literal
+//! (with the column's character set introducer for text); TIMESTAMPs are written in UTC, matching
+//! the session time zone, so the stored instant is the source's.
+
+use std::fmt::Write;
+
+use otter_binlog::Value;
+use otter_core::schema::{Column, SqlType};
+use otter_core::Error;
+
+use super::{column, key_predicate, value, SqlDialect, TargetTable};
+use crate::error::unsupported;
+
+/// MySQL or MariaDB target.
+#[derive(Debug, Clone, Copy)]
+pub struct MysqlDialect {
+    /// MariaDB (uses `VALUES(col)` in upserts and its charset names).
+    pub mariadb: bool,
+    /// Server version as `MMmmpp`.
+    pub version: u32,
+}
+
+impl MysqlDialect {
+    /// MariaDB 10.x/11.x.
+    pub fn mariadb(version: u32) -> MysqlDialect {
+        MysqlDialect { mariadb: true, version }
+    }
+
+    /// MySQL.
+    pub fn mysql(version: u32) -> MysqlDialect {
+        MysqlDialect { mariadb: false, version }
+    }
+
+    /// MySQL 8.0.20+ deprecates `VALUES(col)` in favour of a row alias.
+    fn row_alias(&self) -> bool {
+        !self.mariadb && self.version >= 80_020
+    }
+
+    fn charset_name<'c>(&self, cs: &'c str) -> &'c str {
+        if cs == "utf8mb3" && (!self.mariadb || self.version < 100_600) {
+            "utf8"
+        } else {
+            cs
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_literal(b: &[u8], out: &mut String) {
+    if b.is_empty() {
+        out.push_str("''");
+        return;
+    }
+    out.reserve(b.len() * 2 + 3);
+    out.push_str("X'");
+    for &x in b {
+        out.push(char::from(HEX[usize::from(x >> 4)]));
+        out.push(char::from(HEX[usize::from(x & 15)]));
+    }
+    out.push('\'');
+}
+
+fn quoted(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+}
+
+fn clean_text(b: &[u8]) -> Option<&str> {
+    let s = std::str::from_utf8(b).ok()?;
+    s.bytes().all(|c| c >= 0x20 || c == b'\t' || c == b'\n' || c == b'\r').then_some(s)
+}
+
+fn is_binary(col: &Column) -> bool {
+    matches!(col.sql_type, SqlType::Binary(_) | SqlType::VarBinary(_) | SqlType::TinyBlob | SqlType::Blob | SqlType::MediumBlob | SqlType::LongBlob)
+        || col.charset.as_deref() == Some("binary")
+        || !col.sql_type.is_text() && !matches!(col.sql_type, SqlType::Enum(_) | SqlType::Set(_))
+}
+
+impl SqlDialect for MysqlDialect {
+    fn ident(&self, name: &str, out: &mut String) {
+        out.push('`');
+        for c in name.chars() {
+            if c == '`' {
+                out.push_str("``");
+            } else {
+                out.push(c);
+            }
+        }
+        out.push('`');
+    }
+
+    fn literal(&self, v: &Value<'_>, col: &Column, out: &mut String) -> Result<(), Error> {
+        match v {
+            Value::Null => out.push_str("NULL"),
+            Value::Absent => return Err(unsupported(format!("column {} is not in the row image", col.name))),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::UInt(u) => {
+                let _ = write!(out, "{u}");
+            }
+            Value::Float(f) if f.is_finite() => {
+                let _ = write!(out, "{f:e}");
+            }
+            Value::Double(d) if d.is_finite() => {
+                let _ = write!(out, "{d:e}");
+            }
+            Value::Float(_) | Value::Double(_) => return Err(unsupported(format!("non-finite float in {}", col.name))),
+            Value::Decimal(d) => {
+                let _ = write!(out, "{d}");
+            }
+            Value::Year(y) => {
+                let _ = write!(out, "{y}");
+            }
+            Value::Date(d) => {
+                let _ = write!(out, "'{d}'");
+            }
+            Value::Time(t) => {
+                let _ = write!(out, "'{t}'");
+            }
+            Value::DateTime(t) => {
+                let _ = write!(out, "'{t}'");
+            }
+            Value::Timestamp(t) if t.seconds == 0 && t.micros == 0 => out.push_str("'0000-00-00 00:00:00'"),
+            Value::Timestamp(t) => {
+                let _ = write!(out, "'{}'", t.to_utc());
+            }
+            Value::Bit(b) => {
+                let _ = write!(out, "{b}");
+            }
+            Value::Enum(i) => match &col.sql_type {
+                SqlType::Enum(members) if *i > 0 => {
+                    let name = members.get(usize::from(*i) - 1).ok_or_else(|| {
+                        unsupported(format!("ENUM index {i} outside the {} members of {}", members.len(), col.name))
+                    })?;
+                    quoted(name, out);
+                }
+                SqlType::Enum(_) => out.push_str("''"),
+                _ => {
+                    let _ = write!(out, "{i}");
+                }
+            },
+            Value::Set(bits) => match &col.sql_type {
+                SqlType::Set(members) => {
+                    let names: Vec<&str> = members
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i < 64 && bits & (1u64 << i) != 0)
+                        .map(|(_, m)| m.as_str())
+                        .collect();
+                    quoted(&names.join(","), out);
+                }
+                _ => {
+                    let _ = write!(out, "{bits}");
+                }
+            },
+            Value::Bytes(b) => {
+                if is_binary(col) {
+                    hex_literal(b, out);
+                } else {
+                    let cs = col.charset.as_deref().unwrap_or("utf8mb4");
+                    match (cs, clean_text(b)) {
+                        ("utf8mb4" | "utf8mb3" | "utf8" | "ascii", Some(s)) => quoted(s, out),
+                        _ => {
+                            let _ = write!(out, "_{} ", self.charset_name(cs));
+                            hex_literal(b, out);
+                            if b.is_empty() {
+                                // `_cs ''` is valid too; nothing more to write.
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Json(b) if b.is_empty() => out.push_str("'null'"),
+            Value::Json(b) => {
+                let text = otter_binlog::json::json_text(b).map_err(|e| unsupported(format!("JSON in {}: {e}", col.name)))?;
+                quoted(&text, out);
+            }
+            Value::Geometry(b) | Value::Vector(b) => hex_literal(b, out),
+            Value::JsonDiff(_) => {
+                return Err(unsupported(format!(
+                    "partial JSON update of {} (binlog_row_value_options=PARTIAL_JSON): set it to '' on the source",
+                    col.name
+                )))
+            }
+            Value::Compressed(_) => {
+                return Err(unsupported(format!("MariaDB compressed column {} cannot be applied", col.name)))
+            }
+        }
+        Ok(())
+    }
+
+    fn session_setup(&self) -> Vec<String> {
+        vec![
+            "SET NAMES utf8mb4".into(),
+            "SET SESSION time_zone = '+00:00'".into(),
+            "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_BACKSLASH_ESCAPES,NO_ENGINE_SUBSTITUTION'".into(),
+            "SET SESSION foreign_key_checks = 0".into(),
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".into(),
+        ]
+    }
+
+    fn upsert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {
+        self.insert_into(t, rows, out)?;
+        if self.row_alias() {
+            out.push_str(" AS new");
+        }
+        out.push_str(" ON DUPLICATE KEY UPDATE ");
+        let mut first = true;
+        for &i in t.columns.iter().filter(|i| !t.key.contains(i)) {
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            let name = &column(t, i)?.name;
+            self.ident(name, out);
+            if self.row_alias() {
+                out.push_str(" = new.");
+                self.ident(name, out);
+            } else {
+                out.push_str(" = VALUES(");
+                self.ident(name, out);
+                out.push(')');
+            }
+        }
+        if first {
+            // Only key columns: nothing to update, keep the existing row.
+            let name = &column(t, *t.key.first().unwrap_or(&0))?.name;
+            self.ident(name, out);
+            out.push_str(" = ");
+            self.ident(name, out);
+        }
+        Ok(())
+    }
+
+    fn insert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {
+        self.insert_into(t, rows, out)
+    }
+
+    fn delete(&self, t: &TargetTable<'_>, keys: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {
+        out.push_str("DELETE FROM ");
+        self.table(t.db, t.name, out);
+        out.push_str(" WHERE ");
+        if t.keyless {
+            // One row per statement: duplicate rows must lose only one copy each.
+            let image = keys.first().ok_or_else(|| crate::error::internal("empty delete"))?;
+            key_predicate(self, t, image, " <=> ", out)?;
+            out.push_str(" LIMIT 1");
+            return Ok(());
+        }
+        let multi = t.key.len() > 1;
+        out.push('(');
+        for (n, &i) in t.key.iter().enumerate() {
+            if n > 0 {
+                out.push_str(", ");
+            }
+            self.ident(&column(t, i)?.name, out);
+        }
+        out.push_str(") IN (");
+        for (r, image) in keys.iter().enumerate() {
+            if r > 0 {
+                out.push_str(", ");
+            }
+            if multi {
+                out.push('(');
+            }
+            for (n, &i) in t.key.iter().enumerate() {
+                if n > 0 {
+                    out.push_str(", ");
+                }
+                self.literal(value(image, i)?, column(t, i)?, out)?;
+            }
+            if multi {
+                out.push(')');
+            }
+        }
+        out.push(')');
+        Ok(())
+    }
+
+    fn update(
+        &self,
+        t: &TargetTable<'_>,
+        key_image: &[Value<'static>],
+        after: &[Value<'static>],
+        set: &[usize],
+        out: &mut String,
+    ) -> Result<(), Error> {
+        out.push_str("UPDATE ");
+        self.table(t.db, t.name, out);
+        out.push_str(" SET ");
+        for (n, &i) in set.iter().enumerate() {
+            if n > 0 {
+                out.push_str(", ");
+            }
+            let col = column(t, i)?;
+            self.ident(&col.name, out);
+            out.push_str(" = ");
+            self.literal(value(after, i)?, col, out)?;
+        }
+        out.push_str(" WHERE ");
+        key_predicate(self, t, key_image, " <=> ", out)?;
+        if t.keyless {
+            out.push_str(" LIMIT 1");
+        }
+        Ok(())
+    }
+}
+
+impl MysqlDialect {
+    fn insert_into(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {
+        out.push_str("INSERT INTO ");
+        self.table(t.db, t.name, out);
+        out.push_str(" (");
+        for (n, &i) in t.columns.iter().enumerate() {
+            if n > 0 {
+                out.push_str(", ");
+            }
+            self.ident(&column(t, i)?.name, out);
+        }
+        out.push_str(") VALUES ");
+        for (r, row) in rows.iter().enumerate() {
+            if r > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            for (n, &i) in t.columns.iter().enumerate() {
+                if n > 0 {
+                    out.push_str(", ");
+                }
+                self.literal(value(row, i)?, column(t, i)?, out)?;
+            }
+            out.push(')');
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,319 @@
+//! Merging a batch's changes per (table, key) with Otter's rules, so each row is written once:
+//!
+//! | earlier \ later | INSERT | UPDATE | DELETE |
+//! |---|---|---|---|
+//! | none | I | U | D |
+//! | I | I (replaced; anomaly) | I with merged columns | D |
+//! | U | I (anomaly) | U, columns united | D |
+//! | D | I | upsert of the after image (anomaly, reported) | D |
+//!
+//! An UPDATE that changes the key is split into a DELETE of the old key and an upsert of the new
+//! row when its after image is complete, so chains `1→2→3` end as "delete 1, delete 2, upsert 3"
+//! and every key stays in its own partition. With a partial after image (MINIMAL) a key change
+//! stays one UPDATE that no later change merges into.
+//!
+//! Invariants: the merged ops, applied as "every delete, then the other ops in the order of their
+//! last change", leave the table exactly as applying the changes one by one would (property-tested
+//! against a model); keyless tables are never merged or reordered; each op carries the id of the
+//! newest change folded into it.
+
+use std::collections::HashMap;
+
+use otter_binlog::Value;
+use otter_core::change::{ChangeId, ChangeKind, Row, RowChange};
+use otter_core::schema::{Column, SqlType, TableSchema};
+
+/// How updates are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplyMode {
+    /// Write the whole after image (insert if missing). Default.
+    #[default]
+    Row,
+    /// Update only the changed columns (fewer conflicts in active-active setups).
+    Column,
+}
+
+/// One write to the target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Insert or replace the full row.
+    Upsert {
+        /// The row.
+        after: Row,
+        /// Newest change folded in.
+        id: ChangeId,
+    },
+    /// Set `set` columns of the row whose key is in `key_image`.
+    Update {
+        /// Image holding the key values (the before image).
+        key_image: Row,
+        /// Image holding the new values.
+        after: Row,
+        /// Columns to set.
+        set: Vec<usize>,
+        /// Newest change folded in.
+        id: ChangeId,
+    },
+    /// Delete the row whose key is in `before`.
+    Delete {
+        /// Image holding the key values.
+        before: Row,
+        /// Newest change folded in.
+        id: ChangeId,
+    },
+    /// Plain insert (keyless tables).
+    Insert {
+        /// The row.
+        after: Row,
+        /// The change.
+        id: ChangeId,
+    },
+}
+
+impl Op {
+    /// The newest change id in this op.
+    pub fn id(&self) -> &ChangeId {
+        match self {
+            Op::Upsert { id, .. } | Op::Update { id, .. } | Op::Delete { id, .. } | Op::Insert { id, .. } => id,
+        }
+    }
+}
+
+/// True when no column is absent from the image.
+pub fn complete(row: &Row) -> bool {
+    row.iter().all(|v| !matches!(v, Value::Absent))
+}
+
+/// The columns present (not absent) in an image.
+fn present(row: &Row) -> Vec<usize> {
+    (0..row.len()).filter(|&i| !matches!(row.get(i), Some(Value::Absent))).collect()
+}
+
+/// Overlays the present values of `newer` onto `base`.
+fn overlay(base: &mut Row, newer: &Row) {
+    for (b, n) in base.iter_mut().zip(newer) {
+        if !matches!(n, Value::Absent) {
+            *b = n.clone();
+        }
+    }
+}
+
+/// Whether a column compares case-insensitively (a `_ci` collation).
+fn case_insensitive(c: &Column) -> bool {
+    c.sql_type.is_text() && c.collation.as_deref().is_some_and(|co| co.ends_with("_ci"))
+}
+
+/// A canonical byte key of the `key` columns of `image`: equal for values the target considers
+/// equal (case-insensitive collations fold case and ignore trailing spaces).
+pub fn key_bytes(schema: &TableSchema, key: &[usize], image: &Row) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() * 9);
+    for &i in key {
+        let v = image.get(i).unwrap_or(&Value::Absent);
+        match v {
+            Value::Int(x) => {
+                out.push(1);
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+            Value::UInt(x) => {
+                // Same encoding as a non-negative Int: the values are equal on the target.
+                if i64::try_from(*x).is_ok() {
+                    out.push(1);
+                } else {
+                    out.push(2);
+                }
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+            Value::Bytes(b) => {
+                out.push(3);
+                let folded;
+                let bytes: &[u8] = match schema.columns.get(i) {
+                    Some(c) if case_insensitive(c) => {
+                        folded = String::from_utf8_lossy(b).trim_end_matches(' ').to_lowercase().into_bytes();
+                        &folded
+                    }
+                    Some(c) if matches!(c.sql_type, SqlType::Char(_)) => {
+                        let end = b.iter().rposition(|&c| c != b' ').map_or(0, |p| p + 1);
+                        b.get(..end).unwrap_or(b)
+                    }
+                    _ => b,
+                };
+                out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                out.extend_from_slice(bytes);
+            }
+            other => {
+                out.push(4);
+                let text = format!("{other:?}");
+                out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// The merged ops of one table in one batch.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// Deletes, in change order.
+    pub deletes: Vec<Op>,
+    /// Upserts, updates and inserts, in the order of their newest change.
+    pub writes: Vec<Op>,
+    /// Anomalies met (D+U, I+I...), for the log.
+    pub anomalies: Vec<String>,
+}
+
+/// Merges the changes of one table (in stream order). `key` is the identifying columns; `None`
+/// for keyless tables (then nothing is merged).
+pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, changes: Vec<RowChange>) -> Merged {
+    let Some(key) = key else {
+        return sequential(changes, None, mode);
+    };
+    if changes.iter().any(|c| partial_key_change(schema, key, c)) {
+        // A key change without the whole row cannot be split: apply this table's changes in order.
+        return sequential(changes, Some(key), mode);
+    }
+    let mut slots: Vec<Option<Op>> = Vec::new();
+    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut anomalies = Vec::new();
+    for c in changes {
+        let RowChange { kind, before, after, id, .. } = c;
+        let is_update = kind == ChangeKind::Update;
+        let incoming: Vec<Op> = match (kind, before, after) {
+            (ChangeKind::Insert, _, Some(a)) => vec![Op::Upsert { after: a, id }],
+            (ChangeKind::Delete, Some(b), _) => vec![Op::Delete { before: b, id }],
+            (ChangeKind::Update, Some(b), Some(a)) => {
+                if key_moved(schema, key, &b, &a) {
+                    vec![Op::Delete { before: b, id: id.clone() }, Op::Upsert { after: a, id }]
+                } else if mode == ApplyMode::Row && complete(&a) {
+                    vec![Op::Upsert { after: a, id }]
+                } else {
+                    let set = if mode == ApplyMode::Column {
+                        changed(&b, &a)
+                    } else {
+                        present(&a)
+                    };
+                    vec![Op::Update { key_image: b, after: a, set, id }]
+                }
+            }
+            _ => continue,
+        };
+        for op in incoming {
+            let k = match &op {
+                Op::Delete { before, .. } => key_bytes(schema, key, before),
+                Op::Upsert { after, .. } => key_bytes(schema, key, after),
+                Op::Update { key_image, .. } => key_bytes(schema, key, key_image),
+                Op::Insert { after, .. } => key_bytes(schema, key, after),
+            };
+            match index.get(&k).copied() {
+                Some(slot) => {
+                    let prev = slots.get_mut(slot).and_then(Option::take);
+                    if is_update && !matches!(op, Op::Delete { .. }) && matches!(prev, Some(Op::Delete { .. })) {
+                        anomalies.push("UPDATE after DELETE of the same key: applied as an upsert".into());
+                    }
+                    let (merged, anomaly) = fold(prev, op);
+                    if let Some(a) = anomaly {
+                        anomalies.push(a);
+                    }
+                    // Re-append so the op sorts by its newest change.
+                    index.insert(k, slots.len());
+                    slots.push(Some(merged));
+                }
+                None => {
+                    index.insert(k, slots.len());
+                    slots.push(Some(op));
+                }
+            }
+        }
+    }
+    let mut out = Merged { anomalies, ..Merged::default() };
+    for op in slots.into_iter().flatten() {
+        match op {
+            Op::Delete { .. } => out.deletes.push(op),
+            _ => out.writes.push(op),
+        }
+    }
+    out.writes.sort_by(|a, b| a.id().cmp(b.id()));
+    out
+}
+
+fn changed(before: &Row, after: &Row) -> Vec<usize> {
+    (0..after.len())
+        .filter(|&i| match (before.get(i), after.get(i)) {
+            (_, Some(Value::Absent) | None) => false,
+            (Some(x), Some(y)) => x != y,
+            _ => true,
+        })
+        .collect()
+}
+
+/// Folds a newer op for the same key into the previous one.
+fn fold(prev: Option<Op>, new: Op) -> (Op, Option<String>) {
+    match (prev, new) {
+        (None, n) => (n, None),
+        (Some(Op::Upsert { mut after, .. }), Op::Update { after: a2, id, .. }) => {
+            overlay(&mut after, &a2);
+            (Op::Upsert { after, id }, None)
+        }
+        (Some(Op::Upsert { .. }), n @ Op::Upsert { .. }) => (n, Some("INSERT after INSERT of the same key".into())),
+        (Some(Op::Update { key_image, mut after, mut set, .. }), Op::Update { after: a2, set: s2, id, .. }) => {
+            overlay(&mut after, &a2);
+            for s in s2 {
+                if !set.contains(&s) {
+                    set.push(s);
+                }
+            }
+            (Op::Update { key_image, after, set, id }, None)
+        }
+        (Some(Op::Update { .. }), n @ Op::Upsert { .. }) => (n, None),
+        (Some(Op::Delete { .. }), n @ Op::Upsert { .. }) => (n, None),
+        (Some(Op::Delete { .. }), Op::Update { key_image, after, set, id }) => {
+            if complete(&after) {
+                (Op::Upsert { after, id }, None)
+            } else {
+                (Op::Update { key_image, after, set, id }, None)
+            }
+        }
+        (Some(_), n @ Op::Delete { .. }) => (n, None),
+        (Some(_), n) => (n, None),
+    }
+}
+
+/// True when an update moves the row to another key (the key columns are in the after image
+/// and differ).
+fn key_moved(schema: &TableSchema, key: &[usize], before: &Row, after: &Row) -> bool {
+    key.iter().all(|&i| !matches!(after.get(i), Some(Value::Absent) | None))
+        && key_bytes(schema, key, after) != key_bytes(schema, key, before)
+}
+
+fn partial_key_change(schema: &TableSchema, key: &[usize], c: &RowChange) -> bool {
+    match (&c.before, &c.after) {
+        (Some(b), Some(a)) if c.kind == ChangeKind::Update && !complete(a) => {
+            key.iter().any(|&i| !matches!(a.get(i), Some(Value::Absent) | None)) && key_moved(schema, key, b, a)
+        }
+        _ => false,
+    }
+}
+
+/// Every change as its own op, in order, none merged (keyless tables, or keyed tables whose batch
+/// holds a key change that cannot be split). Keyed tables upsert inserts; keyless ones insert.
+fn sequential(changes: Vec<RowChange>, key: Option<&[usize]>, mode: ApplyMode) -> Merged {
+    let mut out = Merged::default();
+    for c in changes {
+        let RowChange { kind, before, after, id, .. } = c;
+        match (kind, before, after) {
+            (ChangeKind::Insert, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id }),
+            (ChangeKind::Insert, _, Some(a)) => out.writes.push(Op::Insert { after: a, id }),
+            (ChangeKind::Delete, Some(b), _) => out.writes.push(Op::Delete { before: b, id }),
+            (ChangeKind::Update, Some(b), Some(a)) => {
+                let set = if mode == ApplyMode::Column && key.is_some() { changed(&b, &a) } else { present(&a) };
+                out.writes.push(Op::Update { key_image: b, after: a, set, id });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

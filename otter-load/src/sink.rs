@@ -1,0 +1,403 @@
+//! `MysqlSink`: the loader as a pipeline [`Sink`]. For every batch it merges changes per table
+//! and key, partitions the ops by key hash over the workers (order per key kept), and acknowledges
+//! the batch once every partition committed its share together with its checkpoint row. DDL is
+//! applied alone: after every earlier change everywhere (a barrier), before any later one.
+//!
+//! Invariants:
+//! - partitioning is a fixed hash of (target table, key), so a key always lands on the same
+//!   worker, and keyless tables go whole to one worker (their rows stay in order);
+//! - on a restart, an op whose newest change is at or below its partition's stored watermark is
+//!   dropped (it committed before the crash): nothing is applied twice;
+//! - the position written with a job is one every partition had fully applied when the job was
+//!   created, so resuming there never skips a change.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use otter_core::change::{ChangeId, Event, RowChange};
+use otter_core::position::Position;
+use otter_core::schema::TableSchema;
+use otter_core::source::mysql::conn::{translate, version_number, ConnectOptions};
+use otter_core::traits::{Ack, Batch, Sink};
+use otter_core::{Error, ErrorKind, Result};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::checkpoint::CheckpointTable;
+use crate::config::MysqlSinkConfig;
+use crate::dialect::mysql::MysqlDialect;
+use crate::dialect::SqlDialect;
+use crate::merge::{key_bytes, merge, Op};
+use crate::target::TargetCache;
+use crate::worker::{Job, TableOps, Worker};
+
+/// Batches fully applied, in order.
+#[derive(Debug, Default)]
+struct Tracker {
+    next: Option<u64>,
+    done: BTreeMap<u64, Option<Position>>,
+    through: Option<Position>,
+}
+
+impl Tracker {
+    fn complete(&mut self, seq: u64, p: Option<Position>) {
+        self.done.insert(seq, p);
+        let mut next = self.next.unwrap_or(seq);
+        while let Some(p) = self.done.remove(&next) {
+            if p.is_some() {
+                self.through = p;
+            }
+            next += 1;
+        }
+        self.next = Some(next);
+    }
+}
+
+/// The MySQL/MariaDB loader.
+pub struct MysqlSink {
+    name: String,
+    cfg: Arc<MysqlSinkConfig>,
+    opts: ConnectOptions,
+    ckpt: CheckpointTable,
+    dialect: Option<Arc<dyn SqlDialect>>,
+    workers: Vec<mpsc::Sender<Job>>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+    meta: Option<Conn>,
+    targets: TargetCache,
+    watermarks: Vec<Option<ChangeId>>,
+    tracker: Arc<Mutex<Tracker>>,
+    completions: Vec<tokio::task::JoinHandle<()>>,
+    last_ddl: Option<Position>,
+    replay_ddl: bool,
+    last_write: Instant,
+    prelude: Vec<String>,
+}
+
+impl MysqlSink {
+    /// A loader for pipeline `name` (the key of its checkpoint rows). Connects on first use.
+    pub fn new(name: &str, cfg: MysqlSinkConfig) -> Result<MysqlSink> {
+        cfg.validate()?;
+        let opts = ConnectOptions::new(&cfg.url, &cfg.tls)?;
+        Ok(MysqlSink {
+            name: name.to_owned(),
+            ckpt: CheckpointTable::new(&cfg.checkpoint_schema, name),
+            cfg: Arc::new(cfg),
+            opts,
+            dialect: None,
+            workers: Vec::new(),
+            handles: Vec::new(),
+            meta: None,
+            targets: TargetCache::default(),
+            watermarks: Vec::new(),
+            tracker: Arc::new(Mutex::new(Tracker::default())),
+            completions: Vec::new(),
+            last_ddl: None,
+            replay_ddl: false,
+            last_write: Instant::now(),
+            prelude: Vec::new(),
+        })
+    }
+
+    /// Statements that open every apply transaction (used for two-way origin marks).
+    pub fn with_prelude(mut self, prelude: Vec<String>) -> MysqlSink {
+        self.prelude = prelude;
+        self
+    }
+
+    async fn meta(&mut self) -> Result<&mut Conn> {
+        if self.meta.is_none() {
+            let c = self.retry_connect().await?;
+            self.meta = Some(c);
+        }
+        self.meta.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))
+    }
+
+    async fn retry_connect(&self) -> Result<Conn> {
+        let mut backoff = Duration::from_millis(100);
+        let started = Instant::now();
+        loop {
+            match self.opts.connect().await {
+                Ok(c) => return Ok(c),
+                Err(e) if e.is_transient() && (self.cfg.max_retry_secs == 0 || started.elapsed() < Duration::from_secs(self.cfg.max_retry_secs)) => {
+                    tracing::warn!(target = %self.opts.display_url(), error = %e, "Cannot reach the target; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(self.cfg.max_retry_backoff_secs.max(1)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Connects, reads the stored checkpoint and starts the workers (once).
+    async fn start(&mut self) -> Result<Option<Position>> {
+        if !self.workers.is_empty() {
+            return Ok(self.tracker.lock().through.clone());
+        }
+        let ckpt = self.ckpt.clone();
+        let dry = self.cfg.dry_run;
+        let mut parts = self.cfg.workers;
+        let conn = self.meta().await?;
+        let (version,): (String,) = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?.unwrap_or_default();
+        let dialect: Arc<dyn SqlDialect> = if version.to_ascii_lowercase().contains("mariadb") {
+            Arc::new(MysqlDialect::mariadb(version_number(&version)))
+        } else {
+            Arc::new(MysqlDialect::mysql(version_number(&version)))
+        };
+        let stored = if dry {
+            Default::default()
+        } else {
+            ckpt.ensure(conn).await?;
+            ckpt.load(conn).await?
+        };
+        if let Some(old) = stored.parts {
+            if old != parts {
+                if stored.clean() {
+                    conn.query_drop(ckpt.prune_sql(parts)).await.map_err(|e| translate(e, "target"))?;
+                } else {
+                    tracing::warn!(stored = old, configured = parts, "The last run did not stop cleanly; keeping its partition count until a clean stop.");
+                    parts = old;
+                }
+            }
+        }
+        self.watermarks = (0..parts).map(|p| stored.watermarks.get(&p).cloned()).collect();
+        self.last_ddl = stored.last_ddl.clone();
+        self.replay_ddl = stored.position.is_some();
+        self.tracker.lock().through = stored.position.clone();
+        for part in 0..parts {
+            let (tx, rx) = mpsc::channel(4);
+            let mut w = Worker::new(part, parts, self.opts.clone(), Arc::clone(&dialect), self.ckpt.clone(), Arc::clone(&self.cfg));
+            w.prelude = self.prelude.clone();
+            self.handles.push(tokio::spawn(w.run(rx)));
+            self.workers.push(tx);
+        }
+        self.dialect = Some(dialect);
+        tracing::info!(pipeline = %self.name, partitions = parts, position = ?stored.position, "Loader ready.");
+        Ok(stored.position)
+    }
+
+    fn partition(&self, schema: &TableSchema, key: Option<&[usize]>, op: &Op) -> usize {
+        let n = self.workers.len().max(1);
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |b: &[u8]| {
+            for &x in b {
+                h = (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        feed(schema.db.as_bytes());
+        feed(&[0]);
+        feed(schema.name.as_bytes());
+        if let Some(k) = key {
+            let image = match op {
+                Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
+                Op::Delete { before, .. } => before,
+                Op::Update { key_image, .. } => key_image,
+            };
+            feed(&key_bytes(schema, k, image));
+        }
+        (h % n as u64) as usize
+    }
+
+    /// Merges and partitions `changes`, sends the jobs, returns their completions.
+    async fn dispatch(&mut self, changes: Vec<RowChange>) -> Result<Vec<oneshot::Receiver<Result<()>>>> {
+        let mut groups: Vec<(Arc<TableSchema>, Vec<RowChange>)> = Vec::new();
+        let mut index: HashMap<(String, String, usize), usize> = HashMap::new();
+        for c in changes {
+            let k = (c.table.db.clone(), c.table.name.clone(), Arc::as_ptr(&c.table) as usize);
+            let i = *index.entry(k).or_insert_with(|| {
+                groups.push((Arc::clone(&c.table), Vec::new()));
+                groups.len() - 1
+            });
+            if let Some(g) = groups.get_mut(i) {
+                g.1.push(c);
+            }
+        }
+        let n = self.workers.len();
+        let mut per: Vec<Vec<TableOps>> = (0..n).map(|_| Vec::new()).collect();
+        let mut marks: Vec<Option<ChangeId>> = vec![None; n];
+        let ignore = self.cfg.ignore_missing_columns;
+        for (schema, changes) in groups {
+            let info = {
+                self.meta().await?;
+                let conn = self.meta.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
+                let r = self.targets.get(conn, &schema, ignore).await;
+                if r.as_ref().is_err_and(|e| e.is_transient()) {
+                    self.meta = None;
+                }
+                r?
+            };
+            let key = if info.keyless { None } else { Some(info.key.as_slice()) };
+            let merged = merge(&schema, key, self.cfg.mode, changes);
+            for a in &merged.anomalies {
+                tracing::warn!(table = %format!("{}.{}", schema.db, schema.name), "{a}");
+            }
+            let mut buckets: Vec<Option<TableOps>> = (0..n).map(|_| None).collect();
+            for (is_delete, op) in merged.deletes.into_iter().map(|o| (true, o)).chain(merged.writes.into_iter().map(|o| (false, o))) {
+                let p = self.partition(&schema, key, &op);
+                if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
+                    continue; // committed before a restart
+                }
+                let slot = marks.get_mut(p).ok_or_else(|| crate::error::internal("partition out of range"))?;
+                if slot.as_ref().is_none_or(|m| op.id() > m) {
+                    *slot = Some(op.id().clone());
+                }
+                let t = buckets.get_mut(p).ok_or_else(|| crate::error::internal("partition out of range"))?.get_or_insert_with(|| TableOps {
+                    schema: Arc::clone(&schema),
+                    info: Arc::clone(&info),
+                    deletes: Vec::new(),
+                    writes: Vec::new(),
+                });
+                if is_delete && !info.keyless {
+                    t.deletes.push(op);
+                } else {
+                    t.writes.push(op);
+                }
+            }
+            for (p, b) in buckets.into_iter().enumerate() {
+                if let (Some(b), Some(v)) = (b, per.get_mut(p)) {
+                    v.push(b);
+                }
+            }
+        }
+        let position = self.tracker.lock().through.clone().unwrap_or(Position {
+            coord: otter_core::position::BinlogCoord::new("", 4),
+            gtid: None,
+            skip_rows: 0,
+        });
+        let mut rxs = Vec::new();
+        for (p, (tables, mark)) in per.into_iter().zip(marks).enumerate() {
+            let (Some(watermark), false) = (mark, tables.is_empty()) else { continue };
+            let (done, rx) = oneshot::channel();
+            let tx = self.workers.get(p).ok_or_else(|| crate::error::internal("no worker"))?;
+            tx.send(Job::Apply { tables, watermark, position: position.clone(), done })
+                .await
+                .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
+            rxs.push(rx);
+        }
+        if !rxs.is_empty() {
+            self.last_write = Instant::now();
+        }
+        Ok(rxs)
+    }
+
+    /// Waits until every worker finished every job sent so far.
+    async fn barrier(&self) -> Result<()> {
+        let mut rxs = Vec::new();
+        for tx in &self.workers {
+            let (done, rx) = oneshot::channel();
+            tx.send(Job::Barrier { done }).await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
+            rxs.push(rx);
+        }
+        wait_all(rxs).await
+    }
+
+    async fn apply_ddl(&mut self, ddl: &otter_core::change::DdlEvent) -> Result<()> {
+        let replayed = std::mem::take(&mut self.replay_ddl);
+        if self.last_ddl.as_ref().is_some_and(|l| (&ddl.position.coord, ddl.position.skip_rows) <= (&l.coord, l.skip_rows)) {
+            tracing::info!(statement = %ddl.statement, "DDL already applied before the restart; skipping.");
+            return Ok(());
+        }
+        if !self.cfg.apply_ddl {
+            tracing::info!(statement = %ddl.statement, "Not applying DDL (apply_ddl = false).");
+            return Ok(());
+        }
+        self.barrier().await?;
+        let (done, rx) = oneshot::channel();
+        let tx = self.workers.first().ok_or_else(|| crate::error::internal("no worker"))?;
+        tx.send(Job::Ddl { ddl: ddl.clone(), replayed, done })
+            .await
+            .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
+        wait_all(vec![rx]).await?;
+        self.targets.clear();
+        self.last_ddl = Some(ddl.position.clone());
+        // Everything before the DDL is applied everywhere: it is a safe resume point.
+        self.tracker.lock().through = Some(ddl.position.clone());
+        Ok(())
+    }
+}
+
+async fn wait_all(rxs: Vec<oneshot::Receiver<Result<()>>>) -> Result<()> {
+    for rx in rxs {
+        rx.await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))??;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Sink for MysqlSink {
+    fn name(&self) -> &str {
+        "mysql"
+    }
+
+    async fn send(&mut self, batch: Arc<Batch>, ack: Ack) -> Result<()> {
+        self.start().await?;
+        let mut rxs = Vec::new();
+        let mut pending: Vec<RowChange> = Vec::new();
+        for e in &batch.events {
+            match e {
+                Event::Rows(c) => pending.extend(c.changes.iter().cloned()),
+                Event::Ddl(d) => {
+                    if !pending.is_empty() {
+                        rxs.extend(self.dispatch(std::mem::take(&mut pending)).await?);
+                    }
+                    self.apply_ddl(d).await?;
+                }
+                Event::Progress(_) => {}
+            }
+        }
+        if !pending.is_empty() {
+            rxs.extend(self.dispatch(pending).await?);
+        }
+        if rxs.is_empty() && self.last_write.elapsed() > Duration::from_secs(2) {
+            // Idle or filtered stretch: persist the position so a restart need not re-read it.
+            let through = self.tracker.lock().through.clone();
+            if let (Some(position), Some(tx)) = (through, self.workers.first()) {
+                let (done, rx) = oneshot::channel();
+                if tx.send(Job::Progress { position, done }).await.is_ok() {
+                    rxs.push(rx);
+                    self.last_write = Instant::now();
+                }
+            }
+        }
+        let tracker = Arc::clone(&self.tracker);
+        let (seq, position) = (batch.seq, batch.position.clone());
+        self.completions.retain(|h| !h.is_finished());
+        self.completions.push(tokio::spawn(async move {
+            match wait_all(rxs).await {
+                Ok(()) => {
+                    tracker.lock().complete(seq, position);
+                    ack.done();
+                }
+                Err(e) => ack.fail(e),
+            }
+        }));
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.workers.is_empty() {
+            return Ok(());
+        }
+        self.barrier().await?;
+        for h in self.completions.drain(..) {
+            let _ = h.await;
+        }
+        Ok(())
+    }
+
+    async fn stored_position(&mut self) -> Result<Option<Position>> {
+        self.start().await
+    }
+}
+
+impl Drop for MysqlSink {
+    fn drop(&mut self) {
+        self.workers.clear();
+        for h in &self.completions {
+            h.abort();
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! Apply workers: one connection each, applying the jobs of one key partition in order. Each job
+//! is one target transaction — the partition's share of a batch plus its checkpoint row — so data
+//! and progress commit together.
+//!
+//! Invariants:
+//! - jobs of a worker commit in the order they were sent; after a job fails for good, every later
+//!   job of that worker fails too (nothing is applied out of order);
+//! - transient errors (lost connection, server restart, deadlock, lock wait timeout) roll back and
+//!   retry the whole job on a fresh connection with exponential backoff;
+//! - a statement error is reported with its table, key and (shortened) statement; with
+//!   `skip_errors`, the job is re-applied one row at a time and only failing rows are skipped
+//!   (each logged).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use otter_binlog::Value;
+use otter_core::change::{ChangeId, DdlEvent};
+use otter_core::position::Position;
+use otter_core::schema::TableSchema;
+use otter_core::source::mysql::conn::{codes, server_code, translate, ConnectOptions};
+use otter_core::{Error, ErrorKind, Result};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::checkpoint::CheckpointTable;
+use crate::config::MysqlSinkConfig;
+use crate::dialect::{SqlDialect, TargetTable};
+use crate::merge::Op;
+use crate::target::TargetInfo;
+
+/// One table's ops for one partition.
+#[derive(Debug)]
+pub struct TableOps {
+    /// Source schema (db/name are the target's).
+    pub schema: Arc<TableSchema>,
+    /// Target mapping.
+    pub info: Arc<TargetInfo>,
+    /// Deletes, applied first.
+    pub deletes: Vec<Op>,
+    /// Other writes, in order.
+    pub writes: Vec<Op>,
+}
+
+/// Work for a worker.
+#[derive(Debug)]
+pub enum Job {
+    /// Apply ops and record progress.
+    Apply {
+        /// Ops by table.
+        tables: Vec<TableOps>,
+        /// Newest change in the job.
+        watermark: ChangeId,
+        /// Position every partition has applied everything before.
+        position: Position,
+        /// Completion.
+        done: oneshot::Sender<Result<()>>,
+    },
+    /// Record progress only.
+    Progress {
+        /// Position every partition has applied everything before.
+        position: Position,
+        /// Completion.
+        done: oneshot::Sender<Result<()>>,
+    },
+    /// Apply a DDL statement (worker 0, after a barrier).
+    Ddl {
+        /// The statement.
+        ddl: DdlEvent,
+        /// Tolerate "already applied" errors (first DDL after a restart).
+        replayed: bool,
+        /// Completion.
+        done: oneshot::Sender<Result<()>>,
+    },
+    /// Completes once every earlier job of this worker is done.
+    Barrier {
+        /// Completion.
+        done: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// A worker's fixed context.
+pub struct Worker {
+    /// Partition number.
+    pub part: usize,
+    /// Partition count.
+    pub parts: usize,
+    /// Target connection options.
+    pub opts: ConnectOptions,
+    /// SQL dialect.
+    pub dialect: Arc<dyn SqlDialect>,
+    /// Checkpoint rows.
+    pub ckpt: CheckpointTable,
+    /// Loader configuration.
+    pub cfg: Arc<MysqlSinkConfig>,
+    /// Statements that open every apply transaction (two-way origin marks).
+    pub prelude: Vec<String>,
+    conn: Option<Conn>,
+    failed: Option<String>,
+}
+
+/// Largest query text sent in one round trip.
+const MAX_QUERY: usize = 4 << 20;
+
+impl Worker {
+    /// A worker for partition `part` of `parts`.
+    pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> Worker {
+        Worker { part, parts, opts, dialect, ckpt, cfg, prelude: Vec::new(), conn: None, failed: None }
+    }
+
+    /// Runs jobs until the sender is dropped.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(job) = rx.recv().await {
+            match job {
+                Job::Barrier { done } => {
+                    let _ = done.send(self.check_failed());
+                }
+                Job::Apply { tables, watermark, position, done } => {
+                    let r = match self.check_failed() {
+                        Err(e) => Err(e),
+                        Ok(()) => self.apply(&tables, &watermark, &position).await,
+                    };
+                    self.note(&r);
+                    let _ = done.send(r);
+                }
+                Job::Progress { position, done } => {
+                    let r = match self.check_failed() {
+                        Err(e) => Err(e),
+                        Ok(()) => match self.ckpt.write_sql(self.part, self.parts, &position, None) {
+                            Ok(sql) => self.with_retry(&[sql]).await,
+                            Err(e) => Err(e),
+                        },
+                    };
+                    self.note(&r);
+                    let _ = done.send(r);
+                }
+                Job::Ddl { ddl, replayed, done } => {
+                    let r = match self.check_failed() {
+                        Err(e) => Err(e),
+                        Ok(()) => self.ddl(&ddl, replayed).await,
+                    };
+                    self.note(&r);
+                    let _ = done.send(r);
+                }
+            }
+        }
+        if let Some(c) = self.conn.take() {
+            let _ = c.disconnect().await;
+        }
+    }
+
+    fn check_failed(&self) -> Result<()> {
+        match &self.failed {
+            Some(m) => Err(Error::new(ErrorKind::Sink, format!("partition {} stopped after an earlier error: {m}", self.part))),
+            None => Ok(()),
+        }
+    }
+
+    fn note(&mut self, r: &Result<()>) {
+        if let Err(e) = r {
+            if self.failed.is_none() {
+                self.failed = Some(e.to_string());
+            }
+        }
+    }
+
+    async fn conn(&mut self) -> Result<&mut Conn> {
+        if self.conn.is_none() {
+            let mut c = self.opts.connect().await?;
+            for s in self.dialect.session_setup() {
+                c.query_drop(s).await.map_err(|e| translate(e, "setting up the target session"))?;
+            }
+            self.conn = Some(c);
+        }
+        self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))
+    }
+
+    /// Runs `stmts` as one transaction, retrying transient failures.
+    async fn with_retry(&mut self, stmts: &[String]) -> Result<()> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        let max = Duration::from_secs(self.cfg.max_retry_backoff_secs.max(1));
+        loop {
+            match self.transaction(stmts).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_transient() => {
+                    self.conn = None;
+                    if self.cfg.max_retry_secs > 0 && started.elapsed() > Duration::from_secs(self.cfg.max_retry_secs) {
+                        return Err(e.context(format!("gave up after retrying for {}s", self.cfg.max_retry_secs)));
+                    }
+                    tracing::warn!(partition = self.part, error = %e, retry_in_ms = backoff.as_millis() as u64, "Target write failed; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(max);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One attempt: `START TRANSACTION; stmts...; COMMIT`, in few round trips.
+    async fn transaction(&mut self, stmts: &[String]) -> Result<()> {
+        let mut pieces: Vec<String> = Vec::new();
+        let mut cur = String::from("START TRANSACTION");
+        for s in self.prelude.iter().chain(stmts) {
+            if cur.len() + s.len() > MAX_QUERY && !cur.is_empty() {
+                pieces.push(std::mem::take(&mut cur));
+            }
+            if !cur.is_empty() {
+                cur.push_str(";\n");
+            }
+            cur.push_str(s);
+        }
+        cur.push_str(";\nCOMMIT");
+        pieces.push(cur);
+        let conn = self.conn().await?;
+        for q in pieces {
+            if let Err(e) = conn.query_drop(q).await {
+                let transient = is_transient(&e);
+                let _ = conn.query_drop("ROLLBACK").await;
+                let err = translate(e, "applying changes on the target");
+                return Err(if transient { err.transient(true) } else { err });
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: &Position) -> Result<()> {
+        let ckpt = self.ckpt.write_sql(self.part, self.parts, position, Some(watermark))?;
+        if self.cfg.dry_run {
+            for s in self.statements(tables)? {
+                tracing::info!(partition = self.part, statement = %s, "dry run");
+            }
+            return Ok(());
+        }
+        let mut stmts = self.statements(tables)?;
+        stmts.push(ckpt.clone());
+        match self.with_retry(&stmts).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                // Find the statement (row) that fails, and skip it if allowed.
+                let singles = self.single_statements(tables)?;
+                if self.cfg.skip_errors {
+                    return self.apply_row_by_row(&singles, &ckpt).await;
+                }
+                for (sql, what) in &singles {
+                    let probe = vec![sql.clone(), "ROLLBACK".into()];
+                    if let Err(single) = self.probe(&probe).await {
+                        return Err(Error::new(
+                            ErrorKind::Sink,
+                            format!("{what}: {single}; statement: {}", shorten(sql, 400)),
+                        ));
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs statements without a COMMIT (the caller ends them with ROLLBACK), to diagnose.
+    async fn probe(&mut self, stmts: &[String]) -> Result<()> {
+        let conn = self.conn().await?;
+        conn.query_drop("START TRANSACTION").await.map_err(|e| translate(e, "target"))?;
+        for s in stmts {
+            if let Err(e) = conn.query_drop(s.as_str()).await {
+                let _ = conn.query_drop("ROLLBACK").await;
+                return Err(translate(e, "target"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str) -> Result<()> {
+        for (sql, what) in singles {
+            match self.with_retry(std::slice::from_ref(sql)).await {
+                Ok(()) => {}
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => tracing::error!(partition = self.part, row = %what, error = %e, statement = %shorten(sql, 400), "Skipping a row the target refused (skip_errors)."),
+            }
+        }
+        self.with_retry(&[ckpt.to_owned()]).await
+    }
+
+    /// The job as multi-row statements.
+    fn statements(&self, tables: &[TableOps]) -> Result<Vec<String>> {
+        let d = &*self.dialect;
+        let per = self.cfg.rows_per_statement.max(1);
+        let mut out = Vec::new();
+        for t in tables {
+            let target = target(t);
+            if !t.info.keyless {
+                let keys: Vec<&[Value<'static>]> = t.deletes.iter().filter_map(|op| match op {
+                    Op::Delete { before, .. } => Some(before.as_slice()),
+                    _ => None,
+                }).collect();
+                for chunk in keys.chunks(per) {
+                    let mut s = String::new();
+                    d.delete(&target, chunk, &mut s)?;
+                    out.push(s);
+                }
+            } else {
+                for op in &t.deletes {
+                    out.extend(self.one(&target, op)?);
+                }
+            }
+            let mut i = 0;
+            while i < t.writes.len() {
+                let (batchable, end) = run_of(&t.writes, i, per);
+                if batchable > 1 {
+                    let rows: Vec<&[Value<'static>]> = t.writes.get(i..end).unwrap_or(&[]).iter().filter_map(|op| match op {
+                        Op::Upsert { after, .. } | Op::Insert { after, .. } => Some(after.as_slice()),
+                        _ => None,
+                    }).collect();
+                    let mut s = String::new();
+                    match t.writes.get(i) {
+                        Some(Op::Insert { .. }) => d.insert(&target, &rows, &mut s)?,
+                        _ => d.upsert(&target, &rows, &mut s)?,
+                    }
+                    out.push(s);
+                    i = end;
+                } else {
+                    if let Some(op) = t.writes.get(i) {
+                        out.extend(self.one(&target, op)?);
+                    }
+                    i += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One statement per op, each with a description of its table and key.
+    fn single_statements(&self, tables: &[TableOps]) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for t in tables {
+            let target = target(t);
+            for op in t.deletes.iter().chain(&t.writes) {
+                for s in self.one(&target, op)? {
+                    out.push((s, describe(t, op)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn one(&self, t: &TargetTable<'_>, op: &Op) -> Result<Vec<String>> {
+        let d = &*self.dialect;
+        let mut s = String::new();
+        match op {
+            Op::Upsert { after, .. } => d.upsert(t, &[after.as_slice()], &mut s)?,
+            Op::Insert { after, .. } => d.insert(t, &[after.as_slice()], &mut s)?,
+            Op::Delete { before, .. } => d.delete(t, &[before.as_slice()], &mut s)?,
+            Op::Update { key_image, after, set, .. } => {
+                let set: Vec<usize> = set.iter().copied().filter(|i| t.columns.contains(i)).collect();
+                if set.is_empty() {
+                    return Ok(Vec::new());
+                }
+                d.update(t, key_image, after, &set, &mut s)?;
+            }
+        }
+        Ok(vec![s])
+    }
+
+    async fn ddl(&mut self, ddl: &DdlEvent, replayed: bool) -> Result<()> {
+        if self.cfg.dry_run {
+            tracing::info!(statement = %ddl.statement, "dry run (DDL)");
+            return Ok(());
+        }
+        let record = self.ckpt.ddl_sql(self.parts, &ddl.position)?;
+        let conn = self.conn().await?;
+        let use_db = if ddl.schema.is_empty() {
+            None
+        } else {
+            let exists: Option<String> = conn
+                .exec_first("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (ddl.schema.as_str(),))
+                .await
+                .map_err(|e| translate(e, "target"))?;
+            exists.map(|db| format!("USE `{}`", db.replace('`', "``")))
+        };
+        if let Some(u) = &use_db {
+            conn.query_drop(u.as_str()).await.map_err(|e| translate(e, "target"))?;
+        }
+        let result = conn.query_drop(ddl.statement.as_str()).await;
+        if let Err(e) = result {
+            let code = server_code(&e);
+            if is_transient(&e) {
+                self.conn = None;
+                return Err(translate(e, "applying DDL on the target").transient(true));
+            }
+            let err = translate(e, "applying DDL on the target");
+            let already = code.is_some_and(already_applied);
+            if replayed && already {
+                tracing::info!(statement = %shorten(&ddl.statement, 200), error = %err, "DDL was already applied before the restart; continuing.");
+            } else if self.cfg.skip_ddl_errors {
+                tracing::error!(statement = %shorten(&ddl.statement, 400), error = %err, "Skipping a DDL statement the target refused (skip_ddl_errors).");
+            } else {
+                return Err(Error::new(
+                    ErrorKind::Sink,
+                    format!("DDL failed on the target: {err}; statement: {} (set skip_ddl_errors = true to go on)", shorten(&ddl.statement, 400)),
+                ));
+            }
+        }
+        self.with_retry(&[record]).await
+    }
+}
+
+/// Length of a run of batchable ops (upserts, or inserts) starting at `i`, and its end.
+fn run_of(ops: &[Op], i: usize, per: usize) -> (usize, usize) {
+    let kind = |op: &Op| match op {
+        Op::Upsert { .. } => 1,
+        Op::Insert { .. } => 2,
+        _ => 0,
+    };
+    let Some(k) = ops.get(i).map(kind).filter(|&k| k != 0) else { return (0, i + 1) };
+    let mut end = i;
+    while end < ops.len() && end - i < per && ops.get(end).map(kind) == Some(k) {
+        end += 1;
+    }
+    (end - i, end)
+}
+
+fn target(t: &TableOps) -> TargetTable<'_> {
+    TargetTable {
+        db: &t.schema.db,
+        name: &t.schema.name,
+        schema: &t.schema,
+        columns: &t.info.columns,
+        key: &t.info.key,
+        keyless: t.info.keyless,
+    }
+}
+
+fn describe(t: &TableOps, op: &Op) -> String {
+    let image = match op {
+        Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
+        Op::Delete { before, .. } => before,
+        Op::Update { key_image, .. } => key_image,
+    };
+    let key: Vec<String> = t
+        .info
+        .key
+        .iter()
+        .filter_map(|&i| Some(format!("{}={:?}", t.schema.columns.get(i)?.name, image.get(i)?)))
+        .collect();
+    format!("{}.{} key ({})", t.schema.db, t.schema.name, key.join(", "))
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_owned();
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", s.get(..end).unwrap_or(""), s.len())
+}
+
+/// Errors that retrying may cure.
+fn is_transient(e: &mysql_async::Error) -> bool {
+    match e {
+        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
+        mysql_async::Error::Server(s) => matches!(
+            s.code,
+            codes::DEADLOCK | codes::LOCK_WAIT_TIMEOUT | codes::SERVER_SHUTDOWN | codes::CONNECTION_KILLED | codes::QUERY_INTERRUPTED | 1040
+        ),
+        _ => false,
+    }
+}
+
+/// Errors a DDL gives when its effect is already there (a replay after a crash).
+fn already_applied(code: u16) -> bool {
+    matches!(
+        code,
+        1050 // table exists
+            | 1051 // unknown table (drop)
+            | 1060 // duplicate column
+            | 1061 // duplicate key name
+            | 1091 // can't drop; doesn't exist
+            | 1007 // database exists
+            | 1008 // database doesn't exist (drop)
+            | 1054 // unknown column (drop/rename again)
+            | 1146 // table doesn't exist (rename/drop again)
+            | 1826 // duplicate foreign key
+            | 1022 // duplicate key
+    )
+}

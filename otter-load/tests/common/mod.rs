@@ -1,0 +1,87 @@
+//! Helpers for loader tests: running a capture → load pipeline between two harness servers, and
+//! comparing their tables.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use otter_core::pipeline::{resume_position, BatchConfig, Pipeline};
+use otter_core::source::mysql::{MysqlSource, MysqlSourceConfig, SourceOptions};
+use otter_load::{MysqlSink, MysqlSinkConfig};
+use otter_testkit::MariaDb;
+use tokio::sync::oneshot;
+
+/// A running pipeline; stop it with [`Running::stop`].
+pub struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<otter_core::Result<()>>,
+}
+
+impl Running {
+    /// Stops gracefully and returns the pipeline's result.
+    pub async fn stop(mut self) -> otter_core::Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.task.await.expect("pipeline task panicked")
+    }
+
+    /// Aborts the task (like a crash of the process, as far as the target can tell).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+
+    /// True if the pipeline ended (failed) on its own.
+    pub fn finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+/// Starts `name` from `a` (tables matching `include`) to `b`.
+pub async fn start(name: &str, a: &MariaDb, b: &MariaDb, include: &str, sink_cfg: MysqlSinkConfig, server_id: u32) -> Running {
+    let mut sink = MysqlSink::new(name, sink_cfg).unwrap();
+    let resume = resume_position(&mut sink, None).await.unwrap();
+    let mut cfg = MysqlSourceConfig::new(a.url());
+    cfg.from = Some("earliest".into());
+    cfg.include = vec![include.into()];
+    cfg.server_id = Some(server_id);
+    cfg.heartbeat_secs = 1;
+    cfg.max_reconnect_backoff_secs = 1;
+    let _ = b;
+    let source = MysqlSource::start(cfg, SourceOptions { resume, name: name.into(), ..Default::default() });
+    let (tx, rx) = oneshot::channel::<()>();
+    let pipeline = Pipeline::new(name, Box::new(source), Box::new(sink)).batching(BatchConfig { linger_ms: 20, ..Default::default() });
+    let task = tokio::spawn(pipeline.run(async move {
+        let _ = rx.await;
+    }));
+    Running { stop: Some(tx), task }
+}
+
+/// `CHECKSUM TABLE` and row count of each table.
+pub fn checksums(db: &MariaDb, tables: &[&str]) -> Vec<(String, String)> {
+    tables
+        .iter()
+        .map(|t| {
+            let sum = db.query(&format!("CHECKSUM TABLE {t}")).unwrap().first().map(|r| r[1].clone()).unwrap_or_default();
+            let count = db.value(&format!("SELECT COUNT(*) FROM {t}")).unwrap_or_else(|_| "missing".into());
+            (sum, count)
+        })
+        .collect()
+}
+
+/// Waits until every table has the same checksum and count on both servers.
+pub async fn wait_equal(a: &MariaDb, b: &MariaDb, tables: &[&str], secs: u64, running: Option<&Running>) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (x, y) = (checksums(a, tables), checksums(b, tables));
+        if x == y {
+            return;
+        }
+        if running.is_some_and(Running::finished) {
+            panic!("pipeline ended early; source {x:?} target {y:?}");
+        }
+        if Instant::now() > deadline {
+            panic!("tables differ after {secs}s: source {x:?} target {y:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
