@@ -39,6 +39,8 @@ fn compile(p: &str) -> Result<Pattern> {
         Some(i) => p.get(..i).unwrap_or(p),
         None => p.split_once('.').map_or(".*", |(d, _)| d),
     };
+    // `.*` (or `.x`) has no database part before its dot: it matches every database.
+    let db_part = if db_part.is_empty() { ".*" } else { db_part };
     let db = anchored(db_part).unwrap_or_else(|_| Regex::new(".*").unwrap_or_else(|_| full.clone()));
     Ok(Pattern { full, db, source: p.to_owned() })
 }
@@ -125,6 +127,7 @@ mod tests {
         assert!(!all.allows("mysql", "user"));
         assert!(f(&["mysql\\..*"], &[]).allows("mysql", "user"));
         assert!(!f(&[".*\\..*"], &[]).allows("mysql", "user"));
+        assert!(f(&[".*"], &[]).allows_database("shop"), "a pattern without a database part covers every database");
         assert!(TableFilter::new(&["(".into()], &[]).is_err());
     }
 }

@@ -178,8 +178,10 @@ pub fn chunk_json(c: &TxnChunk) -> Json {
         "changes": c.changes.iter().map(change_json).collect::<Vec<_>>(),
     });
     if c.index > 0 || !c.last {
-        obj["chunk"] = json!(c.index);
-        obj["last"] = json!(c.last);
+        if let Some(o) = obj.as_object_mut() {
+            o.insert("chunk".into(), json!(c.index));
+            o.insert("last".into(), json!(c.last));
+        }
     }
     obj
 }

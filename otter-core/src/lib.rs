@@ -8,7 +8,9 @@ pub mod json;
 pub mod pipeline;
 pub mod position;
 pub mod schema;
+pub mod sink;
 pub mod source;
 pub mod traits;
+pub mod transform;
 
 pub use error::{Error, ErrorKind, Result};

@@ -324,6 +324,8 @@ fn install_datadir(dir: &Path) -> io::Result<()> {
         .arg("--auth-root-authentication-method=normal")
         .arg("--skip-test-db")
         .arg("--innodb-log-file-size=16M")
+        // Parallel bootstraps must not share /tmp: they would drop each other's temporary tables.
+        .arg(format!("--tmpdir={}", dir.join("tmp").display()))
         .stdin(Stdio::null())
         .output()?;
     if !out.status.success() {
