@@ -4,8 +4,12 @@
 //! that does not come back, apply error); 2 bad input — an unreadable or corrupt binlog, a wrong
 //! config, a failed preflight check, a purged start position.
 
+mod check;
+mod config;
 mod dump;
+mod run;
 mod signals;
+mod status;
 mod tail;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +42,16 @@ enum Command {
     /// `after`, `changed`); DDL statements print `ddl`, `schema` and `tables`. A transaction
     /// larger than one chunk prints one object per chunk with `chunk` and `last`.
     Tail(tail::TailArgs),
+    /// Run the pipelines of a config file until SIGINT/SIGTERM (then drain, checkpoint, exit 0).
+    ///
+    /// Each pipeline is a source, optional transforms and a sink (`mysql` applies to a target
+    /// exactly once; `jsonl` writes JSON lines). One pipeline failing is reported; the others go on.
+    /// Exit 1 when a pipeline failed at run time, 2 for a bad config or a failed preflight check.
+    Run(run::RunArgs),
+    /// Run every preflight check of every pipeline's source and target and print a pass/fail table.
+    Check(check::CheckArgs),
+    /// Show each pipeline's committed position, lag and rows/s (from its state directory).
+    Status(status::StatusArgs),
 }
 
 /// Exit code for an error: 2 for bad input or configuration, 1 for runtime failures.
@@ -70,6 +84,21 @@ fn main() {
             init_logging(&cli.log);
             run_async(tail::run(args), "otter tail")
         }
+        Command::Run(args) => {
+            init_logging(&cli.log);
+            run_async(run::run(args), "otter run")
+        }
+        Command::Check(args) => {
+            init_logging("warn");
+            run_async(check::run(args), "otter check")
+        }
+        Command::Status(args) => match status::run(args) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("otter status: {e}");
+                exit_code(&e)
+            }
+        },
     };
     std::process::exit(code);
 }

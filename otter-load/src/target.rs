@@ -25,11 +25,14 @@ pub struct TargetInfo {
     pub keyless: bool,
 }
 
+/// (target db, target table, address of the source schema).
+type SchemaKey = (String, String, usize);
+
 /// Cache of [`TargetInfo`] per source schema version.
 #[derive(Debug, Default)]
 pub struct TargetCache {
     /// Holding the schema `Arc` keeps its address from being reused by another schema.
-    by_schema: HashMap<(String, String, usize), (Arc<TableSchema>, Arc<TargetInfo>)>,
+    by_schema: HashMap<SchemaKey, (Arc<TableSchema>, Arc<TargetInfo>)>,
     warned: HashSet<(String, String)>,
 }
 

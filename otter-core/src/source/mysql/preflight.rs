@@ -150,7 +150,16 @@ pub async fn check_privileges(conn: &mut Conn, server: &ServerInfo) -> Result<Ch
 }
 
 /// Our replica server id must differ from the source's and from every registered replica's.
+///
+/// A replica registered with our id may be our own previous process (killed, restarted at once):
+/// the server forgets it only when its dump thread next writes (a heartbeat), so the check waits
+/// up to `grace` for such a registration to disappear before calling it a conflict.
 pub async fn check_server_id(conn: &mut Conn, server: &ServerInfo, ours: u32) -> Result<Check> {
+    check_server_id_within(conn, server, ours, std::time::Duration::from_secs(15)).await
+}
+
+/// [`check_server_id`] with an explicit grace period.
+pub async fn check_server_id_within(conn: &mut Conn, server: &ServerInfo, ours: u32, grace: std::time::Duration) -> Result<Check> {
     if ours == server.server_id {
         return Ok(Check::fail(
             "server_id",
@@ -158,23 +167,26 @@ pub async fn check_server_id(conn: &mut Conn, server: &ServerInfo, ours: u32) ->
             format!("the replica server_id {ours} equals the source's own server_id: choose another server_id"),
         ));
     }
-    let rows: Vec<mysql_async::Row> = conn.query("SHOW SLAVE HOSTS").await.unwrap_or_default();
-    for row in rows {
-        let id: Option<u32> = row.get(0);
-        if id == Some(ours) {
-            let host: Option<String> = row.get(1);
+    let deadline = std::time::Instant::now() + grace;
+    loop {
+        let rows: Vec<mysql_async::Row> = conn.query("SHOW SLAVE HOSTS").await.unwrap_or_default();
+        let holder = rows.iter().find(|row| row.get::<u32, _>(0) == Some(ours)).map(|row| row.get::<String, _>(1).unwrap_or_default());
+        let Some(host) = holder else {
+            return Ok(Check::pass("server_id", format!("replica server_id {ours} is free")));
+        };
+        if std::time::Instant::now() >= deadline {
             return Ok(Check::fail(
                 "server_id",
                 ErrorKind::ServerIdConflict,
                 format!(
                     "replica server_id {ours} is already used by a replica registered from {}: \
                      give this source a distinct server_id",
-                    host.filter(|h| !h.is_empty()).unwrap_or_else(|| "an unnamed host".into())
+                    if host.is_empty() { "an unnamed host".to_owned() } else { host }
                 ),
             ));
         }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    Ok(Check::pass("server_id", format!("replica server_id {ours} is free")))
 }
 
 /// The binlog files the source has, oldest first, with their sizes.

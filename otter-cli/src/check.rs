@@ -1,0 +1,126 @@
+//! `otter check --config FILE`: every preflight check of every pipeline's source and target,
+//! printed as a pass/warn/fail table. Exit 0 when nothing failed, 2 otherwise.
+
+use std::path::PathBuf;
+
+use mysql_async::prelude::Queryable;
+use otter_core::source::mysql::conn::{translate, ConnectOptions, ServerInfo};
+use otter_core::source::mysql::preflight::{run_all, Outcome};
+use otter_core::{Error, ErrorKind, Result};
+
+use crate::config::{Config, PipelineConfig, SinkConfig};
+
+/// Arguments of `otter check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The pipelines file (TOML).
+    #[arg(short, long)]
+    pub config: PathBuf,
+}
+
+/// One table row.
+struct Row {
+    pipeline: String,
+    side: &'static str,
+    check: String,
+    result: &'static str,
+    detail: String,
+}
+
+fn row(p: &str, side: &'static str, check: impl Into<String>, outcome: std::result::Result<String, String>, warn: bool) -> Row {
+    let (result, detail) = match outcome {
+        Ok(d) if warn => ("WARN", d),
+        Ok(d) => ("PASS", d),
+        Err(d) => ("FAIL", d),
+    };
+    Row { pipeline: p.to_owned(), side, check: check.into(), result, detail }
+}
+
+async fn source_rows(p: &PipelineConfig) -> Vec<Row> {
+    let name = &p.name;
+    let attempt = async {
+        let opts = ConnectOptions::new(&p.source.url, &p.source.tls)?;
+        let mut conn = opts.connect().await?;
+        let server = ServerInfo::query(&mut conn).await?;
+        let checks = run_all(&mut conn, &server, p.source.effective_server_id(name), &p.source.start_from()?).await?;
+        Ok::<_, Error>((server, checks))
+    };
+    match attempt.await {
+        Err(e) => vec![row(name, "source", "connect", Err(e.to_string()), false)],
+        Ok((server, checks)) => {
+            let mut rows = vec![row(name, "source", "connect", Ok(server.version.clone()), false)];
+            for c in checks {
+                rows.push(match c.outcome {
+                    Outcome::Pass(d) => row(name, "source", c.name, Ok(d), false),
+                    Outcome::Warn(d) => row(name, "source", c.name, Ok(d), true),
+                    Outcome::Fail(e) => row(name, "source", c.name, Err(e.to_string()), false),
+                });
+            }
+            rows
+        }
+    }
+}
+
+async fn target_rows(p: &PipelineConfig) -> Vec<Row> {
+    let name = &p.name;
+    match &p.sink {
+        SinkConfig::Jsonl(j) => {
+            let ok = if j.path == "-" {
+                Ok("stdout".to_owned())
+            } else {
+                let path = PathBuf::from(&j.path);
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                if dir.is_dir() {
+                    Ok(format!("{} (directory exists)", j.path))
+                } else {
+                    Err(format!("directory {} does not exist", dir.display()))
+                }
+            };
+            vec![row(name, "sink", "output", ok, false)]
+        }
+        SinkConfig::Mysql(m) => {
+            let attempt = async {
+                let opts = ConnectOptions::new(&m.url, &m.tls)?;
+                let mut conn = opts.connect().await?;
+                let version: Option<String> = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?;
+                let grants: Vec<String> = conn.query("SHOW GRANTS").await.map_err(|e| translate(e, "target"))?;
+                Ok::<_, Error>((version.unwrap_or_default(), grants))
+            };
+            match attempt.await {
+                Err(e) => vec![row(name, "sink", "connect", Err(e.to_string()), false)],
+                Ok((version, grants)) => {
+                    let all = grants.iter().any(|g| g.to_ascii_uppercase().contains("ALL PRIVILEGES"));
+                    let has = |p: &str| all || grants.iter().any(|g| g.to_ascii_uppercase().contains(p));
+                    let missing: Vec<&str> = ["INSERT", "UPDATE", "DELETE", "CREATE"].into_iter().filter(|p| !has(p)).collect();
+                    let privileges = if missing.is_empty() {
+                        Ok("INSERT, UPDATE, DELETE, CREATE granted".to_owned())
+                    } else {
+                        Err(format!("the account lacks {}: grant them on the target tables and on `{}`.*", missing.join(", "), m.checkpoint_schema))
+                    };
+                    vec![row(name, "sink", "connect", Ok(version), false), row(name, "sink", "privileges", privileges, false)]
+                }
+            }
+        }
+    }
+}
+
+/// Runs the checks; returns an error (exit 2) when any failed.
+pub async fn run(args: CheckArgs) -> Result<()> {
+    let cfg = Config::load(&args.config)?;
+    let mut rows = Vec::new();
+    for p in &cfg.pipelines {
+        rows.extend(source_rows(p).await);
+        rows.extend(target_rows(p).await);
+    }
+    let w = |f: &dyn Fn(&Row) -> usize, min: usize| rows.iter().map(f).max().unwrap_or(0).max(min);
+    let (wp, wc) = (w(&|r| r.pipeline.len(), 8), w(&|r| r.check.len(), 5));
+    println!("{:wp$}  {:6}  {:wc$}  {:6}  DETAIL", "PIPELINE", "SIDE", "CHECK", "RESULT");
+    for r in &rows {
+        println!("{:wp$}  {:6}  {:wc$}  {:6}  {}", r.pipeline, r.side, r.check, r.result, r.detail);
+    }
+    let failed = rows.iter().filter(|r| r.result == "FAIL").count();
+    if failed > 0 {
+        return Err(Error::new(ErrorKind::Preflight, format!("{failed} check(s) failed")));
+    }
+    Ok(())
+}

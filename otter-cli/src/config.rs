@@ -1,0 +1,215 @@
+//! The `otter run` configuration file (TOML): global settings and one or more pipelines, each a
+//! source, optional transforms and a sink.
+//!
+//! ```toml
+//! state_dir = "./otter-state"          # default ./otter-state
+//! metrics_addr = "127.0.0.1:9464"      # optional Prometheus endpoint (loopback unless a host is given)
+//!
+//! [[pipeline]]
+//! name = "a_to_b"
+//! [pipeline.source]                    # otter_core MysqlSourceConfig
+//! url = "mysql://repl:${SRC_PASSWORD}@127.0.0.1:3306"
+//! from = "latest"
+//! include = ["shop\\..*"]
+//! [pipeline.sink]                      # kind = "mysql" (otter-load) or "jsonl"
+//! kind = "mysql"
+//! url = "mysql://otter:${DST_PASSWORD}@127.0.0.1:3307"
+//! [[pipeline.transform]]               # optional, applied in order
+//! kind = "route"
+//! from = "shop\\.order_[0-9]+"
+//! to = "shop.orders"
+//! [pipeline.batch]                     # optional: max_rows, max_bytes, linger_ms, max_in_flight
+//! max_rows = 5000
+//! ```
+//!
+//! Invariants: unknown keys are errors naming the key; `${VAR}` in any string is replaced by the
+//! environment variable (a missing one is an error naming it and the key); nothing here is ever
+//! logged with its passwords.
+
+use std::path::{Path, PathBuf};
+
+use otter_core::pipeline::BatchConfig;
+use otter_core::sink::JsonlSinkConfig;
+use otter_core::source::mysql::MysqlSourceConfig;
+use otter_core::transform::TransformConfig;
+use otter_core::{Error, Result};
+use otter_load::MysqlSinkConfig;
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory for checkpoints, schema history and status files (default `./otter-state`).
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Address of the Prometheus metrics endpoint; off when absent.
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
+    /// The pipelines.
+    #[serde(rename = "pipeline")]
+    pub pipelines: Vec<PipelineConfig>,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("./otter-state")
+}
+
+/// One pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Unique name (also the key of its checkpoint).
+    pub name: String,
+    /// Where changes come from.
+    pub source: MysqlSourceConfig,
+    /// Where they go.
+    pub sink: SinkConfig,
+    /// Transforms, in order.
+    #[serde(default, rename = "transform")]
+    pub transforms: Vec<TransformConfig>,
+    /// Batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+}
+
+/// A sink, by `kind`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SinkConfig {
+    /// Apply to a MySQL/MariaDB target.
+    Mysql(MysqlSinkConfig),
+    /// JSON lines to stdout or a file.
+    Jsonl(JsonlSinkConfig),
+}
+
+/// Replaces every `${VAR}` in `s` from the environment.
+fn expand(s: &str, key: &str) -> Result<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(rest.get(..start).unwrap_or(""));
+        let after = rest.get(start + 2..).unwrap_or("");
+        let end = after.find('}').ok_or_else(|| Error::config(format!("unterminated ${{ in the value of {key}")))?;
+        let name = after.get(..end).unwrap_or("");
+        let value = std::env::var(name).map_err(|_| {
+            Error::config(format!("environment variable {name} (used by {key}) is not set"))
+        })?;
+        out.push_str(&value);
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn expand_all(v: &mut toml::Value, path: &str) -> Result<()> {
+    match v {
+        toml::Value::String(s) => *s = expand(s, path)?,
+        toml::Value::Array(a) => {
+            for (i, x) in a.iter_mut().enumerate() {
+                expand_all(x, &format!("{path}[{i}]"))?;
+            }
+        }
+        toml::Value::Table(t) => {
+            for (k, x) in t.iter_mut() {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                expand_all(x, &p)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(format!("cannot read config {}", path.display())).with_source(e))?;
+        Config::parse(&text).map_err(|e| e.context(path.display()))
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<Config> {
+        let mut value: toml::Value = toml::from_str(text).map_err(|e| Error::config(format!("invalid TOML: {}", e.message())))?;
+        expand_all(&mut value, "")?;
+        let cfg: Config = value.try_into().map_err(|e: toml::de::Error| Error::config(e.message().to_owned()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.pipelines.is_empty() {
+            return Err(Error::config("no [[pipeline]] defined"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.pipelines {
+            let ctx = |e: Error| e.context(format!("pipeline {}", p.name));
+            if p.name.is_empty() || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(Error::config(format!("pipeline name {:?} must be letters, digits, '_' or '-'", p.name)));
+            }
+            if !names.insert(p.name.clone()) {
+                return Err(Error::config(format!("pipeline name {} is used twice", p.name)));
+            }
+            p.source.validate().map_err(ctx)?;
+            match &p.sink {
+                SinkConfig::Mysql(m) => m.validate().map_err(ctx)?,
+                SinkConfig::Jsonl(_) => {}
+            }
+            otter_core::transform::build_all(&p.transforms).map_err(ctx)?;
+            if p.batch.max_rows == 0 || p.batch.max_in_flight == 0 {
+                return Err(ctx(Error::config("batch.max_rows and batch.max_in_flight must be positive")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The state directory of one pipeline.
+    pub fn pipeline_dir(&self, name: &str) -> PathBuf {
+        self.state_dir.join(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"
+        state_dir = "/tmp/x"
+        [[pipeline]]
+        name = "a_to_b"
+        [pipeline.source]
+        url = "mysql://repl:${OTTER_TEST_PW}@127.0.0.1:3306"
+        from = "latest"
+        include = ["shop\\..*"]
+        [pipeline.sink]
+        kind = "mysql"
+        url = "mysql://otter:pw@127.0.0.1:3307"
+    "#;
+
+    #[test]
+    fn env_and_shapes() {
+        std::env::set_var("OTTER_TEST_PW", "s3cret");
+        let c = Config::parse(OK).unwrap();
+        assert_eq!(c.pipelines[0].source.url, "mysql://repl:s3cret@127.0.0.1:3306");
+        assert!(matches!(c.pipelines[0].sink, SinkConfig::Mysql(_)));
+        let jsonl = OK.replace("kind = \"mysql\"\n        url = \"mysql://otter:pw@127.0.0.1:3307\"", "kind = \"jsonl\"\n        path = \"-\"");
+        assert!(matches!(Config::parse(&jsonl).unwrap().pipelines[0].sink, SinkConfig::Jsonl(_)));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        std::env::set_var("OTTER_TEST_PW", "s3cret");
+        let e = Config::parse(&OK.replace("from = \"latest\"", "form = \"latest\"")).unwrap_err();
+        assert!(e.to_string().contains("form"), "{e}");
+        let e = Config::parse(&OK.replace("OTTER_TEST_PW", "OTTER_NOT_SET_ANYWHERE")).unwrap_err();
+        assert!(e.to_string().contains("OTTER_NOT_SET_ANYWHERE") && e.to_string().contains("source.url"), "{e}");
+        let e = Config::parse(&OK.replace("shop\\\\..*", "shop(")).unwrap_err();
+        assert!(e.to_string().contains("invalid table pattern"), "{e}");
+        let e = Config::parse(&OK.replace("kind = \"mysql\"", "kind = \"kafka\"")).unwrap_err();
+        assert!(e.to_string().contains("kafka"), "{e}");
+        let e = Config::parse(&OK.replace("port", "port")).err();
+        assert!(e.is_none());
+        assert!(!Config::parse(&OK.replace("OTTER_TEST_PW", "X}")).err().map(|e| e.to_string()).unwrap_or_default().contains("s3cret"));
+    }
+}

@@ -1,0 +1,152 @@
+//! `otter run --config FILE`: every pipeline of the file in one process, each isolated — one that
+//! fails is reported and the others go on. SIGINT/SIGTERM stops reading, drains what is in
+//! flight, stores the checkpoints and exits 0.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use otter_core::checkpoint::FileCheckpointStore;
+use otter_core::pipeline::{prometheus_text, resume_position, Metrics, Pipeline};
+use otter_core::sink::JsonlSink;
+use otter_core::source::mysql::{MysqlSource, SourceOptions};
+use otter_core::traits::Sink;
+use otter_core::{Error, ErrorKind, Result};
+use otter_load::MysqlSink;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+
+use crate::config::{Config, PipelineConfig, SinkConfig};
+
+/// Arguments of `otter run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The pipelines file (TOML); `${VAR}` in values reads the environment.
+    #[arg(short, long)]
+    pub config: PathBuf,
+}
+
+/// Runs until every pipeline ended or a stop signal drained them.
+pub async fn run(args: RunArgs) -> Result<()> {
+    let cfg = Config::load(&args.config)?;
+    std::fs::create_dir_all(&cfg.state_dir)
+        .map_err(|e| Error::config(format!("cannot create state_dir {}", cfg.state_dir.display())).with_source(e))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let metrics: Vec<Arc<Metrics>> = cfg.pipelines.iter().map(|p| Metrics::new(p.name.clone())).collect();
+    if let Some(addr) = &cfg.metrics_addr {
+        let listener = bind_metrics(addr).await?;
+        tokio::spawn(serve_metrics(listener, metrics.clone()));
+    }
+    let mut tasks = Vec::new();
+    for (p, m) in cfg.pipelines.iter().cloned().zip(metrics.iter().cloned()) {
+        let dir = cfg.pipeline_dir(&p.name);
+        let stop = stop_rx.clone();
+        let name = p.name.clone();
+        tasks.push((name, tokio::spawn(run_pipeline(p, dir, stop, m))));
+    }
+    let signal = tokio::spawn(async move {
+        crate::signals::shutdown().await;
+        tracing::info!("Stop requested; draining pipelines.");
+        let _ = stop_tx.send(true);
+    });
+    let mut failures = Vec::new();
+    for (name, t) in tasks {
+        match t.await {
+            Ok(Ok(())) => tracing::info!(pipeline = %name, "Pipeline stopped."),
+            Ok(Err(e)) => {
+                tracing::error!(pipeline = %name, error = %e, "Pipeline failed.");
+                failures.push((name, e));
+            }
+            Err(e) => failures.push((name, Error::new(ErrorKind::Other, "pipeline task panicked").with_source(e))),
+        }
+    }
+    signal.abort();
+    match failures.len() {
+        0 => Ok(()),
+        1 => {
+            let (name, e) = failures.remove(0);
+            Err(e.context(format!("pipeline {name}")))
+        }
+        n => {
+            let kind = failures.first().map_or(ErrorKind::Other, |(_, e)| e.kind());
+            let list: Vec<String> = failures.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+            Err(Error::new(kind, format!("{n} pipelines failed: {}", list.join("; "))))
+        }
+    }
+}
+
+async fn run_pipeline(p: PipelineConfig, dir: PathBuf, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {
+    let mut sink: Box<dyn Sink> = match &p.sink {
+        SinkConfig::Mysql(m) => Box::new(MysqlSink::new(&p.name, m.clone())?),
+        SinkConfig::Jsonl(j) => Box::new(JsonlSink::open(j.clone(), &p.name)?),
+    };
+    let store = Arc::new(FileCheckpointStore::new(&dir));
+    let resume = resume_position(&mut *sink, Some(&*store)).await?;
+    metrics.set_position(resume.clone());
+    tracing::info!(pipeline = %p.name, position = ?resume.as_ref().map(ToString::to_string), "Starting pipeline.");
+    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume, name: p.name.clone(), skip_preflight: false };
+    let source = MysqlSource::start(p.source.clone(), options);
+    let chain = otter_core::transform::build_all(&p.transforms)?;
+    let mut pipeline = Pipeline::new(p.name.clone(), Box::new(source), sink)
+        .checkpoints(store)
+        .batching(p.batch)
+        .metrics(metrics)
+        .status_file(dir.join("status.json"));
+    if !chain.is_empty() {
+        pipeline = pipeline.transform(Box::new(chain));
+    }
+    pipeline
+        .run(async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await
+}
+
+async fn bind_metrics(addr: &str) -> Result<tokio::net::TcpListener> {
+    let addr = if addr.starts_with(':') {
+        format!("127.0.0.1{addr}")
+    } else if !addr.contains(':') {
+        format!("127.0.0.1:{addr}")
+    } else {
+        addr.to_owned()
+    };
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| Error::config(format!("cannot listen on metrics_addr {addr}")).with_source(e))
+}
+
+/// Serves `GET /metrics` in the Prometheus text format.
+async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Vec<Arc<Metrics>>) {
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else { continue };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut n = 0;
+            while n < buf.len() {
+                match sock.read(&mut buf[n..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k,
+                }
+                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if head.starts_with("GET /metrics") {
+                ("200 OK", prometheus_text(&metrics))
+            } else {
+                ("404 Not Found", "not found: try /metrics\n".to_owned())
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        });
+    }
+}
