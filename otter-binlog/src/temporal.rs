@@ -327,6 +327,7 @@ mod tests {
             }
         }
 
+        #[allow(clippy::too_many_arguments)]
         pub fn datetime2(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, micros: i64, fsp: u8) -> Vec<u8> {
             let int = (((y * 13 + mo) << 5 | d) << 17) | (h << 12) | (mi << 6) | s;
             let mut out = ((int + 0x80_0000_0000) as u64).to_be_bytes()[3..].to_vec();
