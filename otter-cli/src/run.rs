@@ -27,6 +27,7 @@ pub struct RunArgs {
 
 /// Runs until every pipeline ended or a stop signal drained them.
 pub async fn run(args: RunArgs) -> Result<()> {
+    let shutdown = crate::signals::Shutdown::install();
     let cfg = Config::load(&args.config)?;
     std::fs::create_dir_all(&cfg.state_dir)
         .map_err(|e| Error::config(format!("cannot create state_dir {}", cfg.state_dir.display())).with_source(e))?;
@@ -44,7 +45,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         tasks.push((name, tokio::spawn(run_pipeline(p, dir, stop, m))));
     }
     let signal = tokio::spawn(async move {
-        crate::signals::shutdown().await;
+        shutdown.wait().await;
         tracing::info!("Stop requested; draining pipelines.");
         let _ = stop_tx.send(true);
     });

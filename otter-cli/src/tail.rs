@@ -80,6 +80,7 @@ fn resume_from_output(path: &Path) -> Result<Option<Position>> {
 
 /// Runs the command until SIGINT/SIGTERM (exit 0) or a failure.
 pub async fn run(args: TailArgs) -> Result<()> {
+    let shutdown = crate::signals::Shutdown::install();
     let mut config = MysqlSourceConfig::new(args.source.clone());
     config.from = Some(args.from.clone());
     config.include = args.include.clone();
@@ -116,7 +117,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
         None => Box::new(io::stdout()),
     };
     let mut source = MysqlSource::start(config, options);
-    let mut stop = Box::pin(crate::signals::shutdown());
+    let mut stop = Box::pin(shutdown.wait());
     loop {
         let event = tokio::select! {
             _ = &mut stop => return Ok(()),

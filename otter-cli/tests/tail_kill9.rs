@@ -62,7 +62,12 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
     while captured(&out).len() < TXNS as usize && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Graceful stop: SIGINT, exit 0.
+    // Graceful stop: SIGINT, exit 0. Wait until the last process logged its start (6 starts in
+    // all) so the signal does not land before the process exists as `otter`.
+    let started = || std::fs::read_to_string(&log).unwrap_or_default().matches("Starting capture").count();
+    while started() < 6 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Command::new("kill").args(["-INT", &tail.id().to_string()]).status().unwrap();
     let status = tail.wait().unwrap();
     assert!(status.success(), "tail exited with {status}; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
