@@ -104,6 +104,68 @@ async fn target_rows(p: &PipelineConfig) -> Vec<Row> {
     }
 }
 
+/// Auto-increment settings of every site of the two-way pipelines: sites that all accept inserts
+/// must not generate the same keys.
+async fn site_rows(cfg: &Config) -> Vec<Row> {
+    let mut sites: Vec<(String, String, otter_core::source::mysql::conn::TlsConfig)> = Vec::new();
+    for p in &cfg.pipelines {
+        let (Some(tw), SinkConfig::Mysql(m)) = (&p.two_way, &p.sink) else { continue };
+        for (site, url, tls) in [(&tw.source_site, &p.source.url, &p.source.tls), (&tw.target_site, &m.url, &m.tls)] {
+            if !sites.iter().any(|(s, _, _)| s == site) {
+                sites.push((site.clone(), url.clone(), tls.clone()));
+            }
+        }
+    }
+    if sites.len() < 2 {
+        return Vec::new();
+    }
+    let mut settings = Vec::new();
+    for (site, url, tls) in &sites {
+        let got = async {
+            let mut conn = ConnectOptions::new(url, tls)?.connect().await?;
+            let v: Option<(u64, u64)> = conn
+                .query_first("SELECT @@global.auto_increment_increment, @@global.auto_increment_offset")
+                .await
+                .map_err(|e| translate(e, "site"))?;
+            Ok::<_, Error>(v.unwrap_or((1, 1)))
+        };
+        match got.await {
+            Ok(v) => settings.push((site.clone(), v)),
+            Err(e) => return vec![row("sites", "site", format!("auto_increment {site}"), Err(e.to_string()), false)],
+        }
+    }
+    let mut clashes = Vec::new();
+    for (i, (a, (ia, oa))) in settings.iter().enumerate() {
+        for (b, (ib, ob)) in settings.iter().skip(i + 1) {
+            // Sequences off_a + k*inc_a and off_b + k*inc_b meet unless their residues differ
+            // modulo gcd(inc_a, inc_b).
+            let g = gcd(*ia, *ib).max(1);
+            if oa % g == ob % g {
+                clashes.push(format!("{a} (increment {ia}, offset {oa}) and {b} (increment {ib}, offset {ob})"));
+            }
+        }
+    }
+    let n = settings.len();
+    let detail = if clashes.is_empty() {
+        Ok(format!("{n} sites generate distinct AUTO_INCREMENT keys"))
+    } else {
+        Ok(format!(
+            "AUTO_INCREMENT keys can collide between {}: if every site accepts inserts, set auto_increment_increment = {n} (or more) \
+             on all sites and a different auto_increment_offset (1..{n}) on each",
+            clashes.join("; ")
+        ))
+    };
+    vec![row("sites", "site", "auto_increment", detail, !clashes.is_empty())]
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 /// Runs the checks; returns an error (exit 2) when any failed.
 pub async fn run(args: CheckArgs) -> Result<()> {
     let cfg = Config::load(&args.config)?;
@@ -112,6 +174,7 @@ pub async fn run(args: CheckArgs) -> Result<()> {
         rows.extend(source_rows(p).await);
         rows.extend(target_rows(p).await);
     }
+    rows.extend(site_rows(&cfg).await);
     let w = |f: &dyn Fn(&Row) -> usize, min: usize| rows.iter().map(f).max().unwrap_or(0).max(min);
     let (wp, wc) = (w(&|r| r.pipeline.len(), 8), w(&|r| r.check.len(), 5));
     println!("{:wp$}  {:6}  {:wc$}  {:6}  DETAIL", "PIPELINE", "SIDE", "CHECK", "RESULT");

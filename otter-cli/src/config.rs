@@ -71,6 +71,10 @@ pub struct PipelineConfig {
     /// Batching.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// Site names when this pipeline is one direction of a two-way or multi-site setup
+    /// (`source_site`, `target_site`, `forward`, `marks_schema`); see docs/TWO_WAY.md.
+    #[serde(default)]
+    pub two_way: Option<otter_core::two_way::TwoWayConfig>,
 }
 
 /// A sink, by `kind`.
@@ -152,6 +156,12 @@ impl Config {
                 return Err(Error::config(format!("pipeline name {} is used twice", p.name)));
             }
             p.source.validate().map_err(ctx)?;
+            if let Some(tw) = &p.two_way {
+                tw.validate().map_err(ctx)?;
+                if !matches!(p.sink, SinkConfig::Mysql(_)) {
+                    return Err(ctx(Error::config("[pipeline.two_way] needs a mysql sink (marks are written on the target)")));
+                }
+            }
             match &p.sink {
                 SinkConfig::Mysql(m) => m.validate().map_err(ctx)?,
                 SinkConfig::Jsonl(_) => {}

@@ -77,7 +77,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
 
 async fn run_pipeline(p: PipelineConfig, dir: PathBuf, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {
     let mut sink: Box<dyn Sink> = match &p.sink {
-        SinkConfig::Mysql(m) => Box::new(MysqlSink::new(&p.name, m.clone())?),
+        SinkConfig::Mysql(m) => {
+            let sink = MysqlSink::new(&p.name, m.clone())?;
+            match &p.two_way {
+                Some(tw) => Box::new(sink.with_two_way(tw.clone())?),
+                None => Box::new(sink),
+            }
+        }
         SinkConfig::Jsonl(j) => Box::new(JsonlSink::open(j.clone(), &p.name)?),
     };
     let store = Arc::new(FileCheckpointStore::new(&dir));
@@ -85,7 +91,11 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, mut stop: watch::Receiver
     metrics.set_position(resume.clone());
     tracing::info!(pipeline = %p.name, position = ?resume.as_ref().map(ToString::to_string), "Starting pipeline.");
     let options = SourceOptions { state_dir: Some(dir.join("schema")), resume, name: p.name.clone(), skip_preflight: false };
-    let source = MysqlSource::start(p.source.clone(), options);
+    let mut source_cfg = p.source.clone();
+    if let Some(tw) = &p.two_way {
+        source_cfg.marks = tw.rules();
+    }
+    let source = MysqlSource::start(source_cfg, options);
     let chain = otter_core::transform::build_all(&p.transforms)?;
     let mut pipeline = Pipeline::new(p.name.clone(), Box::new(source), sink)
         .checkpoints(store)

@@ -113,6 +113,9 @@ pub struct TxnMeta {
     pub commit_ts: u32,
     /// Commit time in microseconds when the server records it (MySQL 8).
     pub commit_ts_micros: Option<u64>,
+    /// The site where the transaction was first written, when otter's loader applied it here in a
+    /// two-way setup (its origin mark); `None` for transactions written at the source itself.
+    pub origin: Option<String>,
 }
 
 /// A slice of a transaction's row changes.
@@ -152,6 +155,10 @@ pub struct Progress {
     pub position: Position,
     /// The source's clock at that point (heartbeat or last event time).
     pub timestamp: u32,
+    /// True when the stretch before it held changes a restart would have to read again (filtered
+    /// or dropped transactions); false when it only passed otter's own writes or nothing at all,
+    /// so a sink need not record it (two sites' loaders would otherwise echo progress writes).
+    pub passed_over: bool,
 }
 
 /// What a source emits.

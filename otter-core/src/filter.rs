@@ -3,14 +3,16 @@
 //!
 //! Invariants: a pattern must match the *whole* name (it is anchored), case-insensitively as in
 //! Canal; an empty include list includes everything; exclude wins over include; the system schemas
-//! (`mysql`, `sys`, `information_schema`, `performance_schema`) are excluded unless a pattern
+//! (`mysql`, `sys`, `information_schema`, `performance_schema`) and otter's own `otter` are excluded unless a pattern
 //! includes them explicitly by name.
 
 use regex::{Regex, RegexBuilder};
 
 use crate::error::{Error, Result};
 
-const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "sys", "information_schema", "performance_schema"];
+/// Schemas never captured unless named: the server's own, and otter's (checkpoints, marks,
+/// conflict log — `otter` by default).
+const SYSTEM_SCHEMAS: [&str; 5] = ["mysql", "sys", "information_schema", "performance_schema", "otter"];
 
 /// Which tables a source captures.
 #[derive(Debug, Clone, Default)]

@@ -12,5 +12,6 @@ pub mod sink;
 pub mod source;
 pub mod traits;
 pub mod transform;
+pub mod two_way;
 
 pub use error::{Error, ErrorKind, Result};

@@ -53,6 +53,10 @@ pub struct MysqlSinkConfig {
     /// Give up on transient errors after this many seconds of retrying; 0 = never (default 0).
     #[serde(default)]
     pub max_retry_secs: u64,
+    /// Conflict policies per target table (`[[pipeline.sink.conflict]]`), for two-way and fan-in
+    /// setups; tables without one are applied as usual (the incoming change overwrites).
+    #[serde(default, rename = "conflict")]
+    pub conflicts: Vec<crate::conflict::ConflictRule>,
 }
 
 fn default_workers() -> usize {
@@ -88,6 +92,7 @@ impl MysqlSinkConfig {
             rows_per_statement: default_rows_per_statement(),
             max_retry_backoff_secs: default_backoff(),
             max_retry_secs: 0,
+            conflicts: Vec::new(),
         }
     }
 
@@ -100,6 +105,7 @@ impl MysqlSinkConfig {
         if self.rows_per_statement == 0 {
             return Err(Error::config("rows_per_statement must be positive"));
         }
+        crate::conflict::compile(&self.conflicts)?;
         if self.checkpoint_schema.is_empty() || self.checkpoint_schema.contains('`') {
             return Err(Error::config(format!("invalid checkpoint_schema {:?}", self.checkpoint_schema)));
         }

@@ -30,6 +30,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod conflict;
 pub mod dialect;
 mod error;
 pub mod merge;

@@ -8,6 +8,9 @@
 //!   worker, and keyless tables go whole to one worker (their rows stay in order);
 //! - on a restart, an op whose newest change is at or below its partition's stored watermark is
 //!   dropped (it committed before the crash): nothing is applied twice;
+//! - changes of different origins (two-way setups) never share an apply transaction, so each
+//!   carries one origin mark; tables with a conflict rule are applied change by change with
+//!   guarded statements, all in one partition (their order is kept, key changes included);
 //! - the position written with a job is one every partition had fully applied when the job was
 //!   created, so resuming there never skips a change.
 
@@ -29,6 +32,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::CheckpointTable;
 use crate::config::MysqlSinkConfig;
+use crate::conflict::{CompiledRule, Guarded};
+use otter_core::two_way::TwoWayConfig;
 use crate::dialect::mysql::MysqlDialect;
 use crate::dialect::SqlDialect;
 use crate::merge::{key_bytes, merge, Op};
@@ -74,7 +79,8 @@ pub struct MysqlSink {
     last_ddl: Option<Position>,
     replay_ddl: bool,
     last_write: Instant,
-    prelude: Vec<String>,
+    two_way: Option<Arc<TwoWayConfig>>,
+    rules: Vec<Arc<CompiledRule>>,
 }
 
 impl MysqlSink {
@@ -82,6 +88,7 @@ impl MysqlSink {
     pub fn new(name: &str, cfg: MysqlSinkConfig) -> Result<MysqlSink> {
         cfg.validate()?;
         let opts = ConnectOptions::new(&cfg.url, &cfg.tls)?;
+        let rules = crate::conflict::compile(&cfg.conflicts)?.into_iter().map(Arc::new).collect();
         Ok(MysqlSink {
             name: name.to_owned(),
             ckpt: CheckpointTable::new(&cfg.checkpoint_schema, name),
@@ -98,14 +105,17 @@ impl MysqlSink {
             last_ddl: None,
             replay_ddl: false,
             last_write: Instant::now(),
-            prelude: Vec::new(),
+            two_way: None,
+            rules,
         })
     }
 
-    /// Statements that open every apply transaction (used for two-way origin marks).
-    pub fn with_prelude(mut self, prelude: Vec<String>) -> MysqlSink {
-        self.prelude = prelude;
-        self
+    /// Makes this loader one direction of a two-way (or multi-site) setup: every transaction and
+    /// DDL it applies carries an origin mark, and conflict rules decide between sites.
+    pub fn with_two_way(mut self, two_way: TwoWayConfig) -> Result<MysqlSink> {
+        two_way.validate()?;
+        self.two_way = Some(Arc::new(two_way));
+        Ok(self)
     }
 
     async fn meta(&mut self) -> Result<&mut Conn> {
@@ -140,6 +150,7 @@ impl MysqlSink {
         let ckpt = self.ckpt.clone();
         let dry = self.cfg.dry_run;
         let mut parts = self.cfg.workers;
+        let marks_schema = self.two_way.as_ref().map_or(self.cfg.checkpoint_schema.clone(), |t| t.marks_schema.clone());
         let conn = self.meta().await?;
         let (version,): (String,) = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?.unwrap_or_default();
         let dialect: Arc<dyn SqlDialect> = if version.to_ascii_lowercase().contains("mariadb") {
@@ -151,6 +162,11 @@ impl MysqlSink {
             Default::default()
         } else {
             ckpt.ensure(conn).await?;
+            let schema = marks_schema;
+            conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS `{}`", schema.replace('`', "``"))).await.map_err(|e| translate(e, "target"))?;
+            for s in crate::conflict::ensure_sql(&schema) {
+                conn.query_drop(s).await.map_err(|e| translate(e, "target"))?;
+            }
             ckpt.load(conn).await?
         };
         if let Some(old) = stored.parts {
@@ -170,7 +186,8 @@ impl MysqlSink {
         for part in 0..parts {
             let (tx, rx) = mpsc::channel(4);
             let mut w = Worker::new(part, parts, self.opts.clone(), Arc::clone(&dialect), self.ckpt.clone(), Arc::clone(&self.cfg));
-            w.prelude = self.prelude.clone();
+            w.two_way = self.two_way.clone();
+            w.pipeline = self.name.clone();
             self.handles.push(tokio::spawn(w.run(rx)));
             self.workers.push(tx);
         }
@@ -179,7 +196,7 @@ impl MysqlSink {
         Ok(stored.position)
     }
 
-    fn partition(&self, schema: &TableSchema, key: Option<&[usize]>, op: &Op) -> usize {
+    fn partition(&self, schema: &TableSchema, key: Option<&[usize]>, op: Option<&Op>) -> usize {
         let n = self.workers.len().max(1);
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut feed = |b: &[u8]| {
@@ -190,7 +207,7 @@ impl MysqlSink {
         feed(schema.db.as_bytes());
         feed(&[0]);
         feed(schema.name.as_bytes());
-        if let Some(k) = key {
+        if let (Some(k), Some(op)) = (key, op) {
             let image = match op {
                 Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
                 Op::Delete { before, .. } => before,
@@ -202,7 +219,7 @@ impl MysqlSink {
     }
 
     /// Merges and partitions `changes`, sends the jobs, returns their completions.
-    async fn dispatch(&mut self, changes: Vec<RowChange>) -> Result<Vec<oneshot::Receiver<Result<()>>>> {
+    async fn dispatch(&mut self, changes: Vec<RowChange>, origin: &str) -> Result<Vec<oneshot::Receiver<Result<()>>>> {
         let mut groups: Vec<(Arc<TableSchema>, Vec<RowChange>)> = Vec::new();
         let mut index: HashMap<(String, String, usize), usize> = HashMap::new();
         for c in changes {
@@ -230,13 +247,38 @@ impl MysqlSink {
                 r?
             };
             let key = if info.keyless { None } else { Some(info.key.as_slice()) };
+            if let Some(rule) = self.rules.iter().find(|r| r.matches(&schema.db, &schema.name)).cloned() {
+                if info.keyless {
+                    return Err(Error::config(format!(
+                        "{}.{} has a conflict rule but no primary or unique key on the target; conflicts need a key",
+                        schema.db, schema.name
+                    )));
+                }
+                // Change by change, one partition per table: order (and key changes) kept.
+                let p = self.partition(&schema, None, None);
+                let mut guarded = Vec::new();
+                for c in changes {
+                    if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
+                        continue;
+                    }
+                    guarded.push(Guarded { kind: c.kind, before: c.before, after: c.after, id: c.id });
+                }
+                let (Some(last), Some(slot)) = (guarded.last(), marks.get_mut(p)) else { continue };
+                if slot.as_ref().is_none_or(|m| last.id > *m) {
+                    *slot = Some(last.id.clone());
+                }
+                if let Some(v) = per.get_mut(p) {
+                    v.push(TableOps { schema: Arc::clone(&schema), info: Arc::clone(&info), deletes: Vec::new(), writes: Vec::new(), guarded, rule: Some(rule) });
+                }
+                continue;
+            }
             let merged = merge(&schema, key, self.cfg.mode, changes);
             for a in &merged.anomalies {
                 tracing::warn!(table = %format!("{}.{}", schema.db, schema.name), "{a}");
             }
             let mut buckets: Vec<Option<TableOps>> = (0..n).map(|_| None).collect();
             for (is_delete, op) in merged.deletes.into_iter().map(|o| (true, o)).chain(merged.writes.into_iter().map(|o| (false, o))) {
-                let p = self.partition(&schema, key, &op);
+                let p = self.partition(&schema, key, Some(&op));
                 if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
                     continue; // committed before a restart
                 }
@@ -249,6 +291,8 @@ impl MysqlSink {
                     info: Arc::clone(&info),
                     deletes: Vec::new(),
                     writes: Vec::new(),
+                    guarded: Vec::new(),
+                    rule: None,
                 });
                 if is_delete && !info.keyless {
                     t.deletes.push(op);
@@ -272,7 +316,7 @@ impl MysqlSink {
             let (Some(watermark), false) = (mark, tables.is_empty()) else { continue };
             let (done, rx) = oneshot::channel();
             let tx = self.workers.get(p).ok_or_else(|| crate::error::internal("no worker"))?;
-            tx.send(Job::Apply { tables, watermark, position: position.clone(), done })
+            tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), done })
                 .await
                 .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
             rxs.push(rx);
@@ -336,22 +380,36 @@ impl Sink for MysqlSink {
         self.start().await?;
         let mut rxs = Vec::new();
         let mut pending: Vec<RowChange> = Vec::new();
+        let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
+        let mut origin = local.clone();
+        let mut passed_over = false;
         for e in &batch.events {
             match e {
-                Event::Rows(c) => pending.extend(c.changes.iter().cloned()),
+                Event::Rows(c) => {
+                    let o = c.meta.origin.as_deref().unwrap_or(&local);
+                    if o != origin {
+                        if !pending.is_empty() {
+                            rxs.extend(self.dispatch(std::mem::take(&mut pending), &origin).await?);
+                        }
+                        origin = o.to_owned();
+                    }
+                    pending.extend(c.changes.iter().cloned());
+                }
                 Event::Ddl(d) => {
                     if !pending.is_empty() {
-                        rxs.extend(self.dispatch(std::mem::take(&mut pending)).await?);
+                        rxs.extend(self.dispatch(std::mem::take(&mut pending), &origin).await?);
                     }
                     self.apply_ddl(d).await?;
                 }
-                Event::Progress(_) => {}
+                Event::Progress(p) => passed_over |= p.passed_over,
             }
         }
         if !pending.is_empty() {
-            rxs.extend(self.dispatch(pending).await?);
+            rxs.extend(self.dispatch(pending, &origin).await?);
         }
-        if rxs.is_empty() && self.last_write.elapsed() > Duration::from_secs(2) {
+        // Idle progress is recorded only when it passed over changes a restart would re-read:
+        // recording the mere passing of otter's own writes would make two sites echo forever.
+        if rxs.is_empty() && passed_over && self.last_write.elapsed() > Duration::from_secs(2) {
             // Idle or filtered stretch: persist the position so a restart need not re-read it.
             let through = self.tracker.lock().through.clone();
             if let (Some(position), Some(tx)) = (through, self.workers.first()) {

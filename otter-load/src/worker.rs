@@ -7,6 +7,9 @@
 //!   job of that worker fails too (nothing is applied out of order);
 //! - transient errors (lost connection, server restart, deadlock, lock wait timeout) roll back and
 //!   retry the whole job on a fresh connection with exponential backoff;
+//! - in a two-way pipeline every apply transaction starts with its origin mark, and every DDL
+//!   with its mark comment (a DROP TABLE becomes a marked rename into the marks schema, then a
+//!   drop there), so the target's capture can tell otter's writes from the application's;
 //! - a statement error is reported with its table, key and (shortened) statement; with
 //!   `skip_errors`, the job is re-applied one row at a time and only failing rows are skipped
 //!   (each logged).
@@ -26,6 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::CheckpointTable;
 use crate::config::MysqlSinkConfig;
+use crate::conflict::{guarded_statements, CompiledRule, Guarded, Sites};
+use otter_core::two_way::{self, TwoWayConfig};
 use crate::dialect::{SqlDialect, TargetTable};
 use crate::merge::Op;
 use crate::target::TargetInfo;
@@ -41,6 +46,10 @@ pub struct TableOps {
     pub deletes: Vec<Op>,
     /// Other writes, in order.
     pub writes: Vec<Op>,
+    /// Changes applied one by one with conflict checks (tables with a conflict rule).
+    pub(crate) guarded: Vec<Guarded>,
+    /// The table's conflict rule.
+    pub(crate) rule: Option<Arc<CompiledRule>>,
 }
 
 /// Work for a worker.
@@ -54,6 +63,8 @@ pub enum Job {
         watermark: ChangeId,
         /// Position every partition has applied everything before.
         position: Position,
+        /// Site where the changes were first written (two-way marks, conflict decisions).
+        origin: Arc<str>,
         /// Completion.
         done: oneshot::Sender<Result<()>>,
     },
@@ -94,8 +105,10 @@ pub struct Worker {
     pub ckpt: CheckpointTable,
     /// Loader configuration.
     pub cfg: Arc<MysqlSinkConfig>,
-    /// Statements that open every apply transaction (two-way origin marks).
-    pub prelude: Vec<String>,
+    /// The pipeline's sites, when it is one direction of a two-way setup.
+    pub two_way: Option<Arc<TwoWayConfig>>,
+    /// Pipeline name (mark rows, conflict log).
+    pub pipeline: String,
     conn: Option<Conn>,
     failed: Option<String>,
 }
@@ -106,7 +119,7 @@ const MAX_QUERY: usize = 4 << 20;
 impl Worker {
     /// A worker for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> Worker {
-        Worker { part, parts, opts, dialect, ckpt, cfg, prelude: Vec::new(), conn: None, failed: None }
+        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), conn: None, failed: None }
     }
 
     /// Runs jobs until the sender is dropped.
@@ -116,10 +129,10 @@ impl Worker {
                 Job::Barrier { done } => {
                     let _ = done.send(self.check_failed());
                 }
-                Job::Apply { tables, watermark, position, done } => {
+                Job::Apply { tables, watermark, position, origin, done } => {
                     let r = match self.check_failed() {
                         Err(e) => Err(e),
-                        Ok(()) => self.apply(&tables, &watermark, &position).await,
+                        Ok(()) => self.apply(&tables, &watermark, &position, &origin).await,
                     };
                     self.note(&r);
                     let _ = done.send(r);
@@ -202,7 +215,7 @@ impl Worker {
     async fn transaction(&mut self, stmts: &[String]) -> Result<()> {
         let mut pieces: Vec<String> = Vec::new();
         let mut cur = String::from("START TRANSACTION");
-        for s in self.prelude.iter().chain(stmts) {
+        for s in stmts {
             if cur.len() + s.len() > MAX_QUERY && !cur.is_empty() {
                 pieces.push(std::mem::take(&mut cur));
             }
@@ -225,24 +238,37 @@ impl Worker {
         Ok(())
     }
 
-    async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: &Position) -> Result<()> {
+    /// `stmts` preceded by the origin mark, in a two-way pipeline.
+    fn marked(&self, origin: &str, stmts: Vec<String>) -> Vec<String> {
+        match &self.two_way {
+            Some(tw) => {
+                let mut out = crate::conflict::mark_sql(&tw.marks_schema, &self.pipeline, self.part, origin, &tw.source_site).to_vec();
+                out.extend(stmts);
+                out
+            }
+            None => stmts,
+        }
+    }
+
+    async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: &Position, origin: &str) -> Result<()> {
         let ckpt = self.ckpt.write_sql(self.part, self.parts, position, Some(watermark))?;
         if self.cfg.dry_run {
-            for s in self.statements(tables)? {
+            for s in self.statements(tables, origin)? {
                 tracing::info!(partition = self.part, statement = %s, "dry run");
             }
             return Ok(());
         }
-        let mut stmts = self.statements(tables)?;
+        let mut stmts = self.statements(tables, origin)?;
         stmts.push(ckpt.clone());
+        let stmts = self.marked(origin, stmts);
         match self.with_retry(&stmts).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_transient() => Err(e),
             Err(e) => {
                 // Find the statement (row) that fails, and skip it if allowed.
-                let singles = self.single_statements(tables)?;
+                let singles = self.single_statements(tables, origin)?;
                 if self.cfg.skip_errors {
-                    return self.apply_row_by_row(&singles, &ckpt).await;
+                    return self.apply_row_by_row(&singles, &ckpt, origin).await;
                 }
                 for (sql, what) in &singles {
                     let probe = vec![sql.clone(), "ROLLBACK".into()];
@@ -271,9 +297,10 @@ impl Worker {
         Ok(())
     }
 
-    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str) -> Result<()> {
+    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, origin: &str) -> Result<()> {
         for (sql, what) in singles {
-            match self.with_retry(std::slice::from_ref(sql)).await {
+            let stmts = self.marked(origin, vec![sql.clone()]);
+            match self.with_retry(&stmts).await {
                 Ok(()) => {}
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => tracing::error!(partition = self.part, row = %what, error = %e, statement = %shorten(sql, 400), "Skipping a row the target refused (skip_errors)."),
@@ -282,12 +309,33 @@ impl Worker {
         self.with_retry(&[ckpt.to_owned()]).await
     }
 
+    fn sites<'a>(&'a self, origin: &'a str) -> Sites<'a> {
+        Sites {
+            origin,
+            target: self.two_way.as_ref().map_or("", |t| t.target_site.as_str()),
+            pipeline: &self.pipeline,
+            schema: self.two_way.as_ref().map_or(self.cfg.checkpoint_schema.as_str(), |t| t.marks_schema.as_str()),
+        }
+    }
+
+    /// Statements of the guarded (conflict-checked) changes of `t`.
+    fn guarded(&self, t: &TableOps, origin: &str, out: &mut Vec<String>) -> Result<()> {
+        if let Some(rule) = &t.rule {
+            let target = target(t);
+            for g in &t.guarded {
+                out.extend(guarded_statements(&*self.dialect, &target, rule, self.sites(origin), g)?);
+            }
+        }
+        Ok(())
+    }
+
     /// The job as multi-row statements.
-    fn statements(&self, tables: &[TableOps]) -> Result<Vec<String>> {
+    fn statements(&self, tables: &[TableOps], origin: &str) -> Result<Vec<String>> {
         let d = &*self.dialect;
         let per = self.cfg.rows_per_statement.max(1);
         let mut out = Vec::new();
         for t in tables {
+            self.guarded(t, origin, &mut out)?;
             let target = target(t);
             if !t.info.keyless {
                 let keys: Vec<&[Value<'static>]> = t.deletes.iter().filter_map(|op| match op {
@@ -331,9 +379,16 @@ impl Worker {
     }
 
     /// One statement per op, each with a description of its table and key.
-    fn single_statements(&self, tables: &[TableOps]) -> Result<Vec<(String, String)>> {
+    fn single_statements(&self, tables: &[TableOps], origin: &str) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
         for t in tables {
+            if let Some(rule) = &t.rule {
+                for g in &t.guarded {
+                    let stmts = guarded_statements(&*self.dialect, &target(t), rule, self.sites(origin), g)?;
+                    // One transaction per change: its statements joined.
+                    out.push((stmts.join(";\n"), format!("{}.{} change {:?}", t.schema.db, t.schema.name, g.id)));
+                }
+            }
             let target = target(t);
             for op in t.deletes.iter().chain(&t.writes) {
                 for s in self.one(&target, op)? {
@@ -368,6 +423,7 @@ impl Worker {
             return Ok(());
         }
         let record = self.ckpt.ddl_sql(self.parts, &ddl.position)?;
+        let two_way = self.two_way.clone();
         let conn = self.conn().await?;
         let use_db = if ddl.schema.is_empty() {
             None
@@ -381,7 +437,10 @@ impl Worker {
         if let Some(u) = &use_db {
             conn.query_drop(u.as_str()).await.map_err(|e| translate(e, "target"))?;
         }
-        let result = conn.query_drop(ddl.statement.as_str()).await;
+        let result = match two_way {
+            Some(tw) => marked_ddl(conn, &tw, ddl).await,
+            None => conn.query_drop(ddl.statement.as_str()).await,
+        };
         if let Err(e) = result {
             let code = server_code(&e);
             if is_transient(&e) {
@@ -403,6 +462,46 @@ impl Worker {
         }
         self.with_retry(&[record]).await
     }
+}
+
+/// Applies a DDL with its origin mark: a leading comment, or for `DROP TABLE` (which servers log
+/// rewritten, without comments) a marked rename of each table into the marks schema and a drop
+/// there.
+async fn marked_ddl(conn: &mut Conn, tw: &TwoWayConfig, ddl: &DdlEvent) -> std::result::Result<(), mysql_async::Error> {
+    let origin = ddl.meta.origin.as_deref().unwrap_or(&tw.source_site);
+    let stmt = two_way::strip_ddl_mark(&ddl.statement);
+    let words: Vec<String> = stmt.split_whitespace().take(4).map(str::to_ascii_uppercase).collect();
+    let is_drop_table = words.first().map(String::as_str) == Some("DROP") && words.get(1).map(String::as_str) == Some("TABLE");
+    if !is_drop_table || ddl.tables.is_empty() {
+        return conn.query_drop(format!("{}{stmt}", two_way::ddl_comment(origin, &tw.source_site, false))).await;
+    }
+    let if_exists = words.get(2).map(String::as_str) == Some("IF") && words.get(3).map(String::as_str) == Some("EXISTS");
+    let q = |s: &str| format!("`{}`", s.replace('`', "``"));
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    for (n, (db, table)) in ddl.tables.iter().enumerate() {
+        let exists: Option<String> = conn
+            .exec_first("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", (db.as_str(), table.as_str()))
+            .await?;
+        if exists.is_none() {
+            if if_exists {
+                continue;
+            }
+            // Let the server give its "unknown table" error (handled as for any DDL).
+            return conn.query_drop(format!("DROP TABLE {}.{}", q(db), q(table))).await;
+        }
+        let trash = format!("_otter_drop_{stamp}_{n}");
+        conn.query_drop(format!(
+            "{}RENAME TABLE {}.{} TO {}.{}",
+            two_way::ddl_comment(origin, &tw.source_site, true),
+            q(db),
+            q(table),
+            q(&tw.marks_schema),
+            q(&trash)
+        ))
+        .await?;
+        conn.query_drop(format!("DROP TABLE {}.{}", q(&tw.marks_schema), q(&trash))).await?;
+    }
+    Ok(())
 }
 
 /// Length of a run of batchable ops (upserts, or inserts) starting at `i`, and its end.

@@ -275,6 +275,7 @@ impl Client {
         let mut child = Command::new(client)
             .arg("--no-defaults")
             .arg("--batch")
+            .arg("--comments")
             .arg("--skip-column-names")
             .arg("--default-character-set=utf8mb4")
             .arg("-S")

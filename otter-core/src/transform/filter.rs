@@ -150,7 +150,7 @@ impl Transform for KindFilter {
                 Event::Ddl(d) => {
                     let matched = table.as_ref().is_none_or(|p| d.tables.iter().any(|(db, t)| p.is_match(db, t)));
                     if drops(EventKind::Ddl) && matched {
-                        *event = Event::Progress(Progress { position: d.position.clone(), timestamp: d.meta.commit_ts });
+                        *event = Event::Progress(Progress { position: d.position.clone(), timestamp: d.meta.commit_ts, passed_over: true });
                     }
                 }
                 Event::Progress(_) => {}

@@ -60,6 +60,7 @@ pub(crate) fn meta(offset: u64) -> TxnMeta {
         end: Some(BinlogCoord::new("bin.000001", offset + 100)),
         commit_ts: 1_700_000_000,
         commit_ts_micros: None,
+        origin: None,
     }
 }
 

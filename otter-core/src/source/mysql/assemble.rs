@@ -12,6 +12,9 @@
 //! - when resuming inside a transaction (`skip`), exactly the first `skip_rows` captured rows of
 //!   that transaction are dropped;
 //! - every DDL is applied to the schema history before anything after it is emitted;
+//! - a transaction carrying an origin mark the [`MarkRules`] do not forward is dropped whole (the
+//!   mark is its first row event) and passed over like a filtered one; rows of otter's own schema
+//!   are never emitted, and passing only them does not count as progress worth recording;
 //! - data that cannot be captured correctly (statement-format DML of captured tables, INCIDENT
 //!   events) stops the capture with an error rather than being skipped.
 
@@ -26,6 +29,7 @@ use crate::change::{ChangeId, ChangeKind, DdlEvent, Event, Progress, RowChange, 
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::{BinlogCoord, GtidState, MysqlGtid, Position, Tsid};
 use crate::schema::{classify, QueryKind};
+use crate::two_way::{self, Mark, MarkRules};
 
 /// Limits on the size of one emitted chunk.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +50,10 @@ struct OpenTxn {
     row_no: u64,
     skip_rows: u64,
     emitted: u64,
+    /// Dropped by its origin mark: nothing of it is emitted.
+    dropped: bool,
+    /// Touched a table outside otter's own schema (filtered or not).
+    foreign: bool,
 }
 
 /// A GTID of either family, to fold into the executed state at commit.
@@ -68,6 +76,7 @@ pub struct Assembler {
     limits: ChunkLimits,
     last_progress: Instant,
     progress_due: bool,
+    marks: MarkRules,
 }
 
 impl Assembler {
@@ -85,7 +94,14 @@ impl Assembler {
             limits,
             last_progress: Instant::now(),
             progress_due: false,
+            marks: MarkRules::default(),
         }
+    }
+
+    /// Sets which marked transactions are forwarded (default: one-way rules).
+    pub fn with_marks(mut self, marks: MarkRules) -> Assembler {
+        self.marks = marks;
+        self
     }
 
     /// The position to resume from if the stream broke now: the last complete transaction, or
@@ -180,7 +196,7 @@ impl Assembler {
             EventData::Heartbeat(_) => {
                 if h.log_pos != 0 && self.txn.is_none() {
                     self.next = self.coord(u64::from(h.log_pos));
-                    out.push(Event::Progress(Progress { position: self.position(), timestamp: h.timestamp }));
+                    out.push(Event::Progress(Progress { position: self.position(), timestamp: h.timestamp, passed_over: self.progress_due }));
                     self.progress_due = false;
                     self.last_progress = Instant::now();
                 }
@@ -192,7 +208,7 @@ impl Assembler {
             self.next = self.coord(u64::from(h.log_pos));
         }
         if self.txn.is_none() && self.progress_due && self.last_progress.elapsed() >= Duration::from_millis(500) {
-            out.push(Event::Progress(Progress { position: self.position(), timestamp: h.timestamp }));
+            out.push(Event::Progress(Progress { position: self.position(), timestamp: h.timestamp, passed_over: true }));
             self.progress_due = false;
             self.last_progress = Instant::now();
         }
@@ -217,6 +233,7 @@ impl Assembler {
                 end: None,
                 commit_ts: h.timestamp,
                 commit_ts_micros: None,
+                origin: None,
             },
             gtid: gtid_value,
             chunk: 0,
@@ -225,6 +242,8 @@ impl Assembler {
             row_no: 0,
             skip_rows,
             emitted: 0,
+            dropped: false,
+            foreign: false,
         });
     }
 
@@ -265,7 +284,11 @@ impl Assembler {
                 let gtid_value = self.pending_gtid.take();
                 self.fold_gtid(gtid_value.as_ref().map(|(g, _)| g));
                 self.next = end.clone();
-                let allowed = affected.iter().any(|(d, t)| {
+                let mark = two_way::ddl_mark(&sql);
+                let forward = self.marks.forwards(mark.as_ref());
+                let own = |d: &str| d.eq_ignore_ascii_case(&self.marks.schema);
+                let only_own = if affected.is_empty() { own(&schema) } else { affected.iter().all(|(d, _)| own(d)) };
+                let allowed = forward && affected.iter().any(|(d, t)| {
                     if t.is_empty() {
                         self.tables.filter().allows_database(d)
                     } else {
@@ -273,6 +296,11 @@ impl Assembler {
                     }
                 }) || (affected.is_empty() && self.tables.filter().allows_database(&schema));
                 if allowed {
+                    let statement = match &mark {
+                        // A DROP TABLE the loader applied as a rename into the marks schema.
+                        Some(m) if m.drop => drop_statement(&affected, &self.marks.schema).unwrap_or_else(|| sql.clone().into_owned()),
+                        _ => sql.into_owned(),
+                    };
                     out.push(Event::Ddl(DdlEvent {
                         meta: TxnMeta {
                             gtid: gtid_value.as_ref().map(|(g, _)| gtid_text(g)),
@@ -281,13 +309,14 @@ impl Assembler {
                             end: Some(end),
                             commit_ts: h.timestamp,
                             commit_ts_micros: None,
+                            origin: mark.filter(|m| !m.is_nosync()).map(|m| m.origin),
                         },
                         schema,
-                        statement: sql.into_owned(),
-                        tables: affected.into_iter().filter(|(_, t)| !t.is_empty()).collect(),
+                        statement,
+                        tables: affected.into_iter().filter(|(d, t)| !t.is_empty() && !own(d)).collect(),
                         position: self.position(),
                     }));
-                } else {
+                } else if !only_own {
                     self.progress_due = true;
                 }
             }
@@ -317,9 +346,40 @@ impl Assembler {
     }
 
     fn on_rows(&mut self, h: &EventHeader, rows: &RowsEvent<'_>, parser: &Parser, start: BinlogCoord, out: &mut Vec<Event>) -> Result<()> {
+        let table: &TableMap = parser.table_for(rows)?;
+        let (db, name) = (String::from_utf8_lossy(&table.schema), String::from_utf8_lossy(&table.table));
+        if db.eq_ignore_ascii_case(&self.marks.schema) {
+            if self.marks.is_mark_table(&db, &name) && rows.kind == RowsKind::Write {
+                let mut cursor = rows.rows(table).map_err(|e| Error::from(e.at(start.offset)))?;
+                let (mut before, mut after) = (Vec::new(), Vec::new());
+                if cursor.next_into(&mut before, &mut after).map_err(|e| Error::from(e.at(start.offset)))? {
+                    let text = |i: usize| match after.get(i) {
+                        Some(otter_binlog::Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+                        _ => String::new(),
+                    };
+                    let mark = Mark { origin: text(2), via: text(3), drop: false };
+                    if !mark.is_nosync() {
+                        self.set_mark(h, start, mark);
+                    }
+                }
+            } else if self.marks.is_nosync_table(&db, &name) {
+                self.set_mark(h, start, Mark::nosync());
+            }
+            return Ok(()); // otter's own tables are never emitted
+        }
+        if self.txn.as_ref().is_some_and(|t| t.dropped) {
+            return Ok(());
+        }
         let bound = match self.tables.binding(rows.table_id) {
             Some(Binding::Bound(b)) => Arc::clone(b),
-            Some(Binding::Skip) => return Ok(()),
+            Some(Binding::Skip) => {
+                if let Some(t) = self.txn.as_mut() {
+                    t.foreign = true;
+                } else {
+                    self.progress_due = true;
+                }
+                return Ok(());
+            }
             None => {
                 return Err(Error::new(
                     ErrorKind::Parse,
@@ -330,7 +390,6 @@ impl Assembler {
         if self.txn.is_none() {
             self.open(h, start.clone());
         }
-        let table: &TableMap = parser.table_for(rows)?;
         let kind = match rows.kind {
             RowsKind::Write => ChangeKind::Insert,
             RowsKind::Update => ChangeKind::Update,
@@ -363,6 +422,27 @@ impl Assembler {
             }
         }
         Ok(())
+    }
+
+    /// Applies an origin mark to the open transaction (opening it if needed).
+    fn set_mark(&mut self, h: &EventHeader, start: BinlogCoord, mark: Mark) {
+        if self.txn.is_none() {
+            self.open(h, start);
+        }
+        let forward = self.marks.forwards(Some(&mark));
+        let Some(txn) = self.txn.as_mut() else { return };
+        if !mark.is_nosync() {
+            txn.meta.origin = Some(mark.origin.clone());
+        }
+        if !forward && !txn.dropped {
+            if txn.chunk > 0 {
+                tracing::warn!(at = %txn.meta.begin, origin = %mark.origin, "A transaction's mark came after part of it was sent; \
+                    the rest is dropped. Write the mark (or the nosync row) first in the transaction.");
+            }
+            txn.dropped = true;
+            txn.changes.clear();
+            txn.bytes = 0;
+        }
     }
 
     /// Emits the open transaction's buffered changes as a chunk.
@@ -398,7 +478,9 @@ impl Assembler {
         }
         let emitted_any = txn.chunk > 0;
         if txn.changes.is_empty() && !emitted_any {
-            self.progress_due = true;
+            if txn.foreign || txn.dropped {
+                self.progress_due = true;
+            }
             return Ok(());
         }
         let position = self.position();
@@ -434,6 +516,16 @@ fn gtid_text(g: &GtidValue) -> String {
         GtidValue::Mysql(g) => g.to_string(),
         GtidValue::Mariadb(g) => g.to_string(),
     }
+}
+
+/// `DROP TABLE` of the tables a marked rename moved into the marks schema.
+fn drop_statement(affected: &[(String, String)], marks_schema: &str) -> Option<String> {
+    let names: Vec<String> = affected
+        .iter()
+        .filter(|(d, t)| !t.is_empty() && !d.eq_ignore_ascii_case(marks_schema))
+        .map(|(d, t)| format!("{}.{}", super::tables::quote(d), super::tables::quote(t)))
+        .collect();
+    (!names.is_empty()).then(|| format!("DROP TABLE {}", names.join(", ")))
 }
 
 fn truncate(s: &str, n: usize) -> &str {

@@ -77,6 +77,11 @@ pub struct MysqlSourceConfig {
     /// Longest wait between reconnect attempts, seconds (default 30).
     #[serde(default = "default_backoff")]
     pub max_reconnect_backoff_secs: u64,
+    /// Which transactions marked by otter's loader (or by applications as "do not replicate")
+    /// are sent on; set from a pipeline's `[two_way]` table. Default: one-way — everything but
+    /// "do not replicate" transactions is sent.
+    #[serde(skip)]
+    pub marks: crate::two_way::MarkRules,
 }
 
 fn default_heartbeat() -> u64 {
@@ -107,6 +112,7 @@ impl MysqlSourceConfig {
             chunk_bytes: default_chunk_bytes(),
             on_schema_error: SchemaErrorPolicy::default(),
             max_reconnect_backoff_secs: default_backoff(),
+            marks: crate::two_way::MarkRules::default(),
         }
     }
 
@@ -235,7 +241,7 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
     let filter = TableFilter::new(&config.include, &config.exclude)?;
     let tables = Tables::new(catalog, history, &resolved.position.coord, filter, LiveSchema::new(opts.clone()), config.on_schema_error);
     let limits = ChunkLimits { rows: config.chunk_rows, bytes: config.chunk_bytes };
-    let mut asm = Assembler::new(tables, &resolved.position, resolved.not_before, limits);
+    let mut asm = Assembler::new(tables, &resolved.position, resolved.not_before, limits).with_marks(config.marks.clone());
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
     let max_backoff = Duration::from_secs(config.max_reconnect_backoff_secs.max(1));
     let mut stream_start = resolved.stream.clone();

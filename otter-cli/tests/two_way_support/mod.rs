@@ -1,0 +1,143 @@
+//! Helpers of the two-way tests: site servers, configs with many pipelines, convergence checks.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use otter_testkit::{MariaDb, ServerConfig};
+
+/// A site: its name and server.
+pub struct Site {
+    pub name: String,
+    pub db: MariaDb,
+}
+
+/// Starts `names.len()` sites with distinct server ids and AUTO_INCREMENT offsets.
+pub fn sites(names: &[&str]) -> Vec<Site> {
+    let n = names.len() as u32;
+    let dbs = otter_testkit::start_many(n, |i| ServerConfig::new(10 + i).auto_increment(n, i)).unwrap();
+    names.iter().zip(dbs).map(|(name, db)| Site { name: (*name).to_owned(), db }).collect()
+}
+
+/// One direction between two sites.
+pub struct Edge<'a> {
+    pub from: &'a Site,
+    pub to: &'a Site,
+    pub include: &'a [&'a str],
+    pub forward: bool,
+}
+
+/// A config with one pipeline per edge; `sink_extra` is appended to every `[pipeline.sink]`.
+pub fn config(dir: &Path, edges: &[Edge<'_>], sink_extra: &str) -> PathBuf {
+    let mut text = format!("state_dir = \"{}\"\n", dir.join("state").display());
+    for e in edges {
+        let include: Vec<String> = e.include.iter().map(|p| format!("\"{}\"", p.replace('\\', "\\\\"))).collect();
+        text.push_str(&format!(
+            "\n[[pipeline]]\nname = \"{f}_to_{t}\"\n[pipeline.batch]\nlinger_ms = 20\n\
+             [pipeline.source]\nurl = \"{su}\"\nfrom = \"earliest\"\ninclude = [{inc}]\n\
+             [pipeline.two_way]\nsource_site = \"{f}\"\ntarget_site = \"{t}\"\nforward = {fw}\n\
+             [pipeline.sink]\nkind = \"mysql\"\nurl = \"{tu}\"\nworkers = 2\n{sink_extra}\n",
+            f = e.from.name,
+            t = e.to.name,
+            su = e.from.db.url(),
+            tu = e.to.db.url(),
+            inc = include.join(", "),
+            fw = e.forward,
+        ));
+    }
+    let path = dir.join("pipes.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `otter run --config`, logging to `log`.
+pub fn spawn_run(config: &Path, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_otter"))
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGINT after the process logged its start; returns its exit status.
+pub fn interrupt(mut child: Child, log: &Path) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(log).unwrap_or_default().contains("Starting pipeline") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap()
+}
+
+/// `(table, row count, checksum)` of every table of `schemas` on a server.
+pub fn snapshot(db: &MariaDb, schemas: &[&str]) -> Vec<(String, String, String)> {
+    let list = schemas.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
+    let tables = db
+        .query(&format!("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({list}) ORDER BY 1"))
+        .unwrap_or_default();
+    tables
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .map(|t| {
+            let count = db.value(&format!("SELECT COUNT(*) FROM {t}")).unwrap_or_default();
+            let sum = db.query(&format!("CHECKSUM TABLE {t}")).ok().and_then(|r| r.into_iter().next()).and_then(|r| r.into_iter().nth(1)).unwrap_or_default();
+            (t, count, sum)
+        })
+        .collect()
+}
+
+/// Waits until `pick(site)` gives the same snapshot on every site; panics with the log otherwise.
+pub fn wait_converged(sites: &[&Site], schemas: &[&str], secs: u64, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let snaps: Vec<_> = sites.iter().map(|s| snapshot(&s.db, schemas)).collect();
+        if snaps.windows(2).all(|w| w[0] == w[1]) && !snaps[0].is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            let detail: Vec<String> = sites.iter().zip(&snaps).map(|(s, x)| format!("{}: {x:?}", s.name)).collect();
+            panic!("sites did not converge:\n{}\nlog tail:\n{}", detail.join("\n"), tail(log));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Waits until `check` holds, polling; panics with `what` and the log otherwise.
+pub fn wait_until(secs: u64, log: &Path, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what} did not happen; log tail:\n{}", tail(log));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The end of the log, for failure messages.
+pub fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+/// Binlog end positions of every site.
+pub fn binlog_ends(sites: &[&Site]) -> Vec<String> {
+    sites
+        .iter()
+        .map(|s| {
+            let r = s.db.query("SHOW MASTER STATUS").unwrap();
+            format!("{}:{}", r[0][0], r[0][1])
+        })
+        .collect()
+}
+
+/// Asserts that no site's binlog grows any more once the sites are idle (no loop, no echo).
+pub fn assert_quiet(sites: &[&Site], log: &Path) {
+    // Let idle progress writes and heartbeats settle, then watch for a while.
+    std::thread::sleep(Duration::from_secs(7));
+    let before = binlog_ends(sites);
+    std::thread::sleep(Duration::from_secs(8));
+    let after = binlog_ends(sites);
+    assert_eq!(before, after, "binlogs still grow while idle (a loop or an echo); log tail:\n{}", tail(log));
+}

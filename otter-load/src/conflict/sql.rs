@@ -1,0 +1,340 @@
+//! The guarded statements of each conflict policy (see the parent module for the rules).
+//!
+//! Every op becomes a few statements run in the apply transaction, in this order: record the
+//! conflict (an `INSERT ... SELECT` that only finds the row when it conflicts), then the guarded
+//! write (`UPDATE`/`DELETE ... WHERE key AND <incoming wins>`), then an insert of the row if it is
+//! missing. Decisions are SQL conditions on the row as it is on the target, so nothing is read
+//! back into the loader.
+
+use otter_binlog::Value;
+use otter_core::change::{ChangeId, ChangeKind, Row};
+use otter_core::schema::SqlType;
+use otter_core::{Error, Result};
+
+use super::{CompiledRule, ConflictPolicy};
+use crate::dialect::{column, key_predicate, SqlDialect, TargetTable};
+
+/// A change applied with conflict checks (never merged with others).
+#[derive(Debug, Clone)]
+pub(crate) struct Guarded {
+    /// Insert, update or delete.
+    pub kind: ChangeKind,
+    /// Before image (update, delete).
+    pub before: Option<Row>,
+    /// After image (insert, update).
+    pub after: Option<Row>,
+    /// The change.
+    pub id: ChangeId,
+}
+
+/// Who is involved in a decision.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sites<'a> {
+    /// Site where the change was first written.
+    pub origin: &'a str,
+    /// Site being written now.
+    pub target: &'a str,
+    /// Pipeline name (for the log).
+    pub pipeline: &'a str,
+    /// Schema of the conflict log.
+    pub schema: &'a str,
+}
+
+struct Ctx<'a, 'b> {
+    d: &'a dyn SqlDialect,
+    t: &'a TargetTable<'b>,
+    rule: &'a CompiledRule,
+    sites: Sites<'a>,
+}
+
+fn q(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+impl Ctx<'_, '_> {
+    fn table(&self) -> String {
+        let mut s = String::new();
+        self.d.table(self.t.db, self.t.name, &mut s);
+        s
+    }
+
+    fn ident(&self, name: &str) -> String {
+        let mut s = String::new();
+        self.d.ident(name, &mut s);
+        s
+    }
+
+    fn key(&self, img: &[Value<'static>]) -> Result<String> {
+        let mut s = String::new();
+        key_predicate(self.d, self.t, img, " <=> ", &mut s)?;
+        Ok(s)
+    }
+
+    fn lit(&self, img: &[Value<'static>], i: usize) -> Result<String> {
+        let col = column(self.t, i)?;
+        let v = img.get(i).ok_or_else(|| Error::new(otter_core::ErrorKind::Sink, format!("row image has no column {}", col.name)))?;
+        let mut s = String::new();
+        self.d.literal(v, col, &mut s)?;
+        Ok(s)
+    }
+
+    /// Written columns present in `img`.
+    fn present(&self, img: &[Value<'static>]) -> Vec<usize> {
+        self.t.columns.iter().copied().filter(|&i| !matches!(img.get(i), Some(Value::Absent) | None)).collect()
+    }
+
+    /// `col <=> lit AND ...` over the comparable columns of `cols` (TRUE when none).
+    fn eq(&self, img: &[Value<'static>], cols: &[usize]) -> Result<String> {
+        let mut parts = Vec::new();
+        for &i in cols {
+            let col = column(self.t, i)?;
+            if matches!(col.sql_type, SqlType::Float | SqlType::Double | SqlType::Json | SqlType::Geometry(_) | SqlType::Vector(_))
+                || matches!(img.get(i), Some(Value::Absent) | None)
+            {
+                continue;
+            }
+            parts.push(format!("{} <=> {}", self.ident(&col.name), self.lit(img, i)?));
+        }
+        Ok(if parts.is_empty() { "TRUE".into() } else { format!("({})", parts.join(" AND ")) })
+    }
+
+    fn json_of_target(&self, cols: &[usize]) -> Result<String> {
+        let mut parts = Vec::new();
+        for &i in cols {
+            let col = column(self.t, i)?;
+            parts.push(format!("{}, {}", q(&col.name), self.ident(&col.name)));
+        }
+        Ok(format!("JSON_OBJECT({})", parts.join(", ")))
+    }
+
+    fn json_of(&self, img: &[Value<'static>], cols: &[usize]) -> Result<String> {
+        let mut parts = Vec::new();
+        for &i in cols {
+            parts.push(format!("{}, {}", q(&column(self.t, i)?.name), self.lit(img, i)?));
+        }
+        Ok(format!("JSON_OBJECT({})", parts.join(", ")))
+    }
+
+    /// Records a conflict when the row at `key_img`'s key matches `cond`.
+    fn log(&self, key_img: &[Value<'static>], incoming: Option<&[Value<'static>]>, cond: &str, winner: &str) -> Result<String> {
+        let s = self.sites;
+        let incoming = match incoming {
+            Some(img) => self.json_of(img, &self.present(img))?,
+            None => "NULL".into(),
+        };
+        Ok(format!(
+            "INSERT INTO `{}`.`conflicts` (pipeline, db, tbl, row_key, policy, origin, local_row, incoming_row, winner) \
+             SELECT {}, {}, {}, {}, {}, {}, {}, {}, {winner} FROM {} WHERE {} AND {cond}",
+            s.schema.replace('`', "``"),
+            q(s.pipeline),
+            q(self.t.db),
+            q(self.t.name),
+            self.json_of(key_img, self.t.key)?,
+            q(self.rule.rule.policy.name()),
+            q(s.origin),
+            self.json_of_target(self.t.columns)?,
+            incoming,
+            self.table(),
+            self.key(key_img)?,
+        ))
+    }
+
+    /// Records a conflict when the row at `key_img`'s key is missing.
+    fn log_missing(&self, key_img: &[Value<'static>], incoming: &[Value<'static>], winner: &str) -> Result<String> {
+        let s = self.sites;
+        Ok(format!(
+            "INSERT INTO `{}`.`conflicts` (pipeline, db, tbl, row_key, policy, origin, local_row, incoming_row, winner) \
+             SELECT {}, {}, {}, {}, {}, {}, NULL, {}, {winner} FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {})",
+            s.schema.replace('`', "``"),
+            q(s.pipeline),
+            q(self.t.db),
+            q(self.t.name),
+            self.json_of(key_img, self.t.key)?,
+            q(self.rule.rule.policy.name()),
+            q(s.origin),
+            self.json_of(incoming, &self.present(incoming))?,
+            self.table(),
+            self.key(key_img)?,
+        ))
+    }
+
+    fn update(&self, key_img: &[Value<'static>], after: &[Value<'static>], cols: &[usize], cond: &str) -> Result<Option<String>> {
+        if cols.is_empty() {
+            return Ok(None);
+        }
+        let mut sets = Vec::new();
+        for &i in cols {
+            sets.push(format!("{} = {}", self.ident(&column(self.t, i)?.name), self.lit(after, i)?));
+        }
+        Ok(Some(format!("UPDATE {} SET {} WHERE {} AND {cond}", self.table(), sets.join(", "), self.key(key_img)?)))
+    }
+
+    fn delete(&self, before: &[Value<'static>], cond: &str) -> Result<String> {
+        Ok(format!("DELETE FROM {} WHERE {} AND {cond}", self.table(), self.key(before)?))
+    }
+
+    /// Inserts `after` unless a row with the key of any of `keys` exists.
+    fn insert_missing(&self, after: &[Value<'static>], keys: &[&[Value<'static>]]) -> Result<String> {
+        let cols = self.present(after);
+        let names: Vec<String> = cols.iter().map(|&i| column(self.t, i).map(|c| self.ident(&c.name))).collect::<Result<_>>()?;
+        let vals: Vec<String> = cols.iter().map(|&i| self.lit(after, i)).collect::<Result<_>>()?;
+        let mut absent = Vec::new();
+        for k in keys {
+            absent.push(format!("NOT EXISTS (SELECT 1 FROM {} WHERE {})", self.table(), self.key(k)?));
+        }
+        Ok(format!(
+            "INSERT INTO {} ({}) SELECT {} FROM DUAL WHERE {}",
+            self.table(),
+            names.join(", "),
+            vals.join(", "),
+            absent.join(" AND ")
+        ))
+    }
+
+    /// Last-writer-wins: the incoming image (with version `img`) wins the current row.
+    fn lww_wins(&self, img: &[Value<'static>], strict_delete: bool) -> Result<String> {
+        let r = &self.rule.rule;
+        let vcol = self.named(r.column.as_deref().unwrap_or_default())?;
+        let v = self.ident(&column(self.t, vcol)?.name);
+        let vin = self.lit(img, vcol)?;
+        if strict_delete {
+            return Ok(format!("({v} <= {vin})"));
+        }
+        let tie = match r.site_column.as_deref() {
+            Some(sc) => {
+                let i = self.named(sc)?;
+                format!("{} < {}", self.ident(&column(self.t, i)?.name), self.lit(img, i)?)
+            }
+            None => (if self.sites.origin > self.sites.target { "TRUE" } else { "FALSE" }).into(),
+        };
+        Ok(format!("({v} < {vin} OR ({v} <=> {vin} AND {tie}))"))
+    }
+
+    fn named(&self, name: &str) -> Result<usize> {
+        self.t.schema.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+            Error::config(format!(
+                "conflict rule for {}.{} names column {name:?}, which the table does not have",
+                self.t.db, self.t.name
+            ))
+        })
+    }
+}
+
+fn need<'r>(img: &'r Option<Row>, what: &str) -> Result<&'r [Value<'static>]> {
+    img.as_deref().ok_or_else(|| Error::new(otter_core::ErrorKind::Sink, format!("a change without its {what} image")))
+}
+
+/// The statements that apply `op` under `rule`.
+pub(crate) fn guarded_statements(
+    d: &dyn SqlDialect,
+    t: &TargetTable<'_>,
+    rule: &CompiledRule,
+    sites: Sites<'_>,
+    op: &Guarded,
+) -> Result<Vec<String>> {
+    let c = Ctx { d, t, rule, sites };
+    let (origin, target) = (q(sites.origin), q(sites.target));
+    let primary = rule.rule.primary.as_deref().unwrap_or_default();
+    let at_primary = sites.target == primary;
+    let mut out = Vec::new();
+    match (rule.rule.policy, op.kind) {
+        (ConflictPolicy::LastWriterWins, ChangeKind::Delete) => {
+            let b = need(&op.before, "before")?;
+            let wins = c.lww_wins(b, true)?;
+            out.push(c.log(b, None, &format!("NOT {}", c.eq(b, &c.present(b))?), &format!("IF({wins}, {origin}, {target})"))?);
+            out.push(c.delete(b, &wins)?);
+        }
+        (ConflictPolicy::LastWriterWins, kind) => {
+            let a = need(&op.after, "after")?;
+            let b = if kind == ChangeKind::Update { need(&op.before, "before")? } else { a };
+            let wins = c.lww_wins(a, false)?;
+            out.push(c.log(b, Some(a), &format!("NOT {}", c.eq(b, &c.present(b))?), &format!("IF({wins}, {origin}, {target})"))?);
+            out.extend(c.update(b, a, &c.present(a), &wins)?);
+            out.push(c.insert_missing(a, &[b, a])?);
+        }
+        (ConflictPolicy::PrimaryWins | ConflictPolicy::Report, ChangeKind::Delete) => {
+            let b = need(&op.before, "before")?;
+            let differs = format!("NOT {}", c.eq(b, &c.present(b))?);
+            if at_primary && rule.rule.policy == ConflictPolicy::PrimaryWins {
+                out.push(c.log(b, None, &differs, &target)?);
+                out.push(c.delete(b, &c.eq(b, &c.present(b))?)?);
+            } else {
+                out.push(c.log(b, None, &differs, &origin)?);
+                out.push(c.delete(b, "TRUE")?);
+            }
+        }
+        (ConflictPolicy::Report, ChangeKind::Insert) | (ConflictPolicy::PrimaryWins, ChangeKind::Insert) if at_primary || rule.rule.policy == ConflictPolicy::Report => {
+            let a = need(&op.after, "after")?;
+            out.push(c.log(a, Some(a), &format!("NOT {}", c.eq(a, &c.present(a))?), &target)?);
+            out.push(c.insert_missing(a, &[a])?);
+        }
+        (ConflictPolicy::PrimaryWins, ChangeKind::Update) if at_primary => {
+            let (b, a) = (need(&op.before, "before")?, need(&op.after, "after")?);
+            let same = c.eq(b, &c.present(b))?;
+            out.push(c.log(b, Some(a), &format!("NOT {same}"), &target)?);
+            out.push(c.log_missing(b, a, &target)?);
+            out.extend(c.update(b, a, &c.present(a), &same)?);
+        }
+        (ConflictPolicy::PrimaryWins | ConflictPolicy::Report, kind) => {
+            // Not at the primary (or fan-in updates): the incoming change is applied.
+            let a = need(&op.after, "after")?;
+            let b = if kind == ChangeKind::Update { need(&op.before, "before")? } else { a };
+            out.push(c.log(b, Some(a), &format!("NOT {}", c.eq(b, &c.present(b))?), &origin)?);
+            out.extend(c.update(b, a, &c.present(a), "TRUE")?);
+            out.push(c.insert_missing(a, &[b, a])?);
+        }
+        (ConflictPolicy::ColumnGroups, ChangeKind::Delete) => {
+            let b = need(&op.before, "before")?;
+            out.push(c.log(b, None, &format!("NOT {}", c.eq(b, &c.present(b))?), &origin)?);
+            out.push(c.delete(b, "TRUE")?);
+        }
+        (ConflictPolicy::ColumnGroups, ChangeKind::Insert) => {
+            let a = need(&op.after, "after")?;
+            let winner = if at_primary { &target } else { &origin };
+            out.push(c.log(a, Some(a), &format!("NOT {}", c.eq(a, &c.present(a))?), winner)?);
+            if !at_primary {
+                out.extend(c.update(a, a, &c.present(a), "TRUE")?);
+            }
+            out.push(c.insert_missing(a, &[a])?);
+        }
+        (ConflictPolicy::ColumnGroups, ChangeKind::Update) => {
+            let (b, a) = (need(&op.before, "before")?, need(&op.after, "after")?);
+            let changed: Vec<usize> = c.present(a).into_iter().filter(|&i| b.get(i) != a.get(i)).collect();
+            let key_changed = t.key.iter().any(|i| changed.contains(i));
+            for group in groups(&c, &changed)? {
+                let same = c.eq(b, &group)?;
+                let winner = if at_primary { &target } else { &origin };
+                out.push(c.log(b, Some(a), &format!("NOT {same}"), winner)?);
+                let cond = if at_primary { same } else { "TRUE".into() };
+                let set: Vec<usize> = group.into_iter().filter(|i| !t.key.contains(i) && !matches!(a.get(*i), Some(Value::Absent) | None)).collect();
+                out.extend(c.update(b, a, &set, &cond)?);
+            }
+            if key_changed {
+                out.extend(c.update(b, a, t.key, "TRUE")?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The column groups (as written columns) that `changed` touches.
+fn groups(c: &Ctx<'_, '_>, changed: &[usize]) -> Result<Vec<Vec<usize>>> {
+    let mut listed: Vec<Vec<usize>> = Vec::new();
+    for g in &c.rule.rule.groups {
+        let mut cols = Vec::new();
+        for name in g {
+            let i = c.named(name)?;
+            if c.t.columns.contains(&i) {
+                cols.push(i);
+            }
+        }
+        listed.push(cols);
+    }
+    let mut out: Vec<Vec<usize>> = listed.into_iter().filter(|g| g.iter().any(|i| changed.contains(i))).collect();
+    for &i in changed {
+        if !out.iter().any(|g| g.contains(&i)) && !c.rule.rule.groups.iter().flatten().any(|n| c.named(n).ok() == Some(i)) {
+            out.push(vec![i]);
+        }
+    }
+    Ok(out)
+}
