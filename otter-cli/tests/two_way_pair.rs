@@ -186,3 +186,29 @@ fn two_way_pair_column_groups() {
         &[(1, "a", "5"), (1, "b", "6"), (2, "a", "5"), (2, "b", "6"), (3, "note", "A"), (3, "v", "9"), (3, "winner", "A")],
     );
 }
+
+#[test]
+fn two_way_check_warns_when_auto_increment_keys_collide() {
+    let check = |s: &[Site]| {
+        let dir = tempfile::tempdir().unwrap();
+        let inc: &[&str] = &["s\\..*"];
+        let edges = [Edge { from: &s[0], to: &s[1], include: inc, forward: false }, Edge { from: &s[1], to: &s[0], include: inc, forward: false }];
+        let cfg = config(dir.path(), &edges, "");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_otter")).args(["check", "--config"]).arg(&cfg).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text.lines().find(|l| l.contains("auto_increment")).unwrap_or_else(|| panic!("no auto_increment row:\n{text}")).to_owned();
+        (out.status.code(), line)
+    };
+    // Distinct offsets (the harness sites use increment 2, offsets 1 and 2): pass.
+    let good = sites(&["A", "B"]);
+    let (code, line) = check(&good);
+    assert_eq!(code, Some(0), "{line}");
+    assert!(line.contains("PASS"), "{line}");
+    // Both sites on the defaults (1, 1): keys collide -> a warning that says how to fix it.
+    for s in &good {
+        s.db.sql("SET GLOBAL auto_increment_increment = 1; SET GLOBAL auto_increment_offset = 1").unwrap();
+    }
+    let (code, line) = check(&good);
+    assert_eq!(code, Some(0), "warnings do not fail the check: {line}");
+    assert!(line.contains("WARN") && line.contains("auto_increment_increment = 2"), "{line}");
+}
