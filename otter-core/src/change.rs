@@ -10,8 +10,10 @@
 //! - chunks of one transaction arrive consecutively, `index` 0, 1, 2…, and only the last has
 //!   `last = true`; nothing of another transaction comes in between;
 //! - [`ChangeId`]s increase strictly in stream order (transaction begin coordinate, then row index);
-//! - `Event::position()` is where a reader resumes *after* the event; it only exists at transaction
-//!   ends, DDLs and progress marks, never inside a transaction.
+//! - `Event::position()` is where a reader resumes *after* the event: after the transaction for a
+//!   last chunk, a DDL or a progress mark; for an earlier chunk (when the source gives it one, as
+//!   the MySQL source does) the transaction's begin plus the rows handed out so far
+//!   (`skip_rows`), so resuming there neither repeats nor loses a row.
 
 use std::sync::Arc;
 
@@ -129,7 +131,8 @@ pub struct TxnChunk {
     pub last: bool,
     /// The row changes of this chunk, in order.
     pub changes: Vec<RowChange>,
-    /// Where to resume after this chunk if it is the last one.
+    /// Where to resume after this chunk: after the commit for the last chunk; for an earlier one,
+    /// `None` or the transaction's begin with `skip_rows` = rows handed out so far.
     pub position: Option<Position>,
 }
 
@@ -173,7 +176,7 @@ pub enum Event {
 }
 
 impl Event {
-    /// The resume position after this event, if it ends at a transaction boundary.
+    /// The resume position after this event, if it has one (see the module invariants).
     pub fn position(&self) -> Option<&Position> {
         match self {
             Event::Rows(c) => c.position.as_ref(),

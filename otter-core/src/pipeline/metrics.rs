@@ -163,28 +163,31 @@ impl Metrics {
     }
 }
 
-/// Prometheus text exposition of several pipelines' metrics.
+/// Prometheus text exposition of several pipelines' metrics. The committed position is exported
+/// as two gauges: the binlog file's number (`mysql-bin.000042` → 42) and the byte offset in it.
 pub fn prometheus_text(all: &[Arc<Metrics>]) -> String {
     use std::fmt::Write;
-    let snaps: Vec<Snapshot> = all.iter().map(|m| m.snapshot()).collect();
+    let rows: Vec<(Snapshot, Option<Position>)> = all.iter().map(|m| (m.snapshot(), m.position.lock().clone())).collect();
     let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: &dyn Fn(&Snapshot) -> Option<f64>| {
+    let mut metric = |name: &str, kind: &str, help: &str, value: &dyn Fn(&Snapshot, Option<&Position>) -> Option<f64>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for s in &snaps {
-            if let Some(v) = value(s) {
+        for (s, p) in &rows {
+            if let Some(v) = value(s, p.as_ref()) {
                 let _ = writeln!(out, "{name}{{pipeline=\"{}\"}} {v}", s.name.replace('\\', "\\\\").replace('"', "\\\""));
             }
         }
     };
-    metric("otter_rows_total", "counter", "Row changes committed to the sink.", &|s| Some(s.rows as f64));
-    metric("otter_transactions_total", "counter", "Source transactions committed to the sink.", &|s| Some(s.txns as f64));
-    metric("otter_batches_total", "counter", "Batches committed to the sink.", &|s| Some(s.batches as f64));
-    metric("otter_errors_total", "counter", "Errors, including retried ones.", &|s| Some(s.errors as f64));
-    metric("otter_rows_per_second", "gauge", "Committed rows per second over the last interval.", &|s| Some(s.rows_per_sec));
-    metric("otter_transactions_per_second", "gauge", "Committed transactions per second over the last interval.", &|s| Some(s.txns_per_sec));
-    metric("otter_lag_seconds", "gauge", "Now minus the source commit time of the last committed transaction.", &|s| s.lag_secs.map(|l| l as f64));
-    metric("otter_batches_in_flight", "gauge", "Batches sent to the sink and not yet acknowledged.", &|s| Some(s.in_flight as f64));
-    metric("otter_up", "gauge", "1 while the pipeline runs, 0 when stopped or failed.", &|s| Some(if s.state == "running" { 1.0 } else { 0.0 }));
+    metric("otter_rows_total", "counter", "Row changes committed to the sink.", &|s, _| Some(s.rows as f64));
+    metric("otter_transactions_total", "counter", "Source transactions committed to the sink.", &|s, _| Some(s.txns as f64));
+    metric("otter_batches_total", "counter", "Batches committed to the sink.", &|s, _| Some(s.batches as f64));
+    metric("otter_errors_total", "counter", "Errors, including retried ones.", &|s, _| Some(s.errors as f64));
+    metric("otter_rows_per_second", "gauge", "Committed rows per second over the last interval.", &|s, _| Some(s.rows_per_sec));
+    metric("otter_transactions_per_second", "gauge", "Committed transactions per second over the last interval.", &|s, _| Some(s.txns_per_sec));
+    metric("otter_lag_seconds", "gauge", "Now minus the source commit time of the last committed transaction.", &|s, _| s.lag_secs.map(|l| l as f64));
+    metric("otter_batches_in_flight", "gauge", "Batches sent to the sink and not yet acknowledged.", &|s, _| Some(s.in_flight as f64));
+    metric("otter_position_file_number", "gauge", "Number of the binlog file of the committed position.", &|_, p| p.map(|p| p.coord.file_seq() as f64));
+    metric("otter_position_offset", "gauge", "Byte offset of the committed position in its binlog file.", &|_, p| p.map(|p| p.coord.offset as f64));
+    metric("otter_up", "gauge", "1 while the pipeline runs, 0 when stopped or failed.", &|s, _| Some(if s.state == "running" { 1.0 } else { 0.0 }));
     out
 }
 
@@ -197,9 +200,15 @@ mod tests {
         let a = Metrics::new("a_to_b");
         a.set_state("running");
         a.committed(10, 2, 1, None);
-        let text = prometheus_text(&[a]);
+        let text = prometheus_text(&[Arc::clone(&a)]);
         assert!(text.contains("otter_rows_total{pipeline=\"a_to_b\"} 10"), "{text}");
         assert!(text.contains("otter_up{pipeline=\"a_to_b\"} 1"));
         assert!(text.contains("# TYPE otter_lag_seconds gauge"));
+        assert!(!text.contains("otter_position_offset{"), "no position yet: {text}");
+        let p = Position { coord: crate::position::BinlogCoord::new("mysql-bin.000042", 1234), gtid: None, skip_rows: 0 };
+        a.committed(1, 1, 2, Some(&p));
+        let text = prometheus_text(&[a]);
+        assert!(text.contains("otter_position_file_number{pipeline=\"a_to_b\"} 42"), "{text}");
+        assert!(text.contains("otter_position_offset{pipeline=\"a_to_b\"} 1234"), "{text}");
     }
 }

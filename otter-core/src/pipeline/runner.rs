@@ -2,8 +2,9 @@
 //! with several batches in flight, and commit checkpoints in source order.
 //!
 //! Invariants:
-//! - memory is bounded: at most `max_in_flight` batches exist between the reader and the sink's
-//!   acknowledgements, each bounded by `max_rows`/`max_bytes` (plus one source chunk);
+//! - memory is bounded: at most `max_in_flight` batches are sent to the sink and not yet
+//!   acknowledged, at most as many more wait between the reader and the writer, and each is
+//!   bounded by `max_rows`/`max_bytes` (plus one source chunk);
 //! - a checkpoint is saved only for a position whose batch and all earlier batches the sink
 //!   acknowledged ([`OrderedAcks`]);
 //! - on shutdown the reader stops, every batch already read is written and acknowledged, and the
@@ -128,6 +129,14 @@ impl Pipeline {
     #[must_use]
     pub fn metrics(mut self, m: Arc<Metrics>) -> Pipeline {
         self.metrics = m;
+        self
+    }
+
+    /// The least time between two checkpoint saves (default 200 ms; zero saves after every
+    /// committed batch). The final checkpoint is saved on shutdown regardless.
+    #[must_use]
+    pub fn checkpoint_every(mut self, every: Duration) -> Pipeline {
+        self.checkpoint_every = every;
         self
     }
 

@@ -232,14 +232,24 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
         None => start::resolve(&mut control, &opts, &server, server_id, &from).await?,
     };
     tracing::info!(source = %opts.display_url(), position = %resolved.position, server_id, "Starting capture.");
+    let catalog = Catalog::new(settings(&mut control, &server).await?);
+    drop(control);
+    // The only schema work at startup: replaying the recorded history (DDL met in the stream) up
+    // to the start position. Tables the history does not know are read lazily, one `SHOW CREATE
+    // TABLE` when their first rows arrive, so no startup step grows with the number of tables on
+    // the server.
+    let loading = std::time::Instant::now();
     let history = match &options.state_dir {
         Some(dir) => SchemaHistory::open(dir)?,
         None => SchemaHistory::in_memory(),
     };
-    let catalog = Catalog::new(settings(&mut control, &server).await?);
-    drop(control);
+    let ddl_positions = history.len();
     let filter = TableFilter::new(&config.include, &config.exclude)?;
-    let tables = Tables::new(catalog, history, &resolved.position.coord, filter, LiveSchema::new(opts.clone()), config.on_schema_error);
+    let mut tables = Tables::new(catalog, history, &resolved.position.coord, filter, LiveSchema::new(opts.clone()), config.on_schema_error);
+    if ddl_positions > 0 {
+        let known = tables.catalog_mut().tables().count();
+        tracing::info!(ddl_positions, tables = known, position = %resolved.position.coord, elapsed_ms = loading.elapsed().as_millis() as u64, "Schema history loaded.");
+    }
     let limits = ChunkLimits { rows: config.chunk_rows, bytes: config.chunk_bytes };
     let mut asm = Assembler::new(tables, &resolved.position, resolved.not_before, limits).with_marks(config.marks.clone());
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
