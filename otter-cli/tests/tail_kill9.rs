@@ -19,6 +19,11 @@ fn spawn_tail(url: &str, out: &std::path::Path, log: &std::path::Path) -> Child 
         .unwrap()
 }
 
+/// How many times a tail process logged its start.
+fn starts(log: &std::path::Path) -> usize {
+    std::fs::read_to_string(log).unwrap_or_default().matches("Starting capture").count()
+}
+
 /// Row ids of every transaction line in the output file, in file order.
 fn captured(out: &std::path::Path) -> Vec<Vec<i64>> {
     let text = std::fs::read_to_string(out).unwrap_or_default();
@@ -48,6 +53,7 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
     });
     let mut tail = spawn_tail(&db.url(), &out, &log);
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut started_before = 0;
     for _ in 0..5 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -55,6 +61,7 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
         std::thread::sleep(Duration::from_millis(300 + seed % 700));
         tail.kill().unwrap(); // SIGKILL
         tail.wait().unwrap();
+        started_before = starts(&log);
         tail = spawn_tail(&db.url(), &out, &log);
     }
     worker.join().unwrap();
@@ -62,10 +69,9 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
     while captured(&out).len() < TXNS as usize && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Graceful stop: SIGINT, exit 0. Wait until the last process logged its start (6 starts in
-    // all) so the signal does not land before the process exists as `otter`.
-    let started = || std::fs::read_to_string(&log).unwrap_or_default().matches("Starting capture").count();
-    while started() < 6 && Instant::now() < deadline {
+    // Graceful stop: SIGINT, exit 0. Wait until the last process logged its start (an earlier
+    // one may have been killed before it logged) so the signal does not land before it runs.
+    while starts(&log) <= started_before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     Command::new("kill").args(["-INT", &tail.id().to_string()]).status().unwrap();

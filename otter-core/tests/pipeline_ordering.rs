@@ -83,6 +83,7 @@ fn meta(begin: u64) -> TxnMeta {
         end: Some(BinlogCoord::new(FILE, begin + 100)),
         commit_ts: 1_700_000_000 + (begin / 100) as u32,
         commit_ts_micros: None,
+        origin: None,
     }
 }
 
@@ -144,7 +145,7 @@ fn script(items: &[Item], mid_positions: bool) -> (Vec<Event>, Vec<Expect>) {
             }
             Item::Progress => {
                 expect.push(Expect { position: Some(end.clone()), txn_end: true, counts_as_txn: false, rows: 0 });
-                events.push(Event::Progress(Progress { position: end, timestamp: 1_700_000_000 }));
+                events.push(Event::Progress(Progress { position: end, timestamp: 1_700_000_000, passed_over: true }));
             }
         }
     }
