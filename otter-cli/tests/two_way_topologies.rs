@@ -150,3 +150,45 @@ fn two_way_mesh_three_sites_with_kill9() {
     }
     assert!(interrupt(child, &log).success(), "{}", tail(&log));
 }
+
+#[test]
+fn two_way_fan_in_reports_key_collisions() {
+    let s = sites(&["A", "C", "B"]);
+    let (a, c, b) = (&s[0], &s[1], &s[2]);
+    for (site, note) in [(a, "from A"), (c, "from C")] {
+        site.db.sql(&format!("CREATE DATABASE f; CREATE TABLE f.t (id INT PRIMARY KEY, note VARCHAR(20)); INSERT INTO f.t VALUES (1, '{note}'), (2, '{note}')")).unwrap();
+    }
+    b.db.sql("CREATE DATABASE f; CREATE TABLE f.t (id INT PRIMARY KEY, note VARCHAR(20))").unwrap();
+    // Two one-way pipelines into B; only rows flow (the tables exist everywhere).
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!("state_dir = \"{}\"\n", dir.path().join("state").display());
+    for src in [a, c] {
+        text.push_str(&format!(
+            "[[pipeline]]\nname = \"{n}_to_B\"\n[pipeline.source]\nurl = \"{u}\"\nfrom = \"earliest\"\ninclude = [\"f\\\\.t\"]\n\
+             [pipeline.sink]\nkind = \"mysql\"\nurl = \"{bu}\"\napply_ddl = false\n\
+             [[pipeline.sink.conflict]]\ntables = \"f\\\\.t\"\npolicy = \"report\"\n",
+            n = src.name,
+            u = src.db.url(),
+            bu = b.db.url()
+        ));
+    }
+    let cfg = dir.path().join("fan_in.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let log = dir.path().join("otter.log");
+    let child = spawn_run(&cfg, &log);
+    wait_until(120, &log, "two collisions reported", || {
+        b.db.value("SELECT COUNT(*) FROM otter.conflicts WHERE tbl = 't'").unwrap_or_default() == "2"
+    });
+    assert!(interrupt(child, &log).success(), "{}", tail(&log));
+    // Each key holds the row that arrived first, unchanged; the loser is in the log.
+    let rows = b.db.query("SELECT id, note FROM f.t ORDER BY id").unwrap();
+    assert_eq!(rows.len(), 2);
+    let logged = b.db.query("SELECT JSON_VALUE(row_key, '$.id'), origin, winner, JSON_VALUE(incoming_row, '$.note'), JSON_VALUE(local_row, '$.note') FROM otter.conflicts ORDER BY 1").unwrap();
+    for (row, entry) in rows.iter().zip(&logged) {
+        assert_eq!(entry[0], row[0]);
+        assert_eq!(entry[2], "target", "the row already there is kept");
+        assert_eq!(entry[4], row[1], "local_row is what B kept");
+        assert_ne!(entry[3], row[1], "incoming_row is the other source's row");
+        assert!(entry[1] == "A_to_B" || entry[1] == "C_to_B", "origin names the losing pipeline: {entry:?}");
+    }
+}

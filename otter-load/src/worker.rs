@@ -309,10 +309,12 @@ impl Worker {
         self.with_retry(&[ckpt.to_owned()]).await
     }
 
+    /// Sites of a decision; in one-way pipelines (fan-in) the origin is the pipeline's name and
+    /// the target is called `target`.
     fn sites<'a>(&'a self, origin: &'a str) -> Sites<'a> {
         Sites {
-            origin,
-            target: self.two_way.as_ref().map_or("", |t| t.target_site.as_str()),
+            origin: if origin.is_empty() { &self.pipeline } else { origin },
+            target: self.two_way.as_ref().map_or("target", |t| t.target_site.as_str()),
             pipeline: &self.pipeline,
             schema: self.two_way.as_ref().map_or(self.cfg.checkpoint_schema.as_str(), |t| t.marks_schema.as_str()),
         }
