@@ -169,6 +169,12 @@ impl Ctx<'_, '_> {
         Ok(Some(format!("UPDATE {} SET {} WHERE {} AND {cond}", self.table(), sets.join(", "), self.key(key_img)?)))
     }
 
+    /// A locking read of the row: waits for a concurrent writer of the same key (even one whose
+    /// insert is not committed yet), so the checks that follow see its committed row.
+    fn lock(&self, img: &[Value<'static>]) -> Result<String> {
+        Ok(format!("SELECT 1 FROM {} WHERE {} FOR UPDATE", self.table(), self.key(img)?))
+    }
+
     fn delete(&self, before: &[Value<'static>], cond: &str) -> Result<String> {
         Ok(format!("DELETE FROM {} WHERE {} AND {cond}", self.table(), self.key(before)?))
     }
@@ -237,6 +243,12 @@ pub(crate) fn guarded_statements(
     let primary = rule.rule.primary.as_deref().unwrap_or_default();
     let at_primary = sites.target == primary;
     let mut out = Vec::new();
+    for img in [op.before.as_deref(), op.after.as_deref()].into_iter().flatten() {
+        let l = c.lock(img)?;
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
     match (rule.rule.policy, op.kind) {
         (ConflictPolicy::LastWriterWins, ChangeKind::Delete) => {
             let b = need(&op.before, "before")?;
@@ -265,8 +277,10 @@ pub(crate) fn guarded_statements(
         }
         (ConflictPolicy::Report, ChangeKind::Insert) | (ConflictPolicy::PrimaryWins, ChangeKind::Insert) if at_primary || rule.rule.policy == ConflictPolicy::Report => {
             let a = need(&op.after, "after")?;
-            out.push(c.log(a, Some(a), &format!("NOT {}", c.eq(a, &c.present(a))?), &target)?);
+            // Insert first, then log a row that is there and differs: a concurrent insert of the
+            // same key (another source) is waited for by the insert and then seen by the log.
             out.push(c.insert_missing(a, &[a])?);
+            out.push(c.log(a, Some(a), &format!("NOT {}", c.eq(a, &c.present(a))?), &target)?);
         }
         (ConflictPolicy::PrimaryWins, ChangeKind::Update) if at_primary => {
             let (b, a) = (need(&op.before, "before")?, need(&op.after, "after")?);
