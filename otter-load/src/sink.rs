@@ -336,14 +336,20 @@ impl Sink for MysqlSink {
         self.start().await?;
         let mut rxs = Vec::new();
         let mut pending: Vec<RowChange> = Vec::new();
-        for e in &batch.events {
+        let (seq, position) = (batch.seq, batch.position.clone());
+        // The pipeline hands over its only reference: move the rows out instead of cloning each.
+        let events = match Arc::try_unwrap(batch) {
+            Ok(b) => b.events,
+            Err(shared) => shared.events.clone(),
+        };
+        for e in events {
             match e {
-                Event::Rows(c) => pending.extend(c.changes.iter().cloned()),
+                Event::Rows(c) => pending.extend(c.changes),
                 Event::Ddl(d) => {
                     if !pending.is_empty() {
                         rxs.extend(self.dispatch(std::mem::take(&mut pending)).await?);
                     }
-                    self.apply_ddl(d).await?;
+                    self.apply_ddl(&d).await?;
                 }
                 Event::Progress(_) => {}
             }
@@ -363,7 +369,6 @@ impl Sink for MysqlSink {
             }
         }
         let tracker = Arc::clone(&self.tracker);
-        let (seq, position) = (batch.seq, batch.position.clone());
         self.completions.retain(|h| !h.is_finished());
         self.completions.push(tokio::spawn(async move {
             match wait_all(rxs).await {
