@@ -212,7 +212,9 @@ pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, chang
                         anomalies.push("UPDATE after DELETE of the same key: applied as an upsert".into());
                     }
                     let (merged, anomaly) = fold(prev, op);
-                    if let Some(a) = anomaly {
+                    // In row mode an UPDATE arrives as an upsert of its whole after image: only a
+                    // second INSERT of a key is an anomaly, not an update of an inserted row.
+                    if let Some(a) = anomaly.filter(|_| !is_update) {
                         anomalies.push(a);
                     }
                     // Re-append so the op sorts by its newest change.

@@ -29,9 +29,10 @@ fn workload(a: &MariaDb, round: u32) {
     for i in 0..40 {
         let id = base + i;
         sql.push_str(&format!(
-            "INSERT INTO s.typed VALUES ({id}, {}, -{id}.123456, 1.5, {id}.25, 'name {id} 🦦', 'café', 0x00ff{:02x}, REPEAT('b', {}),
+            "INSERT INTO s.typed VALUES ({id}, {}, -{id}.123456, 1.5, {id}.25, 'name {id} 🦦', '{}', 0x00ff{:02x}, REPEAT('b', {}),
              'text', '2024-02-29', '-12:34:56.789', '2024-01-01 00:00:00.000001', '2024-06-01 12:00:00.5', 2024, 'b', 'x,z', b'101', '{{\"k\": {id}}}');",
             u64::MAX - u64::from(id),
+            if i % 2 == 0 { "café" } else { "plain ''q'' \t text " },
             i % 256,
             i * 10
         ));

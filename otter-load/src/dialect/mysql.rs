@@ -3,7 +3,7 @@
 //! settings of [`MysqlDialect::session_setup`] (`NO_BACKSLASH_ESCAPES`, UTC time zone).
 //!
 //! Invariants: a string literal is written as quoted text only when it is valid UTF-8 for a
-//! UTF-8/ASCII column and holds no control characters; everything else is an exact hex literal
+//! UTF-8/ASCII column (or pure ASCII for a latin1 column) and holds no control characters; everything else is an exact hex literal
 //! (with the column's character set introducer for text); TIMESTAMPs are written in UTC, matching
 //! the session time zone, so the stored instant is the source's.
 
@@ -175,6 +175,8 @@ impl SqlDialect for MysqlDialect {
                     let cs = col.charset.as_deref().unwrap_or("utf8mb4");
                     match (cs, clean_text(b)) {
                         ("utf8mb4" | "utf8mb3" | "utf8" | "ascii", Some(s)) => quoted(s, out),
+                        // ASCII is the same bytes in latin1: plain text, half the size of hex.
+                        ("latin1", Some(s)) if s.is_ascii() => quoted(s, out),
                         _ => {
                             let _ = write!(out, "_{} ", self.charset_name(cs));
                             hex_literal(b, out);

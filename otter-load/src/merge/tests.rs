@@ -211,6 +211,21 @@ fn insert_then_update_is_one_insert_and_d_plus_u_is_reported() {
 }
 
 #[test]
+fn only_a_second_insert_of_a_key_is_reported() {
+    let s = schema();
+    let id = |n| ChangeId { txn: BinlogCoord::new("b.000001", n), row: 0 };
+    let i = |n, v| RowChange { table: Arc::clone(&s), kind: ChangeKind::Insert, before: None, after: Some(full(1, [v, v])), id: id(n) };
+    let u = RowChange { table: Arc::clone(&s), kind: ChangeKind::Update, before: Some(full(1, [1, 1])), after: Some(full(1, [2, 2])), id: id(2) };
+    for mode in [ApplyMode::Row, ApplyMode::Column] {
+        let m = merge(&s, Some(&[0]), mode, vec![i(1, 1), u.clone()]);
+        assert!(m.anomalies.is_empty(), "{mode:?}: {:?}", m.anomalies);
+        assert!(matches!(&m.writes[..], [Op::Upsert { after, .. }] if int(&after[1]) == 2));
+    }
+    let m = merge(&s, Some(&[0]), ApplyMode::Row, vec![i(1, 1), i(3, 3)]);
+    assert_eq!(m.anomalies.len(), 1);
+}
+
+#[test]
 fn case_insensitive_keys_merge() {
     let mut sch = (*schema()).clone();
     sch.columns[0] = Column { collation: Some("utf8mb4_general_ci".into()), charset: Some("utf8mb4".into()), ..col("id", SqlType::VarChar(10)) };
