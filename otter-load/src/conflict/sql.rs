@@ -117,6 +117,18 @@ impl Ctx<'_, '_> {
 
     /// Records a conflict when the row at `key_img`'s key matches `cond`.
     fn log(&self, key_img: &[Value<'static>], incoming: Option<&[Value<'static>]>, cond: &str, winner: &str) -> Result<String> {
+        let from = format!("{} WHERE {} AND {cond}", self.table(), self.key(key_img)?);
+        self.log_insert(key_img, &self.json_of_target(self.t.columns)?, incoming, winner, &from)
+    }
+
+    /// Records a conflict when the row at `key_img`'s key is missing.
+    fn log_missing(&self, key_img: &[Value<'static>], incoming: &[Value<'static>], winner: &str) -> Result<String> {
+        let from = format!("DUAL WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {})", self.table(), self.key(key_img)?);
+        self.log_insert(key_img, "NULL", Some(incoming), winner, &from)
+    }
+
+    /// `INSERT INTO conflicts ... SELECT <entry> FROM <from>`.
+    fn log_insert(&self, key_img: &[Value<'static>], local: &str, incoming: Option<&[Value<'static>]>, winner: &str, from: &str) -> Result<String> {
         let s = self.sites;
         let incoming = match incoming {
             Some(img) => self.json_of(img, &self.present(img))?,
@@ -124,7 +136,7 @@ impl Ctx<'_, '_> {
         };
         Ok(format!(
             "INSERT INTO `{}`.`conflicts` (pipeline, db, tbl, row_key, policy, origin, local_row, incoming_row, winner) \
-             SELECT {}, {}, {}, {}, {}, {}, {}, {}, {winner} FROM {} WHERE {} AND {cond}",
+             SELECT {}, {}, {}, {}, {}, {}, {local}, {incoming}, {winner} FROM {from}",
             s.schema.replace('`', "``"),
             q(s.pipeline),
             q(self.t.db),
@@ -132,29 +144,6 @@ impl Ctx<'_, '_> {
             self.json_of(key_img, self.t.key)?,
             q(self.rule.rule.policy.name()),
             q(s.origin),
-            self.json_of_target(self.t.columns)?,
-            incoming,
-            self.table(),
-            self.key(key_img)?,
-        ))
-    }
-
-    /// Records a conflict when the row at `key_img`'s key is missing.
-    fn log_missing(&self, key_img: &[Value<'static>], incoming: &[Value<'static>], winner: &str) -> Result<String> {
-        let s = self.sites;
-        Ok(format!(
-            "INSERT INTO `{}`.`conflicts` (pipeline, db, tbl, row_key, policy, origin, local_row, incoming_row, winner) \
-             SELECT {}, {}, {}, {}, {}, {}, NULL, {}, {winner} FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {})",
-            s.schema.replace('`', "``"),
-            q(s.pipeline),
-            q(self.t.db),
-            q(self.t.name),
-            self.json_of(key_img, self.t.key)?,
-            q(self.rule.rule.policy.name()),
-            q(s.origin),
-            self.json_of(incoming, &self.present(incoming))?,
-            self.table(),
-            self.key(key_img)?,
         ))
     }
 
