@@ -44,15 +44,16 @@ const fn dig2bytes(digits: u8) -> usize {
     }
 }
 
-/// `10^digits` for `digits <= 9`.
-const fn pow10(digits: u8) -> u32 {
-    let mut v = 1u32;
-    let mut i = 0;
-    while i < digits && i < DIG_PER_GROUP {
-        v *= 10;
-        i += 1;
+/// `10^d` for `d <= 9`, the bound of a group of `d` digits.
+const POW10: [u32; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
+/// `10^digits` for `digits <= 9` (saturating at `10^9` above).
+#[inline]
+fn pow10(digits: u8) -> u32 {
+    match POW10.get(usize::from(digits)) {
+        Some(&v) => v,
+        None => 1_000_000_000,
     }
-    v
 }
 
 /// The group layout of a `DECIMAL(precision, scale)`: four runs of `(group count, digits per
@@ -105,6 +106,79 @@ fn walk<E>(
     Ok(())
 }
 
+/// The byte and group layout of one `DECIMAL(precision, scale)` declaration, computed once per
+/// column (when its table map is read) so that reading a value does no division. The default
+/// (all zero) layout belongs to no declaration and is refused by [`Decimal::read_laid_out`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Layout {
+    precision: u8,
+    scale: u8,
+    /// [`Decimal::binary_len`] (at most 30).
+    len: u8,
+    /// Digits of the leading integer group (0 when the integer digits are a multiple of 9).
+    lead: u8,
+    /// Full 9-digit groups, integer and fraction together.
+    full: u8,
+    /// Digits of the trailing fraction group (0 when the scale is a multiple of 9).
+    trail: u8,
+}
+
+impl Layout {
+    /// The layout of `DECIMAL(precision, scale)`, or `None` for a declaration MySQL cannot have.
+    pub(crate) fn new(precision: u8, scale: u8) -> Option<Layout> {
+        let len = u8::try_from(Decimal::binary_len(precision, scale)?).ok()?;
+        let intg = precision - scale;
+        Some(Layout {
+            precision,
+            scale,
+            len,
+            lead: intg % DIG_PER_GROUP,
+            full: intg / DIG_PER_GROUP + scale / DIG_PER_GROUP,
+            trail: scale % DIG_PER_GROUP,
+        })
+    }
+}
+
+/// True if every digit group of `raw` (exactly `layout.len` bytes) is below `10^digits`: the
+/// hot-path twin of [`walk`] (the same checks, with whole big-endian words for full groups and no
+/// per-byte sign handling), run on every decoded value.
+#[inline]
+fn groups_in_range(raw: &[u8], layout: Layout) -> bool {
+    // Negative values have every byte inverted; the first byte's top bit is the (flipped) sign.
+    let invert: u32 = match raw.first() {
+        Some(b) if b & 0x80 != 0 => 0,
+        _ => u32::MAX,
+    };
+    let mut r = Reader::new(raw);
+    // Reads a group of `digits` digits: its bytes big-endian, sign-corrected, then range-checked.
+    let mut first = true;
+    let mut group = |r: &mut Reader<'_>, digits: u8| -> bool {
+        let n = dig2bytes(digits);
+        let v = match r.take(n) {
+            Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+            Some(bytes) => bytes.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b)),
+            None => return false,
+        };
+        let bits = 8 * n as u32;
+        let width_mask = if bits >= 32 { u32::MAX } else { (1u32 << bits) - 1 };
+        let mut v = (v ^ invert) & width_mask;
+        if first {
+            v ^= 0x80u32.checked_shl(bits.saturating_sub(8)).unwrap_or(0);
+            first = false;
+        }
+        v < pow10(digits)
+    };
+    if layout.lead > 0 && !group(&mut r, layout.lead) {
+        return false;
+    }
+    for _ in 0..layout.full {
+        if !group(&mut r, DIG_PER_GROUP) {
+            return false;
+        }
+    }
+    layout.trail == 0 || group(&mut r, layout.trail)
+}
+
 /// A packed `DECIMAL` value, borrowed from the event (or owned after [`Decimal::into_owned`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decimal<'a> {
@@ -132,18 +206,23 @@ impl<'a> Decimal<'a> {
     /// `Truncated("decimal")` if `r` is too short (then `r` is left unchanged),
     /// `Invalid("decimal digits")` if a group holds more digits than it may.
     pub fn read(r: &mut Reader<'a>, precision: u8, scale: u8) -> Result<Decimal<'a>> {
-        let len = Self::binary_len(precision, scale).ok_or(invalid("decimal precision/scale"))?;
+        Self::read_laid_out(r, Layout::new(precision, scale).unwrap_or_default())
+    }
+
+    /// [`Decimal::read`] with the declaration's layout computed beforehand (the rows decoder
+    /// keeps one per column). The same errors; the default layout is an impossible declaration.
+    #[inline]
+    pub(crate) fn read_laid_out(r: &mut Reader<'a>, layout: Layout) -> Result<Decimal<'a>> {
+        if layout.len == 0 {
+            return Err(invalid("decimal precision/scale"));
+        }
         let mut probe = *r;
-        let raw = probe.take(len).or_trunc("decimal")?;
-        walk(raw, precision, scale, invalid("decimal digits"), |v, digits, _| {
-            if v < pow10(digits) {
-                Ok(())
-            } else {
-                Err(invalid("decimal digits"))
-            }
-        })?;
+        let raw = probe.take(usize::from(layout.len)).or_trunc("decimal")?;
+        if !groups_in_range(raw, layout) {
+            return Err(invalid("decimal digits"));
+        }
         *r = probe;
-        Ok(Decimal { raw: Cow::Borrowed(raw), precision, scale })
+        Ok(Decimal { raw: Cow::Borrowed(raw), precision: layout.precision, scale: layout.scale })
     }
 
     /// Declared precision (total number of digits).
@@ -424,6 +503,19 @@ mod tests {
                 Ok(v) => prop_assert_eq!(d.to_i128(), Some(v)),
                 Err(_) => prop_assert_eq!(d.to_i128(), None),
             }
+        }
+
+        #[test]
+        fn fast_range_check_agrees_with_walk(
+            bytes in proptest::collection::vec(any::<u8>(), 32),
+            (p, s) in (1u8..=65).prop_flat_map(|p| (Just(p), 0..=p.min(30))),
+        ) {
+            // The hot-path check and the reference walk accept exactly the same bytes (random
+            // bytes pass for narrow declarations and fail for wide ones: both outcomes occur).
+            let len = Decimal::binary_len(p, s).unwrap();
+            let raw = &bytes[..len];
+            let reference = walk(raw, p, s, (), |v, digits, _| if v < pow10(digits) { Ok(()) } else { Err(()) }).is_ok();
+            prop_assert_eq!(groups_in_range(raw, Layout::new(p, s).unwrap()), reference);
         }
 
         #[test]

@@ -19,7 +19,7 @@ use crate::error::{invalid, Result};
 use crate::event_type::{RowsFormat, RowsKind};
 use crate::reader::{OrTruncated, Reader};
 use crate::table_map::{bit_lsb, TableMap};
-use crate::value::{decode, Value};
+use crate::value::{decode_into, Value};
 
 /// `STMT_END_F`: the last rows event of a statement (table maps may be released after it).
 pub const STMT_END_F: u16 = 1;
@@ -114,6 +114,11 @@ impl<'a> RowsEvent<'a> {
         }
         let before_cols = self.columns_before;
         let after_cols = self.columns_after.unwrap_or(self.columns_before);
+        let before_present = count_bits(before_cols, self.column_count);
+        let after_present = count_bits(after_cols, self.column_count);
+        // A full image (every column present) of a table without JSON columns is decoded by the
+        // fast path: no per-column presence or partial-JSON checks.
+        let simple = !table.legacy && !table.plans.iter().any(|p| matches!(p.kind, Kind::Json(_)));
         Ok(Rows {
             r: Reader::new(&self.rows),
             table,
@@ -121,8 +126,10 @@ impl<'a> RowsEvent<'a> {
             partial: self.partial,
             before_cols,
             after_cols,
-            before_present: count_bits(before_cols, self.column_count),
-            after_present: count_bits(after_cols, self.column_count),
+            before_present,
+            after_present,
+            before_full: simple && before_present == self.column_count,
+            after_full: simple && after_present == self.column_count,
         })
     }
 }
@@ -159,6 +166,10 @@ pub struct Rows<'s> {
     after_cols: &'s [u8],
     before_present: usize,
     after_present: usize,
+    /// The before image has every column, and the table neither JSON columns nor legacy rows.
+    before_full: bool,
+    /// The same for the after image.
+    after_full: bool,
 }
 
 impl<'s> Rows<'s> {
@@ -173,11 +184,21 @@ impl<'s> Rows<'s> {
         }
         let before_len = self.r.len();
         match self.kind {
+            RowsKind::Write if self.after_full => self.read_full_image(after)?,
             RowsKind::Write => self.read_image(self.after_cols, self.after_present, false, after)?,
+            RowsKind::Delete if self.before_full => self.read_full_image(before)?,
             RowsKind::Delete => self.read_image(self.before_cols, self.before_present, false, before)?,
             RowsKind::Update => {
-                self.read_image(self.before_cols, self.before_present, false, before)?;
-                self.read_image(self.after_cols, self.after_present, self.partial, after)?;
+                if self.before_full {
+                    self.read_full_image(before)?;
+                } else {
+                    self.read_image(self.before_cols, self.before_present, false, before)?;
+                }
+                if self.after_full && !self.partial {
+                    self.read_full_image(after)?;
+                } else {
+                    self.read_image(self.after_cols, self.after_present, self.partial, after)?;
+                }
             }
         }
         // Servers never write a row that takes no bytes; refusing one guarantees progress.
@@ -201,6 +222,29 @@ impl<'s> Rows<'s> {
     /// bitmap: for UPDATE, the columns the server logged as written.
     pub fn after_columns(&self) -> &'s [u8] {
         self.after_cols
+    }
+
+    /// [`Rows::read_image`] for an image with every column present, no JSON column and no
+    /// legacy "X" bit: the NULL bitmap is walked bit by bit alongside the plans.
+    fn read_full_image(&mut self, out: &mut Vec<Value<'s>>) -> Result<()> {
+        let plans = &self.table.plans;
+        let nulls = self.r.take(plans.len().div_ceil(8)).or_trunc("row null bitmap")?;
+        out.reserve(plans.len());
+        let mut nulls = nulls.iter();
+        let mut byte = 0u8;
+        for (i, plan) in plans.iter().enumerate() {
+            if i % 8 == 0 {
+                // The bitmap has exactly ceil(columns / 8) bytes, taken above.
+                byte = nulls.next().copied().unwrap_or(0);
+            }
+            if byte & 1 != 0 {
+                out.push(Value::Null);
+            } else {
+                decode_into(&mut self.r, *plan, out)?;
+            }
+            byte >>= 1;
+        }
+        Ok(())
     }
 
     fn read_image(&mut self, cols: &'s [u8], present: usize, partial_ai: bool, out: &mut Vec<Value<'s>>) -> Result<()> {
@@ -239,7 +283,7 @@ impl<'s> Rows<'s> {
                 let bytes = self.r.take(usize::try_from(len).map_err(|_| invalid("json diff"))?).or_trunc("json diff")?;
                 out.push(Value::JsonDiff(Cow::Borrowed(bytes)));
             } else {
-                out.push(decode(&mut self.r, *plan)?);
+                decode_into(&mut self.r, *plan, out)?;
             }
         }
         Ok(())

@@ -120,7 +120,7 @@ impl TableMap {
             raw: body.into(),
         };
         tm.read_optional(r)?;
-        tm.plans = tm.columns.iter().map(|c| Plan { kind: c.kind, unsigned: c.unsigned == Some(true) }).collect();
+        tm.plans = tm.columns.iter().map(|c| Plan::new(c.kind, c.unsigned == Some(true))).collect();
         Ok(tm)
     }
 

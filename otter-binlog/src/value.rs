@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use crate::column::Kind;
-use crate::decimal::Decimal;
+use crate::decimal::{Decimal, Layout};
 use crate::error::{invalid, Result};
 use crate::reader::{OrTruncated, Reader};
 use crate::temporal::{Date, DateTime, Time, Timestamp};
@@ -109,11 +109,24 @@ impl<'a> Value<'a> {
     }
 }
 
-/// What a rows decoder needs per column: the plan and the signedness.
+/// What a rows decoder needs per column: the plan, the signedness and, for DECIMAL columns, the
+/// precomputed byte layout (default for every other kind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub kind: Kind,
     pub unsigned: bool,
+    pub decimal: Layout,
+}
+
+impl Plan {
+    /// The plan of a column of `kind`.
+    pub(crate) fn new(kind: Kind, unsigned: bool) -> Plan {
+        let decimal = match kind {
+            Kind::Decimal(precision, scale) => Layout::new(precision, scale).unwrap_or_default(),
+            _ => Layout::default(),
+        };
+        Plan { kind, unsigned, decimal }
+    }
 }
 
 /// Reads `n` (1–4) little-endian length bytes, then that many bytes.
@@ -124,10 +137,12 @@ fn len_prefixed<'a>(r: &mut Reader<'a>, n: u8, what: &'static str) -> Result<&'a
     r.take(len).or_trunc(what)
 }
 
-/// Decodes one non-NULL value of a column planned as `p`.
-#[inline]
-pub(crate) fn decode<'a>(r: &mut Reader<'a>, p: Plan) -> Result<Value<'a>> {
-    Ok(match p.kind {
+/// Decodes one non-NULL value of a column planned as `p` and appends it to `out` (decoding
+/// straight into the row buffer spares moving a `Result<Value>` per value). On error nothing is
+/// appended.
+#[inline(always)]
+pub(crate) fn decode_into<'a>(r: &mut Reader<'a>, p: Plan, out: &mut Vec<Value<'a>>) -> Result<()> {
+    out.push(match p.kind {
         Kind::Int(1) => {
             let b = r.u8().or_trunc("tinyint")?;
             if p.unsigned { Value::UInt(u64::from(b)) } else { Value::Int(i64::from(b as i8)) }
@@ -150,7 +165,7 @@ pub(crate) fn decode<'a>(r: &mut Reader<'a>, p: Plan) -> Result<Value<'a>> {
         }
         Kind::Float => Value::Float(r.f32_le().or_trunc("float")?),
         Kind::Double => Value::Double(r.f64_le().or_trunc("double")?),
-        Kind::Decimal(precision, scale) => Value::Decimal(Decimal::read(r, precision, scale)?),
+        Kind::Decimal(..) => Value::Decimal(Decimal::read_laid_out(r, p.decimal)?),
         Kind::Year => {
             let y = r.u8().or_trunc("year")?;
             Value::Year(if y == 0 { 0 } else { 1900 + u16::from(y) })
@@ -179,7 +194,16 @@ pub(crate) fn decode<'a>(r: &mut Reader<'a>, p: Plan) -> Result<Value<'a>> {
                 "pre-5.0 DECIMAL column (the binlog lacks its length)",
             )))
         }
-    })
+    });
+    Ok(())
+}
+
+/// Decodes one non-NULL value of a column planned as `p` (tests and one-off callers).
+#[cfg(test)]
+fn decode<'a>(r: &mut Reader<'a>, p: Plan) -> Result<Value<'a>> {
+    let mut out = Vec::with_capacity(1);
+    decode_into(r, p, &mut out)?;
+    out.pop().ok_or(crate::error::invalid("value"))
 }
 
 #[cfg(test)]
@@ -188,7 +212,7 @@ mod tests {
 
     fn dec(bytes: &[u8], kind: Kind, unsigned: bool) -> Value<'_> {
         let mut r = Reader::new(bytes);
-        let v = decode(&mut r, Plan { kind, unsigned }).unwrap();
+        let v = decode(&mut r, Plan::new(kind, unsigned)).unwrap();
         assert!(r.is_empty(), "{kind:?} left {} bytes", r.len());
         v
     }
@@ -215,6 +239,6 @@ mod tests {
         assert_eq!(dec(&[0], Kind::Year, false), Value::Year(0));
         assert_eq!(dec(&[124], Kind::Year, false), Value::Year(2024));
         let mut r = Reader::new(&[5, b'a']);
-        assert!(decode(&mut r, Plan { kind: Kind::String(1), unsigned: false }).unwrap_err().is_truncation());
+        assert!(decode(&mut r, Plan::new(Kind::String(1), false)).unwrap_err().is_truncation());
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! Invariant: status variables are decoded in order until the block ends; an unknown code stops
 //! decoding (its length is unknowable) and is reported in [`StatusVars::unknown_code`] — the query
-//! text itself is located by the block length and is never affected.
+//! text itself is located by the block length and is never affected. The block is checked when the
+//! event is parsed and kept raw ([`QueryEvent::status`] decodes it again on demand), which keeps
+//! `QueryEvent` — and so every `EventData` — small to move.
 
 use std::borrow::Cow;
 
@@ -24,8 +26,8 @@ pub struct QueryEvent<'a> {
     pub schema: &'a [u8],
     /// The statement text (decompressed for QUERY_COMPRESSED).
     pub query: Cow<'a, [u8]>,
-    /// Decoded status variables.
-    pub status: StatusVars<'a>,
+    /// The raw status-variable block (checked at parse time; see [`QueryEvent::status`]).
+    pub status_block: &'a [u8],
 }
 
 /// The session state a statement ran with (`Q_*` status variables).
@@ -157,7 +159,8 @@ impl<'a> QueryEvent<'a> {
         let error_code = post.u16_le().or_trunc("query error code")?;
         let status_len = if post_header_len >= 13 { post.u16_le().or_trunc("query status length")? } else { 0 };
         let status_block = r.take(usize::from(status_len)).or_trunc("query status variables")?;
-        let status = StatusVars::parse(status_block)?;
+        // Checked now so that a malformed block fails the event, then kept raw.
+        StatusVars::parse(status_block)?;
         let schema = r.take(usize::from(schema_len)).or_trunc("query schema")?;
         r.skip(1).or_trunc("query schema terminator")?;
         let text = r.take_rest();
@@ -166,7 +169,13 @@ impl<'a> QueryEvent<'a> {
         } else {
             Cow::Borrowed(text)
         };
-        Ok(QueryEvent { thread_id, exec_time, error_code, schema, query, status })
+        Ok(QueryEvent { thread_id, exec_time, error_code, schema, query, status_block })
+    }
+
+    /// The decoded status variables (the session state the statement ran with).
+    pub fn status(&self) -> StatusVars<'a> {
+        // The block was decoded successfully when the event was parsed; decoding is deterministic.
+        StatusVars::parse(self.status_block).unwrap_or_default()
     }
 
     /// The statement text as UTF-8 (lossy; statements are normally in the client character set).
@@ -206,8 +215,8 @@ mod tests {
         let b = build(&st, b"shop", b"BEGIN");
         let q = QueryEvent::parse(&b, 13, false, &Limits::default()).unwrap();
         assert_eq!((q.thread_id, q.schema, &q.query[..]), (7, &b"shop"[..], &b"BEGIN"[..]));
-        assert_eq!(q.status.charset, Some((33, 33, 8)));
-        assert_eq!(q.status.updated_db_names, Some(&b"a\0b\0"[..]));
+        assert_eq!(q.status().charset, Some((33, 33, 8)));
+        assert_eq!(q.status().updated_db_names, Some(&b"a\0b\0"[..]));
         assert!(QueryEvent::parse(&b[..20], 13, false, &Limits::default()).is_err());
     }
 
@@ -215,7 +224,7 @@ mod tests {
     fn unknown_status_code_stops_decoding() {
         let b = build(&[0, 1, 0, 0, 0, 99, 1, 2, 3], b"", b"COMMIT");
         let q = QueryEvent::parse(&b, 13, false, &Limits::default()).unwrap();
-        assert_eq!(q.status.unknown_code, Some(99));
+        assert_eq!(q.status().unknown_code, Some(99));
         assert_eq!(&q.query[..], b"COMMIT");
     }
 }

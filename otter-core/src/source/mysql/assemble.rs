@@ -276,7 +276,7 @@ impl Assembler {
                 self.close_if_open(h, out)?;
                 let schema = String::from_utf8_lossy(q.schema).into_owned();
                 let end = if h.log_pos != 0 { self.coord(u64::from(h.log_pos)) } else { self.next.clone() };
-                if let Some(mode) = q.status.sql_mode {
+                if let Some(mode) = q.status().sql_mode {
                     self.tables.catalog_mut().settings_mut().sql_mode = crate::schema::SqlMode(mode);
                 }
                 let default_db = (!schema.is_empty()).then_some(schema.as_str());
