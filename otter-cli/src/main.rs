@@ -15,6 +15,12 @@ mod tail;
 use clap::{Parser, Subcommand};
 use otter_core::ErrorKind;
 
+/// mimalloc instead of the system allocator: a replication pipeline allocates and frees many
+/// small row values on several threads, where glibc's malloc spent ~30 % of otter's CPU time in
+/// an apply benchmark (docs/PERFORMANCE.md, "Apply").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Change data capture and database-to-database replication for MySQL and MariaDB.
 #[derive(Debug, Parser)]
 #[command(name = "otter", version, about, long_about = None, propagate_version = true)]
