@@ -25,6 +25,7 @@ use std::fmt;
 
 use crate::error::{invalid, Result};
 use crate::reader::{OrTruncated, Reader};
+use crate::text::Text;
 
 /// Digits per full group.
 const DIG_PER_GROUP: u8 = 9;
@@ -264,11 +265,13 @@ impl<'a> Decimal<'a> {
 
 /// Prints the value the way MySQL's `decimal2string` does: optional `-`, the integer part without
 /// leading zeros (`0` if there is none), then `.` and exactly `scale` fraction digits when
-/// `scale > 0`. Writes digit groups straight to the formatter; no allocation.
+/// `scale > 0`. Renders into a stack buffer written to the formatter once; no allocation.
 impl fmt::Display for Decimal<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Sign, at most 65 digits and the point: one buffer, one write.
+        let mut t = Text::<72>::new();
         if self.is_negative() {
-            f.write_str("-")?;
+            t.push(b'-');
         }
         let mut int_started = false;
         let mut dot_written = false;
@@ -277,26 +280,25 @@ impl fmt::Display for Decimal<'_> {
             if frac {
                 if !dot_written {
                     if !int_started {
-                        f.write_str("0")?;
+                        t.push(b'0');
                         int_started = true;
                     }
-                    f.write_str(".")?;
+                    t.push(b'.');
                     dot_written = true;
                 }
-                write!(f, "{v:0width$}")
+                t.push_num(u64::from(v), width);
             } else if int_started {
-                write!(f, "{v:0width$}")
+                t.push_num(u64::from(v), width);
             } else if v != 0 {
                 int_started = true;
-                write!(f, "{v}")
-            } else {
-                Ok(())
+                t.push_num(u64::from(v), 0);
             }
+            Ok(())
         })?;
         if !int_started {
-            f.write_str("0")?;
+            t.push(b'0');
         }
-        Ok(())
+        t.write_to(f)
     }
 }
 

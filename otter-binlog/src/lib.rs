@@ -50,6 +50,7 @@ pub mod json;
 pub mod json_diff;
 mod parser;
 mod reader;
+mod text;
 pub mod rows;
 pub mod summary;
 pub mod table_map;

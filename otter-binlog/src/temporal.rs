@@ -9,6 +9,7 @@ use std::fmt;
 
 use crate::error::{invalid, Result};
 use crate::reader::{OrTruncated, Reader};
+use crate::text::Text;
 
 /// A DATE value (`0000-00-00` allowed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -230,46 +231,73 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
-/// Writes `.ffffff` truncated to `fsp` digits (nothing for fsp 0).
-fn write_frac(f: &mut fmt::Formatter<'_>, micros: u32, fsp: u8) -> fmt::Result {
+/// Appends `.ffffff` truncated to `fsp` digits (nothing for fsp 0).
+fn push_frac<const N: usize>(t: &mut Text<N>, micros: u32, fsp: u8) {
     if fsp == 0 {
-        return Ok(());
+        return;
     }
     let fsp = fsp.min(6);
     let scaled = micros / 10u32.pow(u32::from(6 - fsp));
-    write!(f, ".{scaled:0width$}", width = usize::from(fsp))
+    t.push(b'.');
+    t.push_num(u64::from(scaled), usize::from(fsp));
+}
+
+/// Appends `YYYY-MM-DD`.
+fn push_date<const N: usize>(t: &mut Text<N>, year: u16, month: u8, day: u8) {
+    t.push_num(u64::from(year), 4);
+    t.push(b'-');
+    t.push_num(u64::from(month), 2);
+    t.push(b'-');
+    t.push_num(u64::from(day), 2);
+}
+
+/// Appends `hh:mm:ss` (hours may have more digits).
+fn push_clock<const N: usize>(t: &mut Text<N>, hour: u16, minute: u8, second: u8) {
+    t.push_num(u64::from(hour), 2);
+    t.push(b':');
+    t.push_num(u64::from(minute), 2);
+    t.push(b':');
+    t.push_num(u64::from(second), 2);
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        let mut t = Text::<16>::new();
+        push_date(&mut t, self.year, self.month, self.day);
+        t.write_to(f)
     }
 }
 
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.negative { "-" } else { "" };
-        write!(f, "{sign}{:02}:{:02}:{:02}", self.hour, self.minute, self.second)?;
-        write_frac(f, self.micros, self.fsp)
+        let mut t = Text::<24>::new();
+        if self.negative {
+            t.push(b'-');
+        }
+        push_clock(&mut t, self.hour, self.minute, self.second);
+        push_frac(&mut t, self.micros, self.fsp);
+        t.write_to(f)
     }
 }
 
 impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )?;
-        write_frac(f, self.micros, self.fsp)
+        let mut t = Text::<32>::new();
+        push_date(&mut t, self.year, self.month, self.day);
+        t.push(b' ');
+        push_clock(&mut t, u16::from(self.hour), self.minute, self.second);
+        push_frac(&mut t, self.micros, self.fsp);
+        t.write_to(f)
     }
 }
 
 impl fmt::Display for Timestamp {
     /// The epoch seconds with the fraction, as `mariadb-binlog -v` prints TIMESTAMP values.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.seconds)?;
-        write_frac(f, self.micros, self.fsp)
+        let mut t = Text::<24>::new();
+        t.push_num(u64::from(self.seconds), 0);
+        push_frac(&mut t, self.micros, self.fsp);
+        t.write_to(f)
     }
 }
 
