@@ -43,6 +43,10 @@ pub enum Op {
         after: Row,
         /// Newest change folded in.
         id: ChangeId,
+        /// The batch inserted this key and nothing in it shows the row existed before: the row is
+        /// expected to be absent on the target. A hint for the `LOAD DATA` fast path only (which
+        /// checks and falls back); it never changes what is written.
+        fresh: bool,
     },
     /// Set `set` columns of the row whose key is in `key_image`.
     Update {
@@ -180,13 +184,13 @@ pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, chang
         let RowChange { kind, before, after, id, .. } = c;
         let is_update = kind == ChangeKind::Update;
         let incoming: Vec<Op> = match (kind, before, after) {
-            (ChangeKind::Insert, _, Some(a)) => vec![Op::Upsert { after: a, id }],
+            (ChangeKind::Insert, _, Some(a)) => vec![Op::Upsert { after: a, id, fresh: true }],
             (ChangeKind::Delete, Some(b), _) => vec![Op::Delete { before: b, id }],
             (ChangeKind::Update, Some(b), Some(a)) => {
                 if key_moved(schema, key, &b, &a) {
-                    vec![Op::Delete { before: b, id: id.clone() }, Op::Upsert { after: a, id }]
+                    vec![Op::Delete { before: b, id: id.clone() }, Op::Upsert { after: a, id, fresh: false }]
                 } else if mode == ApplyMode::Row && complete(&a) {
-                    vec![Op::Upsert { after: a, id }]
+                    vec![Op::Upsert { after: a, id, fresh: false }]
                 } else {
                     let set = if mode == ApplyMode::Column {
                         changed(&b, &a)
@@ -253,11 +257,13 @@ fn changed(before: &Row, after: &Row) -> Vec<usize> {
 fn fold(prev: Option<Op>, new: Op) -> (Op, Option<String>) {
     match (prev, new) {
         (None, n) => (n, None),
-        (Some(Op::Upsert { mut after, .. }), Op::Update { after: a2, id, .. }) => {
+        (Some(Op::Upsert { mut after, fresh, .. }), Op::Update { after: a2, id, .. }) => {
             overlay(&mut after, &a2);
-            (Op::Upsert { after, id }, None)
+            (Op::Upsert { after, id, fresh }, None)
         }
-        (Some(Op::Upsert { .. }), n @ Op::Upsert { .. }) => (n, Some("INSERT after INSERT of the same key".into())),
+        (Some(Op::Upsert { .. }), Op::Upsert { after, id, .. }) => {
+            (Op::Upsert { after, id, fresh: false }, Some("INSERT after INSERT of the same key".into()))
+        }
         (Some(Op::Update { key_image, mut after, mut set, .. }), Op::Update { after: a2, set: s2, id, .. }) => {
             overlay(&mut after, &a2);
             for s in s2 {
@@ -267,11 +273,11 @@ fn fold(prev: Option<Op>, new: Op) -> (Op, Option<String>) {
             }
             (Op::Update { key_image, after, set, id }, None)
         }
-        (Some(Op::Update { .. }), n @ Op::Upsert { .. }) => (n, None),
-        (Some(Op::Delete { .. }), n @ Op::Upsert { .. }) => (n, None),
+        // The row existed before these (an update or a delete of it came first).
+        (Some(Op::Update { .. } | Op::Delete { .. }), Op::Upsert { after, id, .. }) => (Op::Upsert { after, id, fresh: false }, None),
         (Some(Op::Delete { .. }), Op::Update { key_image, after, set, id }) => {
             if complete(&after) {
-                (Op::Upsert { after, id }, None)
+                (Op::Upsert { after, id, fresh: false }, None)
             } else {
                 (Op::Update { key_image, after, set, id }, None)
             }
@@ -304,7 +310,7 @@ fn sequential(changes: Vec<RowChange>, key: Option<&[usize]>, mode: ApplyMode) -
     for c in changes {
         let RowChange { kind, before, after, id, .. } = c;
         match (kind, before, after) {
-            (ChangeKind::Insert, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id }),
+            (ChangeKind::Insert, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id, fresh: true }),
             (ChangeKind::Insert, _, Some(a)) => out.writes.push(Op::Insert { after: a, id }),
             (ChangeKind::Delete, Some(b), _) => out.writes.push(Op::Delete { before: b, id }),
             (ChangeKind::Update, Some(b), Some(a)) => {

@@ -383,7 +383,13 @@ impl Sink for MysqlSink {
         let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
         let mut origin = local.clone();
         let mut passed_over = false;
-        for e in &batch.events {
+        let (seq, position) = (batch.seq, batch.position.clone());
+        // The pipeline hands over its only reference: move the rows out instead of cloning each.
+        let events = match Arc::try_unwrap(batch) {
+            Ok(b) => b.events,
+            Err(shared) => shared.events.clone(),
+        };
+        for e in events {
             match e {
                 Event::Rows(c) => {
                     let o = c.meta.origin.as_deref().unwrap_or(&local);
@@ -393,13 +399,13 @@ impl Sink for MysqlSink {
                         }
                         origin = o.to_owned();
                     }
-                    pending.extend(c.changes.iter().cloned());
+                    pending.extend(c.changes);
                 }
                 Event::Ddl(d) => {
                     if !pending.is_empty() {
                         rxs.extend(self.dispatch(std::mem::take(&mut pending), &origin).await?);
                     }
-                    self.apply_ddl(d).await?;
+                    self.apply_ddl(&d).await?;
                 }
                 Event::Progress(p) => passed_over |= p.passed_over,
             }
@@ -421,7 +427,6 @@ impl Sink for MysqlSink {
             }
         }
         let tracker = Arc::clone(&self.tracker);
-        let (seq, position) = (batch.seq, batch.position.clone());
         self.completions.retain(|h| !h.is_finished());
         self.completions.push(tokio::spawn(async move {
             match wait_all(rxs).await {
