@@ -14,7 +14,9 @@
 //! - the position written with a job is one every partition had fully applied when the job was
 //!   created, so resuming there never skips a change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +38,7 @@ use crate::conflict::{CompiledRule, Guarded};
 use otter_core::two_way::TwoWayConfig;
 use crate::dialect::mysql::MysqlDialect;
 use crate::dialect::SqlDialect;
-use crate::merge::{key_bytes, merge, Op};
+use crate::merge::{key_bytes_into, merge, Op};
 use crate::target::TargetCache;
 use crate::worker::{Job, TableOps, Worker};
 
@@ -196,7 +198,8 @@ impl MysqlSink {
         Ok(stored.position)
     }
 
-    fn partition(&self, schema: &TableSchema, key: Option<&[usize]>, op: Option<&Op>) -> usize {
+    /// The partition of `op` (of the whole table without a key); `buf` is scratch space.
+    fn partition(&self, schema: &TableSchema, key: Option<&[usize]>, op: Option<&Op>, buf: &mut Vec<u8>) -> usize {
         let n = self.workers.len().max(1);
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut feed = |b: &[u8]| {
@@ -213,7 +216,8 @@ impl MysqlSink {
                 Op::Delete { before, .. } => before,
                 Op::Update { key_image, .. } => key_image,
             };
-            feed(&key_bytes(schema, k, image));
+            key_bytes_into(schema, k, image, buf);
+            feed(buf);
         }
         (h % n as u64) as usize
     }
@@ -221,9 +225,10 @@ impl MysqlSink {
     /// Merges and partitions `changes`, sends the jobs, returns their completions.
     async fn dispatch(&mut self, changes: Vec<RowChange>, origin: &str) -> Result<Vec<oneshot::Receiver<Result<()>>>> {
         let mut groups: Vec<(Arc<TableSchema>, Vec<RowChange>)> = Vec::new();
-        let mut index: HashMap<(String, String, usize), usize> = HashMap::new();
+        // By schema address: every change holds its schema, so no two live schemas share one.
+        let mut index: FxHashMap<usize, usize> = FxHashMap::default();
         for c in changes {
-            let k = (c.table.db.clone(), c.table.name.clone(), Arc::as_ptr(&c.table) as usize);
+            let k = Arc::as_ptr(&c.table) as usize;
             let i = *index.entry(k).or_insert_with(|| {
                 groups.push((Arc::clone(&c.table), Vec::new()));
                 groups.len() - 1
@@ -236,6 +241,7 @@ impl MysqlSink {
         let mut per: Vec<Vec<TableOps>> = (0..n).map(|_| Vec::new()).collect();
         let mut marks: Vec<Option<ChangeId>> = vec![None; n];
         let ignore = self.cfg.ignore_missing_columns;
+        let mut keybuf = Vec::new();
         for (schema, changes) in groups {
             let info = {
                 self.meta().await?;
@@ -255,7 +261,7 @@ impl MysqlSink {
                     )));
                 }
                 // Change by change, one partition per table: order (and key changes) kept.
-                let p = self.partition(&schema, None, None);
+                let p = self.partition(&schema, None, None, &mut keybuf);
                 let mut guarded = Vec::new();
                 for c in changes {
                     if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
@@ -278,7 +284,7 @@ impl MysqlSink {
             }
             let mut buckets: Vec<Option<TableOps>> = (0..n).map(|_| None).collect();
             for (is_delete, op) in merged.deletes.into_iter().map(|o| (true, o)).chain(merged.writes.into_iter().map(|o| (false, o))) {
-                let p = self.partition(&schema, key, Some(&op));
+                let p = self.partition(&schema, key, Some(&op), &mut keybuf);
                 if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
                     continue; // committed before a restart
                 }

@@ -69,12 +69,13 @@ fn hex_literal(b: &[u8], out: &mut String) {
 fn quoted(s: &str, out: &mut String) {
     out.reserve(s.len() + 2);
     out.push('\'');
-    for c in s.chars() {
-        if c == '\'' {
-            out.push_str("''");
-        } else {
-            out.push(c);
-        }
+    let mut parts = s.split('\'');
+    if let Some(p) = parts.next() {
+        out.push_str(p);
+    }
+    for p in parts {
+        out.push_str("''");
+        out.push_str(p);
     }
     out.push('\'');
 }
@@ -107,12 +108,8 @@ impl SqlDialect for MysqlDialect {
         match v {
             Value::Null => out.push_str("NULL"),
             Value::Absent => return Err(unsupported(format!("column {} is not in the row image", col.name))),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
-            Value::UInt(u) => {
-                let _ = write!(out, "{u}");
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
+            Value::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
             Value::Float(f) if f.is_finite() => {
                 let _ = write!(out, "{f:e}");
             }
@@ -123,9 +120,7 @@ impl SqlDialect for MysqlDialect {
             Value::Decimal(d) => {
                 let _ = write!(out, "{d}");
             }
-            Value::Year(y) => {
-                let _ = write!(out, "{y}");
-            }
+            Value::Year(y) => out.push_str(itoa::Buffer::new().format(*y)),
             Value::Date(d) => {
                 let _ = write!(out, "'{d}'");
             }
