@@ -239,7 +239,6 @@ impl MysqlSink {
         }
         let n = self.workers.len();
         let mut per: Vec<Vec<TableOps>> = (0..n).map(|_| Vec::new()).collect();
-        let mut marks: Vec<Option<ChangeId>> = vec![None; n];
         let ignore = self.cfg.ignore_missing_columns;
         let mut keybuf = Vec::new();
         for (schema, changes) in groups {
@@ -269,9 +268,8 @@ impl MysqlSink {
                     }
                     guarded.push(Guarded { kind: c.kind, before: c.before, after: c.after, id: c.id });
                 }
-                let (Some(last), Some(slot)) = (guarded.last(), marks.get_mut(p)) else { continue };
-                if slot.as_ref().is_none_or(|m| last.id > *m) {
-                    *slot = Some(last.id.clone());
+                if guarded.is_empty() {
+                    continue;
                 }
                 if let Some(v) = per.get_mut(p) {
                     v.push(TableOps { schema: Arc::clone(&schema), info: Arc::clone(&info), deletes: Vec::new(), writes: Vec::new(), guarded, rule: Some(rule) });
@@ -287,10 +285,6 @@ impl MysqlSink {
                 let p = self.partition(&schema, key, Some(&op), &mut keybuf);
                 if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
                     continue; // committed before a restart
-                }
-                let slot = marks.get_mut(p).ok_or_else(|| crate::error::internal("partition out of range"))?;
-                if slot.as_ref().is_none_or(|m| op.id() > m) {
-                    *slot = Some(op.id().clone());
                 }
                 let t = buckets.get_mut(p).ok_or_else(|| crate::error::internal("partition out of range"))?.get_or_insert_with(|| TableOps {
                     schema: Arc::clone(&schema),
@@ -317,6 +311,17 @@ impl MysqlSink {
             gtid: None,
             skip_rows: 0,
         });
+        // Each partition's watermark: the newest change among its ops (one clone per job).
+        let marks: Vec<Option<ChangeId>> = per
+            .iter()
+            .map(|tables| {
+                tables
+                    .iter()
+                    .flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id)))
+                    .max()
+                    .cloned()
+            })
+            .collect();
         let mut rxs = Vec::new();
         for (p, (tables, mark)) in per.into_iter().zip(marks).enumerate() {
             let (Some(watermark), false) = (mark, tables.is_empty()) else { continue };
