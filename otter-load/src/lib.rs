@@ -37,6 +37,7 @@ pub mod load_data;
 pub mod merge;
 pub mod sink;
 pub mod target;
+mod text;
 pub mod txn;
 pub mod worker;
 

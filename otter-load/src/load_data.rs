@@ -36,6 +36,7 @@ use otter_core::schema::{Column, SqlType};
 
 use crate::dialect::{column, SqlDialect, TargetTable};
 use crate::merge::Op;
+use crate::text;
 
 /// Default of `load_data_min_rows`: shorter runs are not worth the extra round trips.
 pub const DEFAULT_MIN_ROWS: usize = 64;
@@ -122,7 +123,11 @@ pub struct LoadRun {
 pub fn build(d: &dyn SqlDialect, t: &TargetTable<'_>, ops: &[Op], table: usize, range: Range<usize>) -> Option<LoadRun> {
     let cols: Vec<&Column> = t.columns.iter().map(|&i| column(t, i)).collect::<Result<_, _>>().ok()?;
     let mut data = Vec::with_capacity(ops.len() * 64);
-    for op in ops {
+    for (r, op) in ops.iter().enumerate() {
+        if r == 1 {
+            // Room for every row at about the first one's size.
+            data.reserve((data.len() + 16) * ops.len());
+        }
         let (Op::Upsert { after, .. } | Op::Insert { after, .. }) = op else { return None };
         for (n, (&i, col)) in t.columns.iter().zip(&cols).enumerate() {
             if n > 0 {
@@ -179,11 +184,11 @@ fn field(v: &Value<'_>, col: &Column, out: &mut Vec<u8>) -> Option<()> {
         // The text '0' would be the year 2000; the literal 0 of the usual path is 0000.
         Value::Year(0) => out.extend_from_slice(b"0000"),
         Value::Year(y) => out.extend_from_slice(itoa::Buffer::new().format(*y).as_bytes()),
-        Value::Date(x) => write!(out, "{x}").ok()?,
-        Value::Time(x) => write!(out, "{x}").ok()?,
-        Value::DateTime(x) => write!(out, "{x}").ok()?,
+        Value::Date(x) => out.extend_from_slice(text::date(x, &mut [0; 40])),
+        Value::Time(x) => out.extend_from_slice(text::time(x, &mut [0; 40])),
+        Value::DateTime(x) => out.extend_from_slice(text::datetime(x, &mut [0; 40])),
         Value::Timestamp(t) if t.seconds == 0 && t.micros == 0 => out.extend_from_slice(b"0000-00-00 00:00:00"),
-        Value::Timestamp(t) => write!(out, "{}", t.to_utc()).ok()?,
+        Value::Timestamp(t) => out.extend_from_slice(text::datetime(&t.to_utc(), &mut [0; 40])),
         Value::Enum(i) => match &col.sql_type {
             SqlType::Enum(members) if *i > 0 => escaped(members.get(usize::from(*i) - 1)?.as_bytes(), out),
             _ => return None,

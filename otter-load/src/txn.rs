@@ -153,7 +153,7 @@ async fn load_run(conn: &mut Conn, r: &LoadRun, load: &mut LoadState) -> Result<
             if affected == r.rows && warnings == 0 {
                 return Ok(true);
             }
-            tracing::debug!(table = %r.name, rows = r.rows, affected, warnings, "LOAD DATA did not insert every row cleanly; applying the run with statements.");
+            tracing::info!(table = %r.name, rows = r.rows, affected, warnings, "LOAD DATA did not insert every row cleanly (rows already there?); applying the run with statements.");
             Ok(false)
         }
         Err(e) if is_transient(&e) => Err(fail(conn, e).await),
@@ -163,7 +163,7 @@ async fn load_run(conn: &mut Conn, r: &LoadRun, load: &mut LoadState) -> Result<
         }
         Err(mysql_async::Error::Server(s)) => {
             // The statements give the same error, with the usual diagnosis.
-            tracing::debug!(table = %r.name, code = s.code, error = %s.message, "LOAD DATA failed; applying the run with statements.");
+            tracing::info!(table = %r.name, code = s.code, error = %s.message, "LOAD DATA failed; applying the run with statements.");
             Ok(false)
         }
         Err(e) => Err(fail(conn, e).await),

@@ -15,6 +15,7 @@ use otter_core::Error;
 
 use super::{column, key_predicate, value, SqlDialect, TargetTable};
 use crate::error::unsupported;
+use crate::text;
 
 /// MySQL or MariaDB target.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +81,13 @@ fn quoted(s: &str, out: &mut String) {
     out.push('\'');
 }
 
+/// Digits and punctuation from [`text`], quoted.
+fn quoted_ascii(b: &[u8], out: &mut String) {
+    out.push('\'');
+    out.push_str(text::ascii(b));
+    out.push('\'');
+}
+
 fn clean_text(b: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(b).ok()?;
     s.bytes().all(|c| c >= 0x20 || c == b'\t' || c == b'\n' || c == b'\r').then_some(s)
@@ -121,19 +129,11 @@ impl SqlDialect for MysqlDialect {
                 let _ = write!(out, "{d}");
             }
             Value::Year(y) => out.push_str(itoa::Buffer::new().format(*y)),
-            Value::Date(d) => {
-                let _ = write!(out, "'{d}'");
-            }
-            Value::Time(t) => {
-                let _ = write!(out, "'{t}'");
-            }
-            Value::DateTime(t) => {
-                let _ = write!(out, "'{t}'");
-            }
+            Value::Date(d) => quoted_ascii(text::date(d, &mut [0; 40]), out),
+            Value::Time(t) => quoted_ascii(text::time(t, &mut [0; 40]), out),
+            Value::DateTime(t) => quoted_ascii(text::datetime(t, &mut [0; 40]), out),
             Value::Timestamp(t) if t.seconds == 0 && t.micros == 0 => out.push_str("'0000-00-00 00:00:00'"),
-            Value::Timestamp(t) => {
-                let _ = write!(out, "'{}'", t.to_utc());
-            }
+            Value::Timestamp(t) => quoted_ascii(text::datetime(&t.to_utc(), &mut [0; 40]), out),
             Value::Bit(b) => {
                 let _ = write!(out, "{b}");
             }
