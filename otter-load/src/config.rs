@@ -17,10 +17,12 @@ pub struct MysqlSinkConfig {
     /// TLS settings.
     #[serde(default)]
     pub tls: TlsConfig,
-    /// Parallel apply connections; changes are partitioned by key, order per key is kept
-    /// (default 4).
-    #[serde(default = "default_workers")]
-    pub workers: usize,
+    /// Parallel apply connections; changes are partitioned by key, order per key is kept.
+    /// Default: the target's CPU count, at most 4 (MariaDB's `thread_pool_size`, which defaults to
+    /// the CPU count; 4 when the target does not tell, e.g. MySQL) — on a small target more
+    /// connections only add contention.
+    #[serde(default)]
+    pub workers: Option<usize>,
     /// `row` (default): write whole after images, inserting missing rows; `column`: update only
     /// the changed columns.
     #[serde(default)]
@@ -67,9 +69,8 @@ pub struct MysqlSinkConfig {
     pub conflicts: Vec<crate::conflict::ConflictRule>,
 }
 
-fn default_workers() -> usize {
-    4
-}
+/// Most workers chosen by default.
+pub const MAX_DEFAULT_WORKERS: usize = 4;
 fn default_schema() -> String {
     "otter".into()
 }
@@ -92,7 +93,7 @@ impl MysqlSinkConfig {
         MysqlSinkConfig {
             url: url.into(),
             tls: TlsConfig::default(),
-            workers: default_workers(),
+            workers: None,
             mode: ApplyMode::default(),
             checkpoint_schema: default_schema(),
             apply_ddl: true,
@@ -111,8 +112,8 @@ impl MysqlSinkConfig {
     /// Checks values that can be checked without a server.
     pub fn validate(&self) -> Result<()> {
         ConnectOptions::new(&self.url, &self.tls)?;
-        if self.workers == 0 || self.workers > 64 {
-            return Err(Error::config(format!("workers must be between 1 and 64 (got {})", self.workers)));
+        if let Some(w) = self.workers.filter(|&w| w == 0 || w > 64) {
+            return Err(Error::config(format!("workers must be between 1 and 64 (got {w})")));
         }
         if self.rows_per_statement == 0 {
             return Err(Error::config("rows_per_statement must be positive"));

@@ -151,7 +151,7 @@ impl MysqlSink {
         }
         let ckpt = self.ckpt.clone();
         let dry = self.cfg.dry_run;
-        let mut parts = self.cfg.workers;
+        let configured = self.cfg.workers;
         let marks_schema = self.two_way.as_ref().map_or(self.cfg.checkpoint_schema.clone(), |t| t.marks_schema.clone());
         let conn = self.meta().await?;
         let (version,): (String,) = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?.unwrap_or_default();
@@ -159,6 +159,10 @@ impl MysqlSink {
             Arc::new(MysqlDialect::mariadb(version_number(&version)))
         } else {
             Arc::new(MysqlDialect::mysql(version_number(&version)))
+        };
+        let mut parts = match configured {
+            Some(w) => w,
+            None => default_workers(conn, &version).await,
         };
         let stored = if dry {
             Default::default()
@@ -371,6 +375,23 @@ impl MysqlSink {
         // Everything before the DDL is applied everywhere: it is a safe resume point.
         self.tracker.lock().through = Some(ddl.position.clone());
         Ok(())
+    }
+}
+
+/// `min(4, the target's CPUs)`: MariaDB's `thread_pool_size` defaults to the CPU count; 4 when
+/// the target does not tell.
+async fn default_workers(conn: &mut Conn, version: &str) -> usize {
+    let max = crate::config::MAX_DEFAULT_WORKERS;
+    if !version.to_ascii_lowercase().contains("mariadb") {
+        return max;
+    }
+    match conn.query_first::<u64, _>("SELECT @@thread_pool_size").await {
+        Ok(Some(cpus)) if cpus > 0 => {
+            let w = usize::try_from(cpus).unwrap_or(max).min(max);
+            tracing::info!(workers = w, target_cpus = cpus, "Apply workers chosen from the target's CPU count (set workers to override).");
+            w
+        }
+        _ => max,
     }
 }
 

@@ -103,7 +103,7 @@ fn status(b: &MariaDb, name: &str) -> u64 {
 
 fn config(b: &MariaDb) -> MysqlSinkConfig {
     let mut cfg = MysqlSinkConfig::new(b.url());
-    cfg.workers = 2;
+    cfg.workers = Some(2);
     cfg.load_data_min_rows = 16;
     cfg
 }
