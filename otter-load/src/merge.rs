@@ -192,8 +192,8 @@ pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, chang
         // A key change without the whole row cannot be split: apply this table's changes in order.
         return sequential(changes, Some(key), mode);
     }
-    let mut slots: Vec<Option<Op>> = Vec::new();
-    let mut index: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
+    let mut slots: Vec<Option<Op>> = Vec::with_capacity(changes.len());
+    let mut index: FxHashMap<Vec<u8>, usize> = FxHashMap::with_capacity_and_hasher(changes.len(), Default::default());
     let mut k = Vec::new();
     let mut anomalies = Vec::new();
     for c in changes {
