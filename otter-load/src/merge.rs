@@ -278,8 +278,10 @@ fn fold(prev: Option<Op>, new: Op) -> (Op, Option<String>) {
             overlay(&mut after, &a2);
             (Op::Upsert { after, id, fresh }, None)
         }
-        (Some(Op::Upsert { .. }), Op::Upsert { after, id, .. }) => {
-            (Op::Upsert { after, id, fresh: false }, Some("INSERT after INSERT of the same key".into()))
+        // A later INSERT (`fresh` set) of a key the batch already wrote means the row existed; an
+        // UPDATE in row mode (a whole-image upsert, `fresh` unset) keeps the first op's hint.
+        (Some(Op::Upsert { fresh: f1, .. }), Op::Upsert { after, id, fresh: f2 }) => {
+            (Op::Upsert { after, id, fresh: f1 && !f2 }, Some("INSERT after INSERT of the same key".into()))
         }
         (Some(Op::Update { key_image, mut after, mut set, .. }), Op::Update { after: a2, set: s2, id, .. }) => {
             overlay(&mut after, &a2);
