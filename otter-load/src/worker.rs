@@ -10,6 +10,9 @@
 //! - in a two-way pipeline every apply transaction starts with its origin mark, and every DDL
 //!   with its mark comment (a DROP TABLE becomes a marked rename into the marks schema, then a
 //!   drop there), so the target's capture can tell otter's writes from the application's;
+//! - long runs of whole-row inserts of a table are sent as `LOAD DATA LOCAL INFILE` inside the
+//!   same transaction, checked, and replaced by the usual statements when not exactly theirs
+//!   ([`crate::load_data`], [`crate::txn`]); diagnosis and `skip_errors` use statements only;
 //! - a statement error is reported with its table, key and (shortened) statement; with
 //!   `skip_errors`, the job is re-applied one row at a time and only failing rows are skipped
 //!   (each logged).
