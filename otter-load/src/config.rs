@@ -17,10 +17,12 @@ pub struct MysqlSinkConfig {
     /// TLS settings.
     #[serde(default)]
     pub tls: TlsConfig,
-    /// Parallel apply connections; changes are partitioned by key, order per key is kept
-    /// (default 4).
-    #[serde(default = "default_workers")]
-    pub workers: usize,
+    /// Parallel apply connections; changes are partitioned by key, order per key is kept.
+    /// Default: the target's CPU count, at most 4 (MariaDB's `thread_pool_size`, which defaults to
+    /// the CPU count; 4 when the target does not tell, e.g. MySQL) — on a small target more
+    /// connections only add contention.
+    #[serde(default)]
+    pub workers: Option<usize>,
     /// `row` (default): write whole after images, inserting missing rows; `column`: update only
     /// the changed columns.
     #[serde(default)]
@@ -47,6 +49,14 @@ pub struct MysqlSinkConfig {
     /// Rows per multi-row INSERT or DELETE statement (default 500).
     #[serde(default = "default_rows_per_statement")]
     pub rows_per_statement: usize,
+    /// Runs of at least this many whole-row writes of one table in one apply transaction (rows
+    /// the batch inserted) are sent as one `LOAD DATA LOCAL INFILE` streamed from memory, which
+    /// costs the target less than `INSERT` statements; the result is checked and the run
+    /// re-applied with statements when it is not exactly theirs. Needs `local_infile = ON` on the
+    /// target (MariaDB's default; without it otter warns once and uses statements). 0 = never
+    /// (default 64).
+    #[serde(default = "default_load_data_min_rows")]
+    pub load_data_min_rows: usize,
     /// Longest wait between retries of transient errors, seconds (default 30).
     #[serde(default = "default_backoff")]
     pub max_retry_backoff_secs: u64,
@@ -59,9 +69,8 @@ pub struct MysqlSinkConfig {
     pub conflicts: Vec<crate::conflict::ConflictRule>,
 }
 
-fn default_workers() -> usize {
-    4
-}
+/// Most workers chosen by default.
+pub const MAX_DEFAULT_WORKERS: usize = 4;
 fn default_schema() -> String {
     "otter".into()
 }
@@ -70,6 +79,9 @@ fn default_true() -> bool {
 }
 fn default_rows_per_statement() -> usize {
     500
+}
+fn default_load_data_min_rows() -> usize {
+    crate::load_data::DEFAULT_MIN_ROWS
 }
 fn default_backoff() -> u64 {
     30
@@ -81,7 +93,7 @@ impl MysqlSinkConfig {
         MysqlSinkConfig {
             url: url.into(),
             tls: TlsConfig::default(),
-            workers: default_workers(),
+            workers: None,
             mode: ApplyMode::default(),
             checkpoint_schema: default_schema(),
             apply_ddl: true,
@@ -90,6 +102,7 @@ impl MysqlSinkConfig {
             dry_run: false,
             ignore_missing_columns: false,
             rows_per_statement: default_rows_per_statement(),
+            load_data_min_rows: default_load_data_min_rows(),
             max_retry_backoff_secs: default_backoff(),
             max_retry_secs: 0,
             conflicts: Vec::new(),
@@ -99,8 +112,8 @@ impl MysqlSinkConfig {
     /// Checks values that can be checked without a server.
     pub fn validate(&self) -> Result<()> {
         ConnectOptions::new(&self.url, &self.tls)?;
-        if self.workers == 0 || self.workers > 64 {
-            return Err(Error::config(format!("workers must be between 1 and 64 (got {})", self.workers)));
+        if let Some(w) = self.workers.filter(|&w| w == 0 || w > 64) {
+            return Err(Error::config(format!("workers must be between 1 and 64 (got {w})")));
         }
         if self.rows_per_statement == 0 {
             return Err(Error::config("rows_per_statement must be positive"));

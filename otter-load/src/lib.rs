@@ -33,9 +33,12 @@ pub mod config;
 pub mod conflict;
 pub mod dialect;
 mod error;
+pub mod load_data;
 pub mod merge;
 pub mod sink;
 pub mod target;
+mod text;
+pub mod txn;
 pub mod worker;
 
 pub use config::MysqlSinkConfig;

@@ -17,7 +17,7 @@
 //! against a model); keyless tables are never merged or reordered; each op carries the id of the
 //! newest change folded into it.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use otter_binlog::Value;
 use otter_core::change::{ChangeId, ChangeKind, Row, RowChange};
@@ -43,6 +43,10 @@ pub enum Op {
         after: Row,
         /// Newest change folded in.
         id: ChangeId,
+        /// The batch inserted this key and nothing in it shows the row existed before: the row is
+        /// expected to be absent on the target. A hint for the `LOAD DATA` fast path only (which
+        /// checks and falls back); it never changes what is written.
+        fresh: bool,
     },
     /// Set `set` columns of the row whose key is in `key_image`.
     Update {
@@ -108,6 +112,13 @@ fn case_insensitive(c: &Column) -> bool {
 /// equal (case-insensitive collations fold case and ignore trailing spaces).
 pub fn key_bytes(schema: &TableSchema, key: &[usize], image: &Row) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() * 9);
+    key_bytes_into(schema, key, image, &mut out);
+    out
+}
+
+/// [`key_bytes`] into a reused buffer (cleared first).
+pub fn key_bytes_into(schema: &TableSchema, key: &[usize], image: &Row, out: &mut Vec<u8>) {
+    out.clear();
     for &i in key {
         let v = image.get(i).unwrap_or(&Value::Absent);
         match v {
@@ -128,6 +139,14 @@ pub fn key_bytes(schema: &TableSchema, key: &[usize], image: &Row) -> Vec<u8> {
                 out.push(3);
                 let folded;
                 let bytes: &[u8] = match schema.columns.get(i) {
+                    Some(c) if case_insensitive(c) && b.is_ascii() => {
+                        // The same bytes as the general case below, without its allocations.
+                        let end = b.iter().rposition(|&c| c != b' ').map_or(0, |p| p + 1);
+                        let t = b.get(..end).unwrap_or_default();
+                        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+                        out.extend(t.iter().map(u8::to_ascii_lowercase));
+                        continue;
+                    }
                     Some(c) if case_insensitive(c) => {
                         folded = String::from_utf8_lossy(b).trim_end_matches(' ').to_lowercase().into_bytes();
                         &folded
@@ -149,7 +168,6 @@ pub fn key_bytes(schema: &TableSchema, key: &[usize], image: &Row) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 /// The merged ops of one table in one batch.
@@ -169,44 +187,49 @@ pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, chang
     let Some(key) = key else {
         return sequential(changes, None, mode);
     };
-    if changes.iter().any(|c| partial_key_change(schema, key, c)) {
+    let mut scratch = (Vec::new(), Vec::new());
+    if changes.iter().any(|c| partial_key_change(schema, key, c, &mut scratch)) {
         // A key change without the whole row cannot be split: apply this table's changes in order.
         return sequential(changes, Some(key), mode);
     }
-    let mut slots: Vec<Option<Op>> = Vec::new();
-    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut slots: Vec<Option<Op>> = Vec::with_capacity(changes.len());
+    let mut index: FxHashMap<Vec<u8>, usize> = FxHashMap::with_capacity_and_hasher(changes.len(), Default::default());
+    let mut k = Vec::new();
     let mut anomalies = Vec::new();
     for c in changes {
         let RowChange { kind, before, after, id, .. } = c;
         let is_update = kind == ChangeKind::Update;
-        let incoming: Vec<Op> = match (kind, before, after) {
-            (ChangeKind::Insert, _, Some(a)) => vec![Op::Upsert { after: a, id }],
-            (ChangeKind::Delete, Some(b), _) => vec![Op::Delete { before: b, id }],
+        let incoming: [Option<Op>; 2] = match (kind, before, after) {
+            (ChangeKind::Insert, _, Some(a)) => [Some(Op::Upsert { after: a, id, fresh: true }), None],
+            (ChangeKind::Delete, Some(b), _) => [Some(Op::Delete { before: b, id }), None],
             (ChangeKind::Update, Some(b), Some(a)) => {
-                if key_moved(schema, key, &b, &a) {
-                    vec![Op::Delete { before: b, id: id.clone() }, Op::Upsert { after: a, id }]
+                if key_moved(schema, key, &b, &a, &mut scratch) {
+                    [Some(Op::Delete { before: b, id: id.clone() }), Some(Op::Upsert { after: a, id, fresh: false })]
                 } else if mode == ApplyMode::Row && complete(&a) {
-                    vec![Op::Upsert { after: a, id }]
+                    [Some(Op::Upsert { after: a, id, fresh: false }), None]
                 } else {
                     let set = if mode == ApplyMode::Column {
                         changed(&b, &a)
                     } else {
                         present(&a)
                     };
-                    vec![Op::Update { key_image: b, after: a, set, id }]
+                    [Some(Op::Update { key_image: b, after: a, set, id }), None]
                 }
             }
             _ => continue,
         };
-        for op in incoming {
-            let k = match &op {
-                Op::Delete { before, .. } => key_bytes(schema, key, before),
-                Op::Upsert { after, .. } => key_bytes(schema, key, after),
-                Op::Update { key_image, .. } => key_bytes(schema, key, key_image),
-                Op::Insert { after, .. } => key_bytes(schema, key, after),
+        for op in incoming.into_iter().flatten() {
+            let image = match &op {
+                Op::Delete { before, .. } => before,
+                Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
+                Op::Update { key_image, .. } => key_image,
             };
-            match index.get(&k).copied() {
-                Some(slot) => {
+            key_bytes_into(schema, key, image, &mut k);
+            let next = slots.len();
+            match index.get_mut(k.as_slice()) {
+                Some(at) => {
+                    // Re-append so the op sorts by its newest change.
+                    let slot = std::mem::replace(at, next);
                     let prev = slots.get_mut(slot).and_then(Option::take);
                     if is_update && !matches!(op, Op::Delete { .. }) && matches!(prev, Some(Op::Delete { .. })) {
                         anomalies.push("UPDATE after DELETE of the same key: applied as an upsert".into());
@@ -217,12 +240,10 @@ pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, chang
                     if let Some(a) = anomaly.filter(|_| !is_update) {
                         anomalies.push(a);
                     }
-                    // Re-append so the op sorts by its newest change.
-                    index.insert(k, slots.len());
                     slots.push(Some(merged));
                 }
                 None => {
-                    index.insert(k, slots.len());
+                    index.insert(k.clone(), next);
                     slots.push(Some(op));
                 }
             }
@@ -253,11 +274,15 @@ fn changed(before: &Row, after: &Row) -> Vec<usize> {
 fn fold(prev: Option<Op>, new: Op) -> (Op, Option<String>) {
     match (prev, new) {
         (None, n) => (n, None),
-        (Some(Op::Upsert { mut after, .. }), Op::Update { after: a2, id, .. }) => {
+        (Some(Op::Upsert { mut after, fresh, .. }), Op::Update { after: a2, id, .. }) => {
             overlay(&mut after, &a2);
-            (Op::Upsert { after, id }, None)
+            (Op::Upsert { after, id, fresh }, None)
         }
-        (Some(Op::Upsert { .. }), n @ Op::Upsert { .. }) => (n, Some("INSERT after INSERT of the same key".into())),
+        // A later INSERT (`fresh` set) of a key the batch already wrote means the row existed; an
+        // UPDATE in row mode (a whole-image upsert, `fresh` unset) keeps the first op's hint.
+        (Some(Op::Upsert { fresh: f1, .. }), Op::Upsert { after, id, fresh: f2 }) => {
+            (Op::Upsert { after, id, fresh: f1 && !f2 }, Some("INSERT after INSERT of the same key".into()))
+        }
         (Some(Op::Update { key_image, mut after, mut set, .. }), Op::Update { after: a2, set: s2, id, .. }) => {
             overlay(&mut after, &a2);
             for s in s2 {
@@ -267,11 +292,11 @@ fn fold(prev: Option<Op>, new: Op) -> (Op, Option<String>) {
             }
             (Op::Update { key_image, after, set, id }, None)
         }
-        (Some(Op::Update { .. }), n @ Op::Upsert { .. }) => (n, None),
-        (Some(Op::Delete { .. }), n @ Op::Upsert { .. }) => (n, None),
+        // The row existed before these (an update or a delete of it came first).
+        (Some(Op::Update { .. } | Op::Delete { .. }), Op::Upsert { after, id, .. }) => (Op::Upsert { after, id, fresh: false }, None),
         (Some(Op::Delete { .. }), Op::Update { key_image, after, set, id }) => {
             if complete(&after) {
-                (Op::Upsert { after, id }, None)
+                (Op::Upsert { after, id, fresh: false }, None)
             } else {
                 (Op::Update { key_image, after, set, id }, None)
             }
@@ -283,15 +308,19 @@ fn fold(prev: Option<Op>, new: Op) -> (Op, Option<String>) {
 
 /// True when an update moves the row to another key (the key columns are in the after image
 /// and differ).
-fn key_moved(schema: &TableSchema, key: &[usize], before: &Row, after: &Row) -> bool {
-    key.iter().all(|&i| !matches!(after.get(i), Some(Value::Absent) | None))
-        && key_bytes(schema, key, after) != key_bytes(schema, key, before)
+fn key_moved(schema: &TableSchema, key: &[usize], before: &Row, after: &Row, scratch: &mut (Vec<u8>, Vec<u8>)) -> bool {
+    if !key.iter().all(|&i| !matches!(after.get(i), Some(Value::Absent) | None)) {
+        return false;
+    }
+    key_bytes_into(schema, key, after, &mut scratch.0);
+    key_bytes_into(schema, key, before, &mut scratch.1);
+    scratch.0 != scratch.1
 }
 
-fn partial_key_change(schema: &TableSchema, key: &[usize], c: &RowChange) -> bool {
+fn partial_key_change(schema: &TableSchema, key: &[usize], c: &RowChange, scratch: &mut (Vec<u8>, Vec<u8>)) -> bool {
     match (&c.before, &c.after) {
         (Some(b), Some(a)) if c.kind == ChangeKind::Update && !complete(a) => {
-            key.iter().any(|&i| !matches!(a.get(i), Some(Value::Absent) | None)) && key_moved(schema, key, b, a)
+            key.iter().any(|&i| !matches!(a.get(i), Some(Value::Absent) | None)) && key_moved(schema, key, b, a, scratch)
         }
         _ => false,
     }
@@ -304,7 +333,7 @@ fn sequential(changes: Vec<RowChange>, key: Option<&[usize]>, mode: ApplyMode) -
     for c in changes {
         let RowChange { kind, before, after, id, .. } = c;
         match (kind, before, after) {
-            (ChangeKind::Insert, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id }),
+            (ChangeKind::Insert, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id, fresh: true }),
             (ChangeKind::Insert, _, Some(a)) => out.writes.push(Op::Insert { after: a, id }),
             (ChangeKind::Delete, Some(b), _) => out.writes.push(Op::Delete { before: b, id }),
             (ChangeKind::Update, Some(b), Some(a)) => {

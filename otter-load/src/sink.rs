@@ -14,7 +14,9 @@
 //! - the position written with a job is one every partition had fully applied when the job was
 //!   created, so resuming there never skips a change.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +38,7 @@ use crate::conflict::{CompiledRule, Guarded};
 use otter_core::two_way::TwoWayConfig;
 use crate::dialect::mysql::MysqlDialect;
 use crate::dialect::SqlDialect;
-use crate::merge::{key_bytes, merge, Op};
+use crate::merge::{key_bytes_into, merge, Op};
 use crate::target::TargetCache;
 use crate::worker::{Job, TableOps, Worker};
 
@@ -149,7 +151,7 @@ impl MysqlSink {
         }
         let ckpt = self.ckpt.clone();
         let dry = self.cfg.dry_run;
-        let mut parts = self.cfg.workers;
+        let configured = self.cfg.workers;
         let marks_schema = self.two_way.as_ref().map_or(self.cfg.checkpoint_schema.clone(), |t| t.marks_schema.clone());
         let conn = self.meta().await?;
         let (version,): (String,) = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?.unwrap_or_default();
@@ -157,6 +159,10 @@ impl MysqlSink {
             Arc::new(MysqlDialect::mariadb(version_number(&version)))
         } else {
             Arc::new(MysqlDialect::mysql(version_number(&version)))
+        };
+        let mut parts = match configured {
+            Some(w) => w,
+            None => default_workers(conn, &version).await,
         };
         let stored = if dry {
             Default::default()
@@ -196,7 +202,8 @@ impl MysqlSink {
         Ok(stored.position)
     }
 
-    fn partition(&self, schema: &TableSchema, key: Option<&[usize]>, op: Option<&Op>) -> usize {
+    /// The partition of `op` (of the whole table without a key); `buf` is scratch space.
+    fn partition(&self, schema: &TableSchema, key: Option<&[usize]>, op: Option<&Op>, buf: &mut Vec<u8>) -> usize {
         let n = self.workers.len().max(1);
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut feed = |b: &[u8]| {
@@ -213,7 +220,8 @@ impl MysqlSink {
                 Op::Delete { before, .. } => before,
                 Op::Update { key_image, .. } => key_image,
             };
-            feed(&key_bytes(schema, k, image));
+            key_bytes_into(schema, k, image, buf);
+            feed(buf);
         }
         (h % n as u64) as usize
     }
@@ -221,9 +229,10 @@ impl MysqlSink {
     /// Merges and partitions `changes`, sends the jobs, returns their completions.
     async fn dispatch(&mut self, changes: Vec<RowChange>, origin: &str) -> Result<Vec<oneshot::Receiver<Result<()>>>> {
         let mut groups: Vec<(Arc<TableSchema>, Vec<RowChange>)> = Vec::new();
-        let mut index: HashMap<(String, String, usize), usize> = HashMap::new();
+        // By schema address: every change holds its schema, so no two live schemas share one.
+        let mut index: FxHashMap<usize, usize> = FxHashMap::default();
         for c in changes {
-            let k = (c.table.db.clone(), c.table.name.clone(), Arc::as_ptr(&c.table) as usize);
+            let k = Arc::as_ptr(&c.table) as usize;
             let i = *index.entry(k).or_insert_with(|| {
                 groups.push((Arc::clone(&c.table), Vec::new()));
                 groups.len() - 1
@@ -234,8 +243,8 @@ impl MysqlSink {
         }
         let n = self.workers.len();
         let mut per: Vec<Vec<TableOps>> = (0..n).map(|_| Vec::new()).collect();
-        let mut marks: Vec<Option<ChangeId>> = vec![None; n];
         let ignore = self.cfg.ignore_missing_columns;
+        let mut keybuf = Vec::new();
         for (schema, changes) in groups {
             let info = {
                 self.meta().await?;
@@ -255,7 +264,7 @@ impl MysqlSink {
                     )));
                 }
                 // Change by change, one partition per table: order (and key changes) kept.
-                let p = self.partition(&schema, None, None);
+                let p = self.partition(&schema, None, None, &mut keybuf);
                 let mut guarded = Vec::new();
                 for c in changes {
                     if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
@@ -263,9 +272,8 @@ impl MysqlSink {
                     }
                     guarded.push(Guarded { kind: c.kind, before: c.before, after: c.after, id: c.id });
                 }
-                let (Some(last), Some(slot)) = (guarded.last(), marks.get_mut(p)) else { continue };
-                if slot.as_ref().is_none_or(|m| last.id > *m) {
-                    *slot = Some(last.id.clone());
+                if guarded.is_empty() {
+                    continue;
                 }
                 if let Some(v) = per.get_mut(p) {
                     v.push(TableOps { schema: Arc::clone(&schema), info: Arc::clone(&info), deletes: Vec::new(), writes: Vec::new(), guarded, rule: Some(rule) });
@@ -278,13 +286,9 @@ impl MysqlSink {
             }
             let mut buckets: Vec<Option<TableOps>> = (0..n).map(|_| None).collect();
             for (is_delete, op) in merged.deletes.into_iter().map(|o| (true, o)).chain(merged.writes.into_iter().map(|o| (false, o))) {
-                let p = self.partition(&schema, key, Some(&op));
+                let p = self.partition(&schema, key, Some(&op), &mut keybuf);
                 if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
                     continue; // committed before a restart
-                }
-                let slot = marks.get_mut(p).ok_or_else(|| crate::error::internal("partition out of range"))?;
-                if slot.as_ref().is_none_or(|m| op.id() > m) {
-                    *slot = Some(op.id().clone());
                 }
                 let t = buckets.get_mut(p).ok_or_else(|| crate::error::internal("partition out of range"))?.get_or_insert_with(|| TableOps {
                     schema: Arc::clone(&schema),
@@ -311,6 +315,17 @@ impl MysqlSink {
             gtid: None,
             skip_rows: 0,
         });
+        // Each partition's watermark: the newest change among its ops (one clone per job).
+        let marks: Vec<Option<ChangeId>> = per
+            .iter()
+            .map(|tables| {
+                tables
+                    .iter()
+                    .flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id)))
+                    .max()
+                    .cloned()
+            })
+            .collect();
         let mut rxs = Vec::new();
         for (p, (tables, mark)) in per.into_iter().zip(marks).enumerate() {
             let (Some(watermark), false) = (mark, tables.is_empty()) else { continue };
@@ -363,6 +378,23 @@ impl MysqlSink {
     }
 }
 
+/// `min(4, the target's CPUs)`: MariaDB's `thread_pool_size` defaults to the CPU count; 4 when
+/// the target does not tell.
+async fn default_workers(conn: &mut Conn, version: &str) -> usize {
+    let max = crate::config::MAX_DEFAULT_WORKERS;
+    if !version.to_ascii_lowercase().contains("mariadb") {
+        return max;
+    }
+    match conn.query_first::<u64, _>("SELECT @@thread_pool_size").await {
+        Ok(Some(cpus)) if cpus > 0 => {
+            let w = usize::try_from(cpus).unwrap_or(max).min(max);
+            tracing::info!(workers = w, target_cpus = cpus, "Apply workers chosen from the target's CPU count (set workers to override).");
+            w
+        }
+        _ => max,
+    }
+}
+
 async fn wait_all(rxs: Vec<oneshot::Receiver<Result<()>>>) -> Result<()> {
     for rx in rxs {
         rx.await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))??;
@@ -383,7 +415,13 @@ impl Sink for MysqlSink {
         let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
         let mut origin = local.clone();
         let mut passed_over = false;
-        for e in &batch.events {
+        let (seq, position) = (batch.seq, batch.position.clone());
+        // The pipeline hands over its only reference: move the rows out instead of cloning each.
+        let events = match Arc::try_unwrap(batch) {
+            Ok(b) => b.events,
+            Err(shared) => shared.events.clone(),
+        };
+        for e in events {
             match e {
                 Event::Rows(c) => {
                     let o = c.meta.origin.as_deref().unwrap_or(&local);
@@ -393,13 +431,13 @@ impl Sink for MysqlSink {
                         }
                         origin = o.to_owned();
                     }
-                    pending.extend(c.changes.iter().cloned());
+                    pending.extend(c.changes);
                 }
                 Event::Ddl(d) => {
                     if !pending.is_empty() {
                         rxs.extend(self.dispatch(std::mem::take(&mut pending), &origin).await?);
                     }
-                    self.apply_ddl(d).await?;
+                    self.apply_ddl(&d).await?;
                 }
                 Event::Progress(p) => passed_over |= p.passed_over,
             }
@@ -421,7 +459,6 @@ impl Sink for MysqlSink {
             }
         }
         let tracker = Arc::clone(&self.tracker);
-        let (seq, position) = (batch.seq, batch.position.clone());
         self.completions.retain(|h| !h.is_finished());
         self.completions.push(tokio::spawn(async move {
             match wait_all(rxs).await {

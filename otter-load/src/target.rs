@@ -23,6 +23,10 @@ pub struct TargetInfo {
     pub key: Vec<usize>,
     /// No primary or usable unique key: rows are matched on every written column.
     pub keyless: bool,
+    /// Every written column has the same type (and character set) on the target as on the source
+    /// and a type whose `LOAD DATA` text is exact ([`crate::load_data::exact_column`]): runs of
+    /// whole rows may be sent as `LOAD DATA LOCAL INFILE`.
+    pub load_data: bool,
 }
 
 /// (target db, target table, address of the source schema).
@@ -50,13 +54,15 @@ impl TargetCache {
                 return Ok(Arc::clone(i));
             }
         }
-        let rows: Vec<(String, String)> = conn
+        let described: Vec<(String, String, String, Option<String>)> = conn
             .exec(
-                "SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                "SELECT COLUMN_NAME, EXTRA, COLUMN_TYPE, CHARACTER_SET_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
                 (schema.db.as_str(), schema.name.as_str()),
             )
             .await
             .map_err(|e| translate(e, "reading the target table's columns"))?;
+        let rows: Vec<(String, String)> = described.iter().map(|(n, e, _, _)| (n.clone(), e.clone())).collect();
         if rows.is_empty() {
             return Err(Error::new(
                 ErrorKind::Sink,
@@ -109,7 +115,14 @@ impl TargetCache {
                 (columns.clone(), true)
             }
         };
-        let info = Arc::new(TargetInfo { columns, key, keyless });
+        let load_data = columns.iter().all(|&i| {
+            let Some(c) = schema.columns.get(i) else { return false };
+            described
+                .iter()
+                .find(|(t, _, _, _)| names_equal(t, &c.name))
+                .is_some_and(|(_, _, ty, cs)| crate::load_data::same_column(c, ty, cs.as_deref()))
+        });
+        let info = Arc::new(TargetInfo { columns, key, keyless, load_data });
         self.by_schema.insert(cache_key, (Arc::clone(schema), Arc::clone(&info)));
         Ok(info)
     }

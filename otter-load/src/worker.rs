@@ -10,6 +10,9 @@
 //! - in a two-way pipeline every apply transaction starts with its origin mark, and every DDL
 //!   with its mark comment (a DROP TABLE becomes a marked rename into the marks schema, then a
 //!   drop there), so the target's capture can tell otter's writes from the application's;
+//! - long runs of whole-row inserts of a table are sent as `LOAD DATA LOCAL INFILE` inside the
+//!   same transaction, checked, and replaced by the usual statements when not exactly theirs
+//!   ([`crate::load_data`], [`crate::txn`]); diagnosis and `skip_errors` use statements only;
 //! - a statement error is reported with its table, key and (shortened) statement; with
 //!   `skip_errors`, the job is re-applied one row at a time and only failing rows are skipped
 //!   (each logged).
@@ -23,11 +26,13 @@ use otter_binlog::Value;
 use otter_core::change::{ChangeId, DdlEvent};
 use otter_core::position::Position;
 use otter_core::schema::TableSchema;
-use otter_core::source::mysql::conn::{codes, server_code, translate, ConnectOptions};
+use otter_core::source::mysql::conn::{server_code, translate, ConnectOptions};
 use otter_core::{Error, ErrorKind, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::CheckpointTable;
+use crate::load_data::{self, LoadState};
+use crate::txn::{self, is_transient, sql_steps, Fallback, Step};
 use crate::config::MysqlSinkConfig;
 use crate::conflict::{guarded_statements, CompiledRule, Guarded, Sites};
 use otter_core::two_way::{self, TwoWayConfig};
@@ -111,15 +116,14 @@ pub struct Worker {
     pub pipeline: String,
     conn: Option<Conn>,
     failed: Option<String>,
+    load: LoadState,
 }
-
-/// Largest query text sent in one round trip.
-const MAX_QUERY: usize = 4 << 20;
 
 impl Worker {
     /// A worker for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> Worker {
-        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), conn: None, failed: None }
+        let load = LoadState::new(cfg.load_data_min_rows);
+        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), conn: None, failed: None, load }
     }
 
     /// Runs jobs until the sender is dropped.
@@ -141,7 +145,7 @@ impl Worker {
                     let r = match self.check_failed() {
                         Err(e) => Err(e),
                         Ok(()) => match self.ckpt.write_sql(self.part, self.parts, &position, None) {
-                            Ok(sql) => self.with_retry(&[sql]).await,
+                            Ok(sql) => self.with_retry(&[Step::Sql(sql)], &[]).await,
                             Err(e) => Err(e),
                         },
                     };
@@ -189,13 +193,14 @@ impl Worker {
         self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))
     }
 
-    /// Runs `stmts` as one transaction, retrying transient failures.
-    async fn with_retry(&mut self, stmts: &[String]) -> Result<()> {
+    /// Runs `steps` as one transaction, retrying transient failures; `tables` are the job's
+    /// (for `LOAD DATA` runs that must be replaced by statements).
+    async fn with_retry(&mut self, steps: &[Step], tables: &[TableOps]) -> Result<()> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let max = Duration::from_secs(self.cfg.max_retry_backoff_secs.max(1));
         loop {
-            match self.transaction(stmts).await {
+            match self.transaction(steps, tables).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_transient() => {
                     self.conn = None;
@@ -211,42 +216,23 @@ impl Worker {
         }
     }
 
-    /// One attempt: `START TRANSACTION; stmts...; COMMIT`, in few round trips.
-    async fn transaction(&mut self, stmts: &[String]) -> Result<()> {
-        let mut pieces: Vec<String> = Vec::new();
-        let mut cur = String::from("START TRANSACTION");
-        for s in stmts {
-            if cur.len() + s.len() > MAX_QUERY && !cur.is_empty() {
-                pieces.push(std::mem::take(&mut cur));
-            }
-            if !cur.is_empty() {
-                cur.push_str(";\n");
-            }
-            cur.push_str(s);
-        }
-        cur.push_str(";\nCOMMIT");
-        pieces.push(cur);
-        let conn = self.conn().await?;
-        for q in pieces {
-            if let Err(e) = conn.query_drop(q).await {
-                let transient = is_transient(&e);
-                let _ = conn.query_drop("ROLLBACK").await;
-                let err = translate(e, "applying changes on the target");
-                return Err(if transient { err.transient(true) } else { err });
-            }
-        }
-        Ok(())
+    /// One attempt: `START TRANSACTION; steps...; COMMIT`, in few round trips.
+    async fn transaction(&mut self, steps: &[Step], tables: &[TableOps]) -> Result<()> {
+        self.conn().await?;
+        let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement };
+        let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
+        txn::run(conn, steps, &mut self.load, &fallback).await
     }
 
-    /// `stmts` preceded by the origin mark, in a two-way pipeline.
-    fn marked(&self, origin: &str, stmts: Vec<String>) -> Vec<String> {
+    /// `steps` preceded by the origin mark, in a two-way pipeline.
+    fn marked(&self, origin: &str, steps: Vec<Step>) -> Vec<Step> {
         match &self.two_way {
             Some(tw) => {
-                let mut out = crate::conflict::mark_sql(&tw.marks_schema, &self.pipeline, self.part, origin, &tw.source_site).to_vec();
-                out.extend(stmts);
+                let mut out = sql_steps(crate::conflict::mark_sql(&tw.marks_schema, &self.pipeline, self.part, origin, &tw.source_site));
+                out.extend(steps);
                 out
             }
-            None => stmts,
+            None => steps,
         }
     }
 
@@ -254,14 +240,17 @@ impl Worker {
         let ckpt = self.ckpt.write_sql(self.part, self.parts, position, Some(watermark))?;
         if self.cfg.dry_run {
             for s in self.statements(tables, origin)? {
-                tracing::info!(partition = self.part, statement = %s, "dry run");
+                match s {
+                    Step::Sql(s) => tracing::info!(partition = self.part, statement = %s, "dry run"),
+                    Step::Load(r) => tracing::info!(partition = self.part, statement = %r.sql, rows = r.rows, "dry run"),
+                }
             }
             return Ok(());
         }
-        let mut stmts = self.statements(tables, origin)?;
-        stmts.push(ckpt.clone());
-        let stmts = self.marked(origin, stmts);
-        match self.with_retry(&stmts).await {
+        let mut steps = self.statements(tables, origin)?;
+        steps.push(Step::Sql(ckpt.clone()));
+        let steps = self.marked(origin, steps);
+        match self.with_retry(&steps, tables).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_transient() => Err(e),
             Err(e) => {
@@ -299,14 +288,14 @@ impl Worker {
 
     async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, origin: &str) -> Result<()> {
         for (sql, what) in singles {
-            let stmts = self.marked(origin, vec![sql.clone()]);
-            match self.with_retry(&stmts).await {
+            let steps = self.marked(origin, vec![Step::Sql(sql.clone())]);
+            match self.with_retry(&steps, &[]).await {
                 Ok(()) => {}
                 Err(e) if e.is_transient() => return Err(e),
                 Err(e) => tracing::error!(partition = self.part, row = %what, error = %e, statement = %shorten(sql, 400), "Skipping a row the target refused (skip_errors)."),
             }
         }
-        self.with_retry(&[ckpt.to_owned()]).await
+        self.with_retry(&[Step::Sql(ckpt.to_owned())], &[]).await
     }
 
     /// Sites of a decision; in one-way pipelines (fan-in) the origin is the pipeline's name and
@@ -321,22 +310,23 @@ impl Worker {
     }
 
     /// Statements of the guarded (conflict-checked) changes of `t`.
-    fn guarded(&self, t: &TableOps, origin: &str, out: &mut Vec<String>) -> Result<()> {
+    fn guarded(&self, t: &TableOps, origin: &str, out: &mut Vec<Step>) -> Result<()> {
         if let Some(rule) = &t.rule {
             let target = target(t);
             for g in &t.guarded {
-                out.extend(guarded_statements(&*self.dialect, &target, rule, self.sites(origin), g)?);
+                out.extend(sql_steps(guarded_statements(&*self.dialect, &target, rule, self.sites(origin), g)?));
             }
         }
         Ok(())
     }
 
-    /// The job as multi-row statements.
-    fn statements(&self, tables: &[TableOps], origin: &str) -> Result<Vec<String>> {
+    /// The job as multi-row statements, and long runs of whole-row inserts as `LOAD DATA`.
+    fn statements(&mut self, tables: &[TableOps], origin: &str) -> Result<Vec<Step>> {
         let d = &*self.dialect;
         let per = self.cfg.rows_per_statement.max(1);
         let mut out = Vec::new();
-        for t in tables {
+        let mut sql = Vec::new();
+        for (ti, t) in tables.iter().enumerate() {
             self.guarded(t, origin, &mut out)?;
             let target = target(t);
             if !t.info.keyless {
@@ -347,31 +337,36 @@ impl Worker {
                 for chunk in keys.chunks(per) {
                     let mut s = String::new();
                     d.delete(&target, chunk, &mut s)?;
-                    out.push(s);
+                    out.push(Step::Sql(s));
                 }
             } else {
                 for op in &t.deletes {
-                    out.extend(self.one(&target, op)?);
+                    out.extend(sql_steps(self.one(&target, op)?));
                 }
             }
             let mut i = 0;
             while i < t.writes.len() {
+                let loadable = if t.info.load_data { run_len(&t.writes, i, usize::MAX, load_data::loadable) } else { 0 };
+                if loadable > 1 {
+                    let end = i + loadable;
+                    let name = format!("{}.{}", t.schema.db, t.schema.name);
+                    let ops = t.writes.get(i..end).unwrap_or(&[]);
+                    if self.load.wants(&name, loadable) {
+                        if let Some(run) = load_data::build(d, &target, ops, ti, i..end) {
+                            out.push(Step::Load(run));
+                            i = end;
+                            continue;
+                        }
+                    }
+                }
                 let (batchable, end) = run_of(&t.writes, i, per);
                 if batchable > 1 {
-                    let rows: Vec<&[Value<'static>]> = t.writes.get(i..end).unwrap_or(&[]).iter().filter_map(|op| match op {
-                        Op::Upsert { after, .. } | Op::Insert { after, .. } => Some(after.as_slice()),
-                        _ => None,
-                    }).collect();
-                    let mut s = String::new();
-                    match t.writes.get(i) {
-                        Some(Op::Insert { .. }) => d.insert(&target, &rows, &mut s)?,
-                        _ => d.upsert(&target, &rows, &mut s)?,
-                    }
-                    out.push(s);
+                    txn::multi_row(d, &target, t.writes.get(i..end).unwrap_or(&[]), per, &mut sql)?;
+                    out.extend(sql_steps(sql.drain(..)));
                     i = end;
                 } else {
                     if let Some(op) = t.writes.get(i) {
-                        out.extend(self.one(&target, op)?);
+                        out.extend(sql_steps(self.one(&target, op)?));
                     }
                     i += 1;
                 }
@@ -462,7 +457,7 @@ impl Worker {
                 ));
             }
         }
-        self.with_retry(&[record]).await
+        self.with_retry(&[Step::Sql(record)], &[]).await
     }
 }
 
@@ -514,14 +509,17 @@ fn run_of(ops: &[Op], i: usize, per: usize) -> (usize, usize) {
         _ => 0,
     };
     let Some(k) = ops.get(i).map(kind).filter(|&k| k != 0) else { return (0, i + 1) };
-    let mut end = i;
-    while end < ops.len() && end - i < per && ops.get(end).map(kind) == Some(k) {
-        end += 1;
-    }
-    (end - i, end)
+    let n = run_len(ops, i, per, |op| kind(op) == k);
+    (n, i + n)
 }
 
-fn target(t: &TableOps) -> TargetTable<'_> {
+/// How many ops from `i` on (at most `max`) satisfy `ok`.
+fn run_len(ops: &[Op], i: usize, max: usize, ok: impl Fn(&Op) -> bool) -> usize {
+    ops.get(i..).unwrap_or(&[]).iter().take(max).take_while(|op| ok(op)).count()
+}
+
+/// The target table of `t` as the dialect addresses it.
+pub(crate) fn target(t: &TableOps) -> TargetTable<'_> {
     TargetTable {
         db: &t.schema.db,
         name: &t.schema.name,
@@ -556,18 +554,6 @@ fn shorten(s: &str, n: usize) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", s.get(..end).unwrap_or(""), s.len())
-}
-
-/// Errors that retrying may cure.
-fn is_transient(e: &mysql_async::Error) -> bool {
-    match e {
-        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
-        mysql_async::Error::Server(s) => matches!(
-            s.code,
-            codes::DEADLOCK | codes::LOCK_WAIT_TIMEOUT | codes::SERVER_SHUTDOWN | codes::CONNECTION_KILLED | codes::QUERY_INTERRUPTED | 1040
-        ),
-        _ => false,
-    }
 }
 
 /// Errors a DDL gives when its effect is already there (a replay after a crash).

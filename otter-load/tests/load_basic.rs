@@ -66,7 +66,7 @@ async fn run(mode: ApplyMode) {
     workload(&a, 0);
     let mut cfg = MysqlSinkConfig::new(b.url());
     cfg.mode = mode;
-    cfg.workers = 3;
+    cfg.workers = Some(3);
     let running = start("a_to_b", &a, &b, "s\\..*", cfg.clone(), 101).await;
     wait_equal(&a, &b, TABLES, 60, Some(&running)).await;
     running.stop().await.unwrap();

@@ -15,6 +15,7 @@ use otter_core::Error;
 
 use super::{column, key_predicate, value, SqlDialect, TargetTable};
 use crate::error::unsupported;
+use crate::text;
 
 /// MySQL or MariaDB target.
 #[derive(Debug, Clone, Copy)]
@@ -69,13 +70,21 @@ fn hex_literal(b: &[u8], out: &mut String) {
 fn quoted(s: &str, out: &mut String) {
     out.reserve(s.len() + 2);
     out.push('\'');
-    for c in s.chars() {
-        if c == '\'' {
-            out.push_str("''");
-        } else {
-            out.push(c);
-        }
+    let mut parts = s.split('\'');
+    if let Some(p) = parts.next() {
+        out.push_str(p);
     }
+    for p in parts {
+        out.push_str("''");
+        out.push_str(p);
+    }
+    out.push('\'');
+}
+
+/// Digits and punctuation from [`text`], quoted.
+fn quoted_ascii(b: &[u8], out: &mut String) {
+    out.push('\'');
+    out.push_str(text::ascii(b));
     out.push('\'');
 }
 
@@ -107,12 +116,8 @@ impl SqlDialect for MysqlDialect {
         match v {
             Value::Null => out.push_str("NULL"),
             Value::Absent => return Err(unsupported(format!("column {} is not in the row image", col.name))),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
-            Value::UInt(u) => {
-                let _ = write!(out, "{u}");
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
+            Value::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
             Value::Float(f) if f.is_finite() => {
                 let _ = write!(out, "{f:e}");
             }
@@ -123,22 +128,12 @@ impl SqlDialect for MysqlDialect {
             Value::Decimal(d) => {
                 let _ = write!(out, "{d}");
             }
-            Value::Year(y) => {
-                let _ = write!(out, "{y}");
-            }
-            Value::Date(d) => {
-                let _ = write!(out, "'{d}'");
-            }
-            Value::Time(t) => {
-                let _ = write!(out, "'{t}'");
-            }
-            Value::DateTime(t) => {
-                let _ = write!(out, "'{t}'");
-            }
+            Value::Year(y) => out.push_str(itoa::Buffer::new().format(*y)),
+            Value::Date(d) => quoted_ascii(text::date(d, &mut [0; 40]), out),
+            Value::Time(t) => quoted_ascii(text::time(t, &mut [0; 40]), out),
+            Value::DateTime(t) => quoted_ascii(text::datetime(t, &mut [0; 40]), out),
             Value::Timestamp(t) if t.seconds == 0 && t.micros == 0 => out.push_str("'0000-00-00 00:00:00'"),
-            Value::Timestamp(t) => {
-                let _ = write!(out, "'{}'", t.to_utc());
-            }
+            Value::Timestamp(t) => quoted_ascii(text::datetime(&t.to_utc(), &mut [0; 40]), out),
             Value::Bit(b) => {
                 let _ = write!(out, "{b}");
             }

@@ -233,3 +233,28 @@ fn case_insensitive_keys_merge() {
     let b = vec![Value::Bytes(b"abc  ".to_vec().into()), Value::Int(1), Value::Int(1)];
     assert_eq!(key_bytes(&sch, &[0], &a), key_bytes(&sch, &[0], &b));
 }
+
+#[test]
+fn only_rows_the_batch_inserted_are_fresh() {
+    let s = schema();
+    let id = |n| ChangeId { txn: BinlogCoord::new("b.000001", n), row: 0 };
+    let ins = |k, n| RowChange { table: Arc::clone(&s), kind: ChangeKind::Insert, before: None, after: Some(full(k, [1, 1])), id: id(n) };
+    let upd = |k, n| RowChange { table: Arc::clone(&s), kind: ChangeKind::Update, before: Some(full(k, [1, 1])), after: Some(full(k, [2, 2])), id: id(n) };
+    let del = |k, n| RowChange { table: Arc::clone(&s), kind: ChangeKind::Delete, before: Some(full(k, [1, 1])), after: None, id: id(n) };
+    // 1: inserted then updated (fresh); 2: updated (existed); 3: deleted then inserted (existed);
+    // 4: inserted twice (anomaly: not fresh).
+    let changes = vec![ins(1, 1), upd(1, 2), upd(2, 3), del(3, 4), ins(3, 5), ins(4, 6), ins(4, 7)];
+    let m = merge(&s, Some(&[0]), ApplyMode::Row, changes);
+    let fresh: Vec<(i64, bool)> = m
+        .writes
+        .iter()
+        .map(|op| match op {
+            Op::Upsert { after, fresh, .. } => (int(&after[0]), *fresh),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(fresh, [(1, true), (2, false), (3, false), (4, false)]);
+    // Keyless tables keep plain inserts.
+    let m = merge(&s, None, ApplyMode::Row, vec![ins(5, 8)]);
+    assert!(matches!(&m.writes[..], [Op::Insert { .. }]));
+}

@@ -1,0 +1,183 @@
+//! One apply transaction on the target: its steps (SQL statements and `LOAD DATA` runs) sent in
+//! few round trips between `START TRANSACTION` and `COMMIT`.
+//!
+//! Invariants: every step of a job runs in one transaction that ends with the job's last step
+//! (its checkpoint row) and `COMMIT`, so data and progress commit together or not at all; any
+//! failure rolls the whole transaction back; a `LOAD DATA` run that does not insert every row
+//! without a warning is rolled back to its savepoint and replaced, in place, by the statements it
+//! stands for (see [`crate::load_data`]).
+
+use futures_util::stream;
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use otter_core::source::mysql::conn::{codes, translate};
+use otter_core::Result;
+
+use crate::dialect::{SqlDialect, TargetTable};
+use crate::load_data::{LoadRun, LoadState, DISABLED_CODES, SAVEPOINT};
+use crate::merge::Op;
+use crate::worker::{target, TableOps};
+
+/// Largest query text sent in one round trip.
+const MAX_QUERY: usize = 4 << 20;
+
+/// Bytes of `LOAD DATA` data per protocol packet.
+const INFILE_CHUNK: usize = 1 << 20;
+
+/// One step of an apply transaction.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// An SQL statement.
+    Sql(String),
+    /// Rows sent as `LOAD DATA LOCAL INFILE`.
+    Load(LoadRun),
+}
+
+/// Statements as steps.
+pub fn sql_steps(stmts: impl IntoIterator<Item = String>) -> Vec<Step> {
+    stmts.into_iter().map(Step::Sql).collect()
+}
+
+/// Multi-row statements for `ops` (upserts, or inserts, of one table), `per` rows each.
+pub fn multi_row(d: &dyn SqlDialect, t: &TargetTable<'_>, ops: &[Op], per: usize, out: &mut Vec<String>) -> Result<()> {
+    for chunk in ops.chunks(per.max(1)) {
+        let rows: Vec<&[otter_binlog::Value<'static>]> = chunk
+            .iter()
+            .filter_map(|op| match op {
+                Op::Upsert { after, .. } | Op::Insert { after, .. } => Some(after.as_slice()),
+                _ => None,
+            })
+            .collect();
+        let mut s = String::new();
+        match chunk.first() {
+            Some(Op::Insert { .. }) => d.insert(t, &rows, &mut s)?,
+            _ => d.upsert(t, &rows, &mut s)?,
+        }
+        out.push(s);
+    }
+    Ok(())
+}
+
+/// What a transaction needs to replace a `LOAD DATA` run by statements.
+pub struct Fallback<'a> {
+    /// The dialect.
+    pub dialect: &'a dyn SqlDialect,
+    /// The job's tables (a run names its table by index).
+    pub tables: &'a [TableOps],
+    /// Rows per statement.
+    pub per: usize,
+}
+
+impl Fallback<'_> {
+    fn statements(&self, run: &LoadRun) -> Result<Vec<String>> {
+        let t = self.tables.get(run.table).ok_or_else(|| crate::error::internal("LOAD DATA run of an unknown table"))?;
+        let ops = t.writes.get(run.range.clone()).ok_or_else(|| crate::error::internal("LOAD DATA run outside its table"))?;
+        let mut out = Vec::new();
+        multi_row(self.dialect, &target(t), ops, self.per, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Appends `s` to the pending query text, sending the text first when it would grow too large.
+async fn push(conn: &mut Conn, cur: &mut String, s: &str) -> Result<()> {
+    if cur.len() + s.len() > MAX_QUERY && !cur.is_empty() {
+        send(conn, std::mem::take(cur)).await?;
+    }
+    if !cur.is_empty() {
+        cur.push_str(";\n");
+    }
+    cur.push_str(s);
+    Ok(())
+}
+
+async fn send(conn: &mut Conn, q: String) -> Result<()> {
+    if let Err(e) = conn.query_drop(q).await {
+        return Err(fail(conn, e).await);
+    }
+    Ok(())
+}
+
+/// Rolls the transaction back after `e` and turns `e` into an otter error.
+async fn fail(conn: &mut Conn, e: mysql_async::Error) -> otter_core::Error {
+    let transient = is_transient(&e);
+    let _ = conn.query_drop("ROLLBACK").await;
+    let err = translate(e, "applying changes on the target");
+    if transient {
+        err.transient(true)
+    } else {
+        err
+    }
+}
+
+/// One attempt: `START TRANSACTION; steps...; COMMIT`.
+pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback: &Fallback<'_>) -> Result<()> {
+    let mut cur = String::from("START TRANSACTION");
+    for step in steps {
+        match step {
+            Step::Sql(s) => push(conn, &mut cur, s).await?,
+            Step::Load(r) if !load.enabled() => {
+                for s in fallback.statements(r)? {
+                    push(conn, &mut cur, &s).await?;
+                }
+            }
+            Step::Load(r) => {
+                push(conn, &mut cur, &format!("SAVEPOINT {SAVEPOINT}")).await?;
+                send(conn, std::mem::take(&mut cur)).await?;
+                if load_run(conn, r, load).await? {
+                    load.succeeded(&r.name);
+                } else {
+                    load.fell_back(&r.name);
+                    cur = format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}");
+                    for s in fallback.statements(r)? {
+                        push(conn, &mut cur, &s).await?;
+                    }
+                }
+            }
+        }
+    }
+    push(conn, &mut cur, "COMMIT").await?;
+    send(conn, cur).await
+}
+
+/// Sends one run; `Ok(false)` when it must be replaced by statements (rows skipped or values
+/// adjusted, or the target refused it); `Err` (transaction rolled back) for errors that stop the
+/// job or are retried.
+async fn load_run(conn: &mut Conn, r: &LoadRun, load: &mut LoadState) -> Result<bool> {
+    let data = r.data.clone();
+    let chunks: Vec<std::io::Result<bytes::Bytes>> =
+        (0..data.len()).step_by(INFILE_CHUNK).map(|at| Ok(data.slice(at..(at + INFILE_CHUNK).min(data.len())))).collect();
+    conn.set_infile_handler(async move { Ok(Box::pin(stream::iter(chunks)) as mysql_async::InfileData) });
+    match conn.query_drop(r.sql.as_str()).await {
+        Ok(()) => {
+            let (affected, warnings) = (conn.affected_rows(), conn.get_warnings());
+            if affected == r.rows && warnings == 0 {
+                return Ok(true);
+            }
+            tracing::info!(table = %r.name, rows = r.rows, affected, warnings, "LOAD DATA did not insert every row cleanly (rows already there?); applying the run with statements.");
+            Ok(false)
+        }
+        Err(e) if is_transient(&e) => Err(fail(conn, e).await),
+        Err(mysql_async::Error::Server(s)) if DISABLED_CODES.contains(&s.code) => {
+            load.disable(&s.message);
+            Ok(false)
+        }
+        Err(mysql_async::Error::Server(s)) => {
+            // The statements give the same error, with the usual diagnosis.
+            tracing::info!(table = %r.name, code = s.code, error = %s.message, "LOAD DATA failed; applying the run with statements.");
+            Ok(false)
+        }
+        Err(e) => Err(fail(conn, e).await),
+    }
+}
+
+/// Errors that retrying may cure.
+pub fn is_transient(e: &mysql_async::Error) -> bool {
+    match e {
+        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
+        mysql_async::Error::Server(s) => matches!(
+            s.code,
+            codes::DEADLOCK | codes::LOCK_WAIT_TIMEOUT | codes::SERVER_SHUTDOWN | codes::CONNECTION_KILLED | codes::QUERY_INTERRUPTED | 1040
+        ),
+        _ => false,
+    }
+}
