@@ -2,7 +2,9 @@
 //! the bytes its escaping must get right (tab, newline, CR, NUL, backslash, a literal `\N`),
 //! NULLs, utf8mb4 and latin1 text, binary strings, decimals, floats at their limits, temporal
 //! values with fractional seconds, zero dates and years, ENUM and SET, a keyless table; B ends
-//! equal to A (`CHECKSUM TABLE`, row counts). Rows that already exist on the target make the run
+//! equal to A (`CHECKSUM TABLE`, row counts, and row by row); the typed table is shown to take the
+//! fast path (the server's `Com_load` grows) and a table with BIT/JSON columns not to. Rows that
+//! already exist on the target make the run
 //! fall back to the usual statements (the source's rows still win), a target with
 //! `local_infile = OFF` is applied with statements, and a pipeline aborted mid-stream resumes
 //! without applying anything twice (the keyless table would show duplicates).
@@ -125,17 +127,37 @@ async fn every_type_through_load_data_and_exactly_once_after_an_abort() {
     b.sql("SET GLOBAL time_zone = '+00:00'").unwrap();
     assert_eq!(a.query(dump).unwrap(), b.query(dump).unwrap());
 
+    // s.all alone takes the fast path; s.other (BIT, JSON) alone never does.
+    let loads = status(&b, "Com_load");
+    let rows: Vec<String> = (600..800).map(row).collect();
+    a.sql(&format!("SET time_zone = '+00:00'; INSERT INTO s.all VALUES {};", rows.join(", "))).unwrap();
+    sync(&a, &b).await;
+    let after_all = status(&b, "Com_load");
+    assert!(after_all > loads, "s.all did not go through LOAD DATA");
+    let other: Vec<String> = (600..800).map(|n| format!("({n}, b'1', '[{n}]', 'o')")).collect();
+    a.sql(&format!("INSERT INTO s.other VALUES {};", other.join(", "))).unwrap();
+    sync(&a, &b).await;
+    assert_eq!(status(&b, "Com_load"), after_all, "s.other went through LOAD DATA");
+    assert_eq!(status(&b, "Com_rollback_to_savepoint"), 0, "a LOAD DATA run fell back");
+
     // Abort (no graceful stop) while a larger backlog is being applied, then resume.
-    workload(&a, 600, 3000);
+    workload(&a, 800, 3000);
     let running = start("ld", &a, &b, "s\\..*", config(&b), 101).await;
-    while b.value("SELECT COUNT(*) FROM s.all").unwrap().parse::<u64>().unwrap() <= 600 && !running.finished() {
+    while b.value("SELECT COUNT(*) FROM s.all").unwrap().parse::<u64>().unwrap() <= 800 && !running.finished() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     running.abort();
     let running = start("ld", &a, &b, "s\\..*", config(&b), 101).await;
     wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
     running.stop().await.unwrap();
-    assert_eq!(b.value("SELECT COUNT(*) FROM s.nokey").unwrap(), "3000");
+    assert_eq!(b.value("SELECT COUNT(*) FROM s.nokey").unwrap(), "2800");
+}
+
+/// Runs the pipeline until B equals A, then stops it.
+async fn sync(a: &MariaDb, b: &MariaDb) {
+    let running = start("ld", a, b, "s\\..*", config(b), 101).await;
+    wait_equal(a, b, TABLES, 120, Some(&running)).await;
+    running.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
