@@ -2,7 +2,8 @@
 //!
 //! A source emits [`Event`]s in commit order: transactions as one or more [`TxnChunk`]s (a huge
 //! transaction streams in several chunks, the last one marked), DDL statements, and progress
-//! marks for idle or fully filtered stretches. Every row change carries its table's schema *as of
+//! marks for idle or fully filtered stretches (the MySQL source also announces the position a run
+//! starts at with a first progress mark). Every row change carries its table's schema *as of
 //! its position* and its place in the stream ([`ChangeId`]), so a loader can apply, merge, split
 //! and replay changes while knowing exactly which ones a checkpoint covers.
 //!
@@ -156,7 +157,8 @@ pub struct DdlEvent {
 pub struct Progress {
     /// Where to resume.
     pub position: Position,
-    /// The source's clock at that point (heartbeat or last event time).
+    /// The source's clock at that point (heartbeat or last event time); 0 when unknown (the
+    /// announcement of a run's start position).
     pub timestamp: u32,
     /// True when the stretch before it held changes a restart would have to read again (filtered
     /// or dropped transactions); false when it only passed otter's own writes or nothing at all,

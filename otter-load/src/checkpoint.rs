@@ -47,6 +47,11 @@ pub fn after(id: &ChangeId, p: &Position) -> bool {
     id.txn > p.coord || (id.txn == p.coord && id.row >= p.skip_rows)
 }
 
+/// The stored `position` of a row written before the loader knew any resume point: the first
+/// jobs of a first run whose source announced no start position. Such rows still hold their
+/// watermark; the resume point then comes from other rows, the local checkpoint or the config.
+pub const UNKNOWN: &str = "null";
+
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -107,9 +112,12 @@ impl CheckpointTable {
             .map_err(|e| translate(e, "reading the checkpoint from the target"))?;
         let mut s = Stored::default();
         for (part, parts, position, wm_file, wm_pos, wm_row, last_ddl) in rows {
-            let p: Position = parse(&position)?;
-            if s.position.as_ref().is_none_or(|cur| (&p.coord, p.skip_rows) > (&cur.coord, cur.skip_rows)) {
-                s.position = Some(p);
+            // Rows written before any resume point was known carry no position (only a watermark).
+            if position != UNKNOWN {
+                let p: Position = parse(&position)?;
+                if s.position.as_ref().is_none_or(|cur| (&p.coord, p.skip_rows) > (&cur.coord, cur.skip_rows)) {
+                    s.position = Some(p);
+                }
             }
             s.parts = Some(usize::try_from(parts).unwrap_or(1));
             if let (Some(f), Some(pos), Some(row)) = (wm_file, wm_pos, wm_row) {
@@ -127,9 +135,14 @@ impl CheckpointTable {
         format!("DELETE FROM {} WHERE pipeline = {} AND part >= {parts}", self.table(), quote(&self.pipeline))
     }
 
-    /// Records partition `part`'s progress (inside its apply transaction).
-    pub fn write_sql(&self, part: usize, parts: usize, position: &Position, watermark: Option<&ChangeId>) -> Result<String> {
-        let pos = quote(&text(position)?);
+    /// Records partition `part`'s progress (inside its apply transaction). `position` is `None`
+    /// while no resume point is known yet (see [`UNKNOWN`]); an unknown position never replaces a
+    /// known one.
+    pub fn write_sql(&self, part: usize, parts: usize, position: Option<&Position>, watermark: Option<&ChangeId>) -> Result<String> {
+        let pos = quote(&match position {
+            Some(p) => text(p)?,
+            None => UNKNOWN.to_owned(),
+        });
         let (f, p, r) = match watermark {
             Some(w) => (quote(&w.txn.file), w.txn.offset.to_string(), w.row.to_string()),
             None => ("NULL".into(), "NULL".into(), "NULL".into()),
@@ -139,9 +152,11 @@ impl CheckpointTable {
         let keep_row = if watermark.is_some() { "VALUES(wm_row)" } else { "wm_row" };
         Ok(format!(
             "INSERT INTO {} (pipeline, part, parts, position, wm_file, wm_pos, wm_row) VALUES ({}, {part}, {parts}, {pos}, {f}, {p}, {r}) \
-             ON DUPLICATE KEY UPDATE parts = VALUES(parts), position = VALUES(position), wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}",
+             ON DUPLICATE KEY UPDATE parts = VALUES(parts), position = IF(VALUES(position) = {unknown}, position, VALUES(position)), \
+             wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}",
             self.table(),
             quote(&self.pipeline),
+            unknown = quote(UNKNOWN),
         ))
     }
 

@@ -83,6 +83,10 @@ pub struct MysqlSink {
     last_write: Instant,
     two_way: Option<Arc<TwoWayConfig>>,
     rules: Vec<Arc<CompiledRule>>,
+    /// Where this run started, when the source announced it before any change.
+    start: Option<Position>,
+    /// True once any change of this run was dispatched.
+    dispatched: bool,
 }
 
 impl MysqlSink {
@@ -109,6 +113,8 @@ impl MysqlSink {
             last_write: Instant::now(),
             two_way: None,
             rules,
+            start: None,
+            dispatched: false,
         })
     }
 
@@ -310,11 +316,11 @@ impl MysqlSink {
                 }
             }
         }
-        let position = self.tracker.lock().through.clone().unwrap_or(Position {
-            coord: otter_core::position::BinlogCoord::new("", 4),
-            gtid: None,
-            skip_rows: 0,
-        });
+        // The resume point written with these jobs: everything before it is applied. Before the
+        // first batch of this run is acknowledged that is the run's start, when the source
+        // announced it; otherwise the rows carry their watermark only (checkpoint::UNKNOWN).
+        self.dispatched = true;
+        let position = self.tracker.lock().through.clone().or_else(|| self.start.clone());
         // Each partition's watermark: the newest change among its ops (one clone per job).
         let marks: Vec<Option<ChangeId>> = per
             .iter()
@@ -439,7 +445,14 @@ impl Sink for MysqlSink {
                     }
                     self.apply_ddl(&d).await?;
                 }
-                Event::Progress(p) => passed_over |= p.passed_over,
+                Event::Progress(p) => {
+                    passed_over |= p.passed_over;
+                    // A progress mark ahead of every change of the run is where the run starts
+                    // (the source announces it first): a safe resume point for the first jobs.
+                    if !self.dispatched && pending.is_empty() && self.start.is_none() {
+                        self.start = Some(p.position.clone());
+                    }
+                }
             }
         }
         if !pending.is_empty() {

@@ -66,8 +66,9 @@ pub enum Job {
         tables: Vec<TableOps>,
         /// Newest change in the job.
         watermark: ChangeId,
-        /// Position every partition has applied everything before.
-        position: Position,
+        /// Position every partition has applied everything before (`None` while no resume
+        /// point is known yet: the first jobs of a first run).
+        position: Option<Position>,
         /// Site where the changes were first written (two-way marks, conflict decisions).
         origin: Arc<str>,
         /// Completion.
@@ -136,7 +137,7 @@ impl Worker {
                 Job::Apply { tables, watermark, position, origin, done } => {
                     let r = match self.check_failed() {
                         Err(e) => Err(e),
-                        Ok(()) => self.apply(&tables, &watermark, &position, &origin).await,
+                        Ok(()) => self.apply(&tables, &watermark, position.as_ref(), &origin).await,
                     };
                     self.note(&r);
                     let _ = done.send(r);
@@ -144,7 +145,7 @@ impl Worker {
                 Job::Progress { position, done } => {
                     let r = match self.check_failed() {
                         Err(e) => Err(e),
-                        Ok(()) => match self.ckpt.write_sql(self.part, self.parts, &position, None) {
+                        Ok(()) => match self.ckpt.write_sql(self.part, self.parts, Some(&position), None) {
                             Ok(sql) => self.with_retry(&[Step::Sql(sql)], &[]).await,
                             Err(e) => Err(e),
                         },
@@ -236,7 +237,7 @@ impl Worker {
         }
     }
 
-    async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: &Position, origin: &str) -> Result<()> {
+    async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: Option<&Position>, origin: &str) -> Result<()> {
         let ckpt = self.ckpt.write_sql(self.part, self.parts, position, Some(watermark))?;
         if self.cfg.dry_run {
             for s in self.statements(tables, origin)? {

@@ -29,7 +29,7 @@ use self::assemble::{Assembler, ChunkLimits};
 use self::conn::{variable, ConnectOptions, ServerInfo, TlsConfig};
 use self::stream::{BinlogConn, StreamStart};
 use self::tables::{LiveSchema, SchemaErrorPolicy, Tables};
-use crate::change::Event;
+use crate::change::{Event, Progress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::TableFilter;
 use crate::history::SchemaHistory;
@@ -254,6 +254,12 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
     let mut asm = Assembler::new(tables, &resolved.position, resolved.not_before, limits).with_marks(config.marks.clone());
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
     let max_backoff = Duration::from_secs(config.max_reconnect_backoff_secs.max(1));
+    // Announce where this run starts before any change: a sink that applies the first changes
+    // before any batch is acknowledged records this as the resume point with them.
+    let announce = Event::Progress(Progress { position: resolved.position.clone(), timestamp: 0, passed_over: false });
+    if tx.send(Ok(announce)).await.is_err() {
+        return Ok(());
+    }
     let mut stream_start = resolved.stream.clone();
     let mut backoff = Duration::from_millis(100);
     loop {
