@@ -260,34 +260,73 @@ fn push_clock<const N: usize>(t: &mut Text<N>, hour: u16, minute: u8, second: u8
     t.push_num(u64::from(second), 2);
 }
 
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut t = Text::<16>::new();
-        push_date(&mut t, self.year, self.month, self.day);
-        t.write_to(f)
+/// The text of a temporal value, in a stack buffer: what its `Display` prints, without going
+/// through `core::fmt` (callers that render many values append [`TemporalText::as_bytes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TemporalText(Text<32>);
+
+impl TemporalText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str().unwrap_or_default()
+    }
+
+    /// The text's bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.as_str().as_bytes()
     }
 }
 
-impl fmt::Display for Time {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut t = Text::<24>::new();
+impl Date {
+    /// `YYYY-MM-DD`, as `Display` prints it.
+    pub fn text(&self) -> TemporalText {
+        let mut t = Text::new();
+        push_date(&mut t, self.year, self.month, self.day);
+        TemporalText(t)
+    }
+}
+
+impl Time {
+    /// `[-]hh:mm:ss[.f]` (hours may have more digits, the fraction has the column's digits), as
+    /// `Display` prints it.
+    pub fn text(&self) -> TemporalText {
+        let mut t = Text::new();
         if self.negative {
             t.push(b'-');
         }
         push_clock(&mut t, self.hour, self.minute, self.second);
         push_frac(&mut t, self.micros, self.fsp);
-        t.write_to(f)
+        TemporalText(t)
+    }
+}
+
+impl DateTime {
+    /// `YYYY-MM-DD hh:mm:ss[.f]`, as `Display` prints it.
+    pub fn text(&self) -> TemporalText {
+        let mut t = Text::new();
+        push_date(&mut t, self.year, self.month, self.day);
+        t.push(b' ');
+        push_clock(&mut t, u16::from(self.hour), self.minute, self.second);
+        push_frac(&mut t, self.micros, self.fsp);
+        TemporalText(t)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text().as_str())
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text().as_str())
     }
 }
 
 impl fmt::Display for DateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut t = Text::<32>::new();
-        push_date(&mut t, self.year, self.month, self.day);
-        t.push(b' ');
-        push_clock(&mut t, u16::from(self.hour), self.minute, self.second);
-        push_frac(&mut t, self.micros, self.fsp);
-        t.write_to(f)
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -304,6 +343,18 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_of_extreme_values() {
+        let t = Time { negative: true, hour: 838, minute: 59, second: 59, micros: 0, fsp: 0 };
+        assert_eq!(t.text().as_str(), "-838:59:59");
+        let t = Time { negative: false, hour: 1, minute: 2, second: 3, micros: 120, fsp: 3 };
+        assert_eq!(t.to_string(), "01:02:03.000");
+        let d = DateTime { year: 9999, month: 12, day: 31, hour: 23, minute: 59, second: 59, micros: 999_999, fsp: 6 };
+        assert_eq!(d.text().as_bytes(), b"9999-12-31 23:59:59.999999");
+        assert_eq!(Date { year: 0, month: 0, day: 0 }.text().as_str(), "0000-00-00");
+        assert_eq!(Timestamp { seconds: 1, micros: 500_000, fsp: 2 }.to_string(), "1.50");
+    }
 
     #[test]
     fn datetime2_known_value() {

@@ -37,7 +37,6 @@ pub mod load_data;
 pub mod merge;
 pub mod sink;
 pub mod target;
-mod text;
 pub mod txn;
 pub mod worker;
 

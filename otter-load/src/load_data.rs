@@ -36,7 +36,6 @@ use otter_core::schema::{Column, SqlType};
 
 use crate::dialect::{column, SqlDialect, TargetTable};
 use crate::merge::Op;
-use crate::text;
 
 /// Default of `load_data_min_rows`: shorter runs are not worth the extra round trips.
 pub const DEFAULT_MIN_ROWS: usize = 64;
@@ -184,11 +183,11 @@ fn field(v: &Value<'_>, col: &Column, out: &mut Vec<u8>) -> Option<()> {
         // The text '0' would be the year 2000; the literal 0 of the usual path is 0000.
         Value::Year(0) => out.extend_from_slice(b"0000"),
         Value::Year(y) => out.extend_from_slice(itoa::Buffer::new().format(*y).as_bytes()),
-        Value::Date(x) => out.extend_from_slice(text::date(x, &mut [0; 40])),
-        Value::Time(x) => out.extend_from_slice(text::time(x, &mut [0; 40])),
-        Value::DateTime(x) => out.extend_from_slice(text::datetime(x, &mut [0; 40])),
+        Value::Date(x) => out.extend_from_slice(x.text().as_bytes()),
+        Value::Time(x) => out.extend_from_slice(x.text().as_bytes()),
+        Value::DateTime(x) => out.extend_from_slice(x.text().as_bytes()),
         Value::Timestamp(t) if t.seconds == 0 && t.micros == 0 => out.extend_from_slice(b"0000-00-00 00:00:00"),
-        Value::Timestamp(t) => out.extend_from_slice(text::datetime(&t.to_utc(), &mut [0; 40])),
+        Value::Timestamp(t) => out.extend_from_slice(t.to_utc().text().as_bytes()),
         Value::Enum(i) => match &col.sql_type {
             SqlType::Enum(members) if *i > 0 => escaped(members.get(usize::from(*i) - 1)?.as_bytes(), out),
             _ => return None,

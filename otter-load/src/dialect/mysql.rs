@@ -15,7 +15,6 @@ use otter_core::Error;
 
 use super::{column, key_predicate, value, SqlDialect, TargetTable};
 use crate::error::unsupported;
-use crate::text;
 
 /// MySQL or MariaDB target.
 #[derive(Debug, Clone, Copy)]
@@ -81,10 +80,10 @@ fn quoted(s: &str, out: &mut String) {
     out.push('\'');
 }
 
-/// Digits and punctuation from [`text`], quoted.
-fn quoted_ascii(b: &[u8], out: &mut String) {
+/// A temporal value's text (digits and punctuation), quoted.
+fn quoted_ascii(text: &str, out: &mut String) {
     out.push('\'');
-    out.push_str(text::ascii(b));
+    out.push_str(text);
     out.push('\'');
 }
 
@@ -129,11 +128,11 @@ impl SqlDialect for MysqlDialect {
                 let _ = write!(out, "{d}");
             }
             Value::Year(y) => out.push_str(itoa::Buffer::new().format(*y)),
-            Value::Date(d) => quoted_ascii(text::date(d, &mut [0; 40]), out),
-            Value::Time(t) => quoted_ascii(text::time(t, &mut [0; 40]), out),
-            Value::DateTime(t) => quoted_ascii(text::datetime(t, &mut [0; 40]), out),
+            Value::Date(d) => quoted_ascii(d.text().as_str(), out),
+            Value::Time(t) => quoted_ascii(t.text().as_str(), out),
+            Value::DateTime(t) => quoted_ascii(t.text().as_str(), out),
             Value::Timestamp(t) if t.seconds == 0 && t.micros == 0 => out.push_str("'0000-00-00 00:00:00'"),
-            Value::Timestamp(t) => quoted_ascii(text::datetime(&t.to_utc(), &mut [0; 40]), out),
+            Value::Timestamp(t) => quoted_ascii(t.to_utc().text().as_str(), out),
             Value::Bit(b) => {
                 let _ = write!(out, "{b}");
             }
