@@ -118,7 +118,7 @@ impl<'a> RowsEvent<'a> {
         let after_present = count_bits(after_cols, self.column_count);
         // A full image (every column present) of a table without JSON columns is decoded by the
         // fast path: no per-column presence or partial-JSON checks.
-        let simple = !table.legacy && !table.plans.iter().any(|p| matches!(p.kind, Kind::Json(_)));
+        let simple = !table.legacy && table.json_columns == 0;
         Ok(Rows {
             r: Reader::new(&self.rows),
             table,
@@ -253,8 +253,7 @@ impl<'s> Rows<'s> {
             let options = self.r.packed().or_trunc("partial update value options")?;
             if options & 1 != 0 {
                 // One bit per JSON column of the table, present in this image or not.
-                let json_cols = self.table.plans.iter().filter(|p| matches!(p.kind, Kind::Json(_))).count();
-                partial_bits = self.r.take(json_cols.div_ceil(8)).or_trunc("partial update bitmap")?;
+                partial_bits = self.r.take(self.table.json_columns.div_ceil(8)).or_trunc("partial update bitmap")?;
             }
         }
         // Rows of pre-5.1.18 servers start their NULL bitmap with an always-set "X" bit.

@@ -59,6 +59,9 @@ pub struct TableMap {
     /// A MySQL 5.1.0–5.1.17 table map (no metadata): its rows carry an extra leading NULL bit.
     pub legacy: bool,
     pub(crate) plans: Vec<Plan>,
+    /// Number of JSON columns (the partial-update bitmap has one bit per JSON column; tables
+    /// without any take the rows decoder's fast path).
+    pub(crate) json_columns: usize,
     raw: Box<[u8]>,
 }
 
@@ -117,10 +120,12 @@ impl TableMap {
             has_optional_metadata: !r.is_empty(),
             legacy,
             plans: Vec::new(),
+            json_columns: 0,
             raw: body.into(),
         };
         tm.read_optional(r)?;
         tm.plans = tm.columns.iter().map(|c| Plan::new(c.kind, c.unsigned == Some(true))).collect();
+        tm.json_columns = tm.plans.iter().filter(|p| matches!(p.kind, Kind::Json(_))).count();
         Ok(tm)
     }
 

@@ -271,9 +271,9 @@ impl TemporalText {
         self.0.as_str().unwrap_or_default()
     }
 
-    /// The text's bytes (ASCII).
+    /// The text's bytes (ASCII), without a UTF-8 check (the loader appends them to raw data).
     pub fn as_bytes(&self) -> &[u8] {
-        self.as_str().as_bytes()
+        self.0.as_bytes()
     }
 }
 

@@ -57,6 +57,15 @@ impl<const N: usize> Text<N> {
         }
     }
 
+    /// The bytes so far (ASCII; empty after an overflow), without the UTF-8 check of
+    /// [`Text::as_str`].
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        if self.overflow {
+            return &[];
+        }
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
     /// The text so far.
     pub(crate) fn as_str(&self) -> Result<&str, fmt::Error> {
         if self.overflow {
@@ -86,6 +95,7 @@ mod tests {
         t.push(b'.');
         t.push_num(42, 6);
         assert_eq!(t.as_str().unwrap(), "07:0:18446744073709551615.000042");
+        assert_eq!(t.as_bytes(), b"07:0:18446744073709551615.000042");
     }
 
     #[test]
@@ -93,6 +103,7 @@ mod tests {
         let mut t = Text::<3>::new();
         t.push_num(12345, 0);
         assert!(t.as_str().is_err());
+        assert!(t.as_bytes().is_empty());
         let mut t = Text::<3>::new();
         t.push(0xff);
         assert!(t.as_str().is_err());

@@ -2,10 +2,16 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use otter_testkit::{MariaDb, ServerConfig};
+
+#[path = "../common/mod.rs"]
+mod common;
+
+/// `otter run --config`, logging to `log` (the end-to-end tests' helper).
+pub use common::spawn_run;
 
 /// A site: its name and server.
 pub struct Site {
@@ -49,17 +55,6 @@ pub fn config(dir: &Path, edges: &[Edge<'_>], sink_extra: &str) -> PathBuf {
     let path = dir.join("pipes.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// `otter run --config`, logging to `log`.
-pub fn spawn_run(config: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_otter"))
-        .args(["run", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
-        .spawn()
-        .unwrap()
 }
 
 /// SIGINT after the process logged its start; returns its exit status.
