@@ -19,7 +19,7 @@
 //! from = "shop\\.order_[0-9]+"
 //! to = "shop.orders"
 //! [pipeline.batch]                     # optional: max_rows, max_bytes, linger_ms, max_in_flight
-//! max_rows = 5000
+//! max_rows = 20000
 //! ```
 //!
 //! Invariants: unknown keys are errors naming the key; `${VAR}` in any string is replaced by the

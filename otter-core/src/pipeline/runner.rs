@@ -30,7 +30,7 @@ use crate::traits::{Ack, Batch, Sink, Source, Transform};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
-    /// Row changes per batch (default 5000).
+    /// Row changes per batch (default 20000; `max_bytes` bounds batches of large rows first).
     #[serde(default = "default_rows")]
     pub max_rows: usize,
     /// Approximate bytes per batch (default 8 MiB).
@@ -45,7 +45,7 @@ pub struct BatchConfig {
 }
 
 fn default_rows() -> usize {
-    5000
+    20000
 }
 fn default_bytes() -> usize {
     8 << 20
