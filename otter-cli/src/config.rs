@@ -22,9 +22,9 @@
 //! max_rows = 20000
 //! ```
 //!
-//! Invariants: unknown keys are errors naming the key; `${VAR}` in any string is replaced by the
-//! environment variable (a missing one is an error naming it and the key); nothing here is ever
-//! logged with its passwords.
+//! Invariants: unknown keys (and values of the wrong type) are errors naming the key, the table it
+//! is in and the pipeline; `${VAR}` in any string is replaced by the environment variable (a
+//! missing one is an error naming it and the key); nothing here is ever logged with its passwords.
 
 use std::path::{Path, PathBuf};
 
@@ -125,6 +125,44 @@ fn expand_all(v: &mut toml::Value, path: &str) -> Result<()> {
     Ok(())
 }
 
+/// The `name` of each `[[pipeline]]`, in order (to name the pipeline an error is in).
+fn pipeline_names(v: &toml::Value) -> Vec<Option<String>> {
+    let list = v.get("pipeline").and_then(|p| p.as_array());
+    list.map(|a| a.iter().map(|p| p.get("name").and_then(|n| n.as_str()).map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// Where a deserialization error is, in the file's terms: the dotted key or table
+/// (`pipeline.sink`; for an unknown key, the table it is in) and the pipeline's name; empty at
+/// the top level.
+fn where_in(path: &serde_path_to_error::Path, names: &[Option<String>], msg: &str) -> String {
+    use serde_path_to_error::Segment;
+    let mut table: Vec<&str> = Vec::new();
+    let mut pipeline = None;
+    for seg in path.iter() {
+        match seg {
+            Segment::Map { key } => table.push(key),
+            Segment::Seq { index } if table.as_slice() == ["pipeline"] => {
+                pipeline = Some(match names.get(*index) {
+                    Some(Some(n)) => format!("pipeline {n:?}"),
+                    _ => format!("pipeline #{}", index + 1),
+                });
+            }
+            _ => {}
+        }
+    }
+    if let Some(last) = table.last() {
+        if msg.starts_with(&format!("unknown field `{last}`")) {
+            table.pop();
+        }
+    }
+    let table = table.join(".");
+    match pipeline {
+        Some(p) if table == "pipeline" => p,
+        Some(p) => format!("{table} ({p})"),
+        None => table,
+    }
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config> {
@@ -137,7 +175,12 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config> {
         let mut value: toml::Value = toml::from_str(text).map_err(|e| Error::config(format!("invalid TOML: {}", e.message())))?;
         expand_all(&mut value, "")?;
-        let cfg: Config = value.try_into().map_err(|e: toml::de::Error| Error::config(e.message().to_owned()))?;
+        let names = pipeline_names(&value);
+        let cfg: Config = serde_path_to_error::deserialize(value).map_err(|e: serde_path_to_error::Error<toml::de::Error>| {
+            let msg = e.inner().message().to_owned();
+            let at = where_in(e.path(), &names, &msg);
+            Error::config(if at.is_empty() { msg } else { format!("{at}: {msg}") })
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }

@@ -53,12 +53,12 @@ fn expect_error(text: &str, env: &[(&str, &str)], needles: &[&str]) {
 #[test]
 fn unknown_keys_are_named() {
     let url = format!("mysql://repl:{PASSWORD}@127.0.0.1:1");
-    expect_error(&config(&url, "heartbeat_sec = 1"), &[], &["unknown field", "heartbeat_sec"]);
+    expect_error(&config(&url, "heartbeat_sec = 1"), &[], &["unknown field", "heartbeat_sec", "pipeline.source (pipeline \"a_to_b\")"]);
     expect_error(&format!("metrics_adr = \"127.0.0.1:9\"\n{}", config(&url, "")), &[], &["unknown field", "metrics_adr"]);
     let sink_typo = config(&url, "").replace("kind = \"mysql\"", "kind = \"mysql\"\nwrkers = 2");
-    expect_error(&sink_typo, &[], &["unknown field", "wrkers"]);
+    expect_error(&sink_typo, &[], &["unknown field", "wrkers", "pipeline.sink (pipeline \"a_to_b\")"]);
     let batch_typo = format!("{}[pipeline.batch]\nmax_row = 10\n", config(&url, ""));
-    expect_error(&batch_typo, &[], &["unknown field", "max_row"]);
+    expect_error(&batch_typo, &[], &["unknown field", "max_row", "pipeline.batch (pipeline \"a_to_b\")"]);
 }
 
 #[test]
