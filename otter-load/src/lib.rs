@@ -35,6 +35,7 @@ pub mod dialect;
 mod error;
 pub mod load_data;
 pub mod merge;
+mod report;
 pub mod sink;
 pub mod target;
 pub mod txn;

@@ -5,7 +5,8 @@
 //! (its checkpoint row) and `COMMIT`, so data and progress commit together or not at all; any
 //! failure rolls the whole transaction back; a `LOAD DATA` run that does not insert every row
 //! without a warning is rolled back to its savepoint and replaced, in place, by the statements it
-//! stands for (see [`crate::load_data`]).
+//! stands for (see [`crate::load_data`]); a skippable statement (`skip_errors`) that the target
+//! refuses is rolled back to its own savepoint and reported, and the transaction goes on.
 
 use futures_util::stream;
 use mysql_async::prelude::Queryable;
@@ -31,7 +32,29 @@ pub enum Step {
     Sql(String),
     /// Rows sent as `LOAD DATA LOCAL INFILE`.
     Load(LoadRun),
+    /// A statement the target may refuse (`skip_errors`): then it alone is rolled back (to a
+    /// savepoint set just before it) and reported as skipped.
+    Skippable {
+        /// The statement.
+        sql: String,
+        /// What it writes (table and key), for the report.
+        what: String,
+    },
 }
+
+/// A statement the target refused and the transaction went on without.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// What it would have written (table and key).
+    pub what: String,
+    /// The statement.
+    pub sql: String,
+    /// The target's error.
+    pub error: String,
+}
+
+/// The savepoint set before each skippable statement.
+const ROW_SAVEPOINT: &str = "otter_row";
 
 /// Statements as steps.
 pub fn sql_steps(stmts: impl IntoIterator<Item = String>) -> Vec<Step> {
@@ -109,12 +132,22 @@ async fn fail(conn: &mut Conn, e: mysql_async::Error) -> otter_core::Error {
     }
 }
 
-/// One attempt: `START TRANSACTION; steps...; COMMIT`.
-pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback: &Fallback<'_>) -> Result<()> {
+/// One attempt: `START TRANSACTION; steps...; COMMIT`. The statements refused among the
+/// skippable steps are appended to `skipped` (only meaningful once the attempt succeeded).
+pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback: &Fallback<'_>, skipped: &mut Vec<Skipped>) -> Result<()> {
     let mut cur = String::from("START TRANSACTION");
     for step in steps {
         match step {
             Step::Sql(s) => push(conn, &mut cur, s).await?,
+            Step::Skippable { sql, what } => {
+                // Everything before it on its own, so an error here is this statement's.
+                if !cur.is_empty() {
+                    send(conn, std::mem::take(&mut cur)).await?;
+                }
+                if let Some(error) = skippable(conn, sql).await? {
+                    skipped.push(Skipped { what: what.clone(), sql: sql.clone(), error });
+                }
+            }
             Step::Load(r) if !load.enabled() => {
                 for s in fallback.statements(r)? {
                     push(conn, &mut cur, &s).await?;
@@ -137,6 +170,24 @@ pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback
     }
     push(conn, &mut cur, "COMMIT").await?;
     send(conn, cur).await
+}
+
+/// Runs `sql` after a savepoint; `Ok(Some(error))` when the target refused it and it was rolled
+/// back to the savepoint (the transaction goes on); `Err` (transaction rolled back) for transient
+/// errors, and when the target ended the whole transaction (skipping the row would then lose the
+/// job's other rows).
+async fn skippable(conn: &mut Conn, sql: &str) -> Result<Option<String>> {
+    let e = match conn.query_drop(format!("SAVEPOINT {ROW_SAVEPOINT};\n{sql}")).await {
+        Ok(()) => return Ok(None),
+        Err(e) if is_transient(&e) => return Err(fail(conn, e).await),
+        Err(mysql_async::Error::Server(s)) => s,
+        Err(e) => return Err(fail(conn, e).await),
+    };
+    if let Err(undo) = conn.query_drop(format!("ROLLBACK TO SAVEPOINT {ROW_SAVEPOINT}")).await {
+        let err = fail(conn, undo).await;
+        return Err(err.context(format!("the target ended the transaction after refusing a row ({}); the row cannot be skipped alone", e.message)));
+    }
+    Ok(Some(format!("ERROR {} ({}): {}", e.code, e.state, e.message)))
 }
 
 /// Sends one run; `Ok(false)` when it must be replaced by statements (rows skipped or values

@@ -14,8 +14,8 @@
 //!   same transaction, checked, and replaced by the usual statements when not exactly theirs
 //!   ([`crate::load_data`], [`crate::txn`]); diagnosis and `skip_errors` use statements only;
 //! - a statement error is reported with its table, key and (shortened) statement; with
-//!   `skip_errors`, the job is re-applied one row at a time and only failing rows are skipped
-//!   (each logged).
+//!   `skip_errors`, the job is re-applied one row at a time in one transaction, and only the rows
+//!   the target refuses are rolled back (each to its own savepoint) and logged.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,13 +32,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::CheckpointTable;
 use crate::load_data::{self, LoadState};
-use crate::txn::{self, is_transient, sql_steps, Fallback, Step};
+use crate::txn::{self, is_transient, sql_steps, Fallback, Skipped, Step};
 use crate::config::MysqlSinkConfig;
 use crate::conflict::{guarded_statements, CompiledRule, Guarded, Sites};
 use otter_core::two_way::{self, TwoWayConfig};
 use crate::dialect::{SqlDialect, TargetTable};
 use crate::merge::Op;
 use crate::target::TargetInfo;
+use crate::report::{describe, shorten};
 
 /// One table's ops for one partition.
 #[derive(Debug)]
@@ -118,13 +119,15 @@ pub struct Worker {
     conn: Option<Conn>,
     failed: Option<String>,
     load: LoadState,
+    /// Statements refused (and skipped) by the last transaction attempt.
+    skipped: Vec<Skipped>,
 }
 
 impl Worker {
     /// A worker for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> Worker {
         let load = LoadState::new(cfg.load_data_min_rows);
-        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), conn: None, failed: None, load }
+        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), conn: None, failed: None, load, skipped: Vec::new() }
     }
 
     /// Runs jobs until the sender is dropped.
@@ -222,7 +225,8 @@ impl Worker {
         self.conn().await?;
         let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement };
         let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
-        txn::run(conn, steps, &mut self.load, &fallback).await
+        self.skipped.clear();
+        txn::run(conn, steps, &mut self.load, &fallback, &mut self.skipped).await
     }
 
     /// `steps` preceded by the origin mark, in a two-way pipeline.
@@ -244,6 +248,7 @@ impl Worker {
                 match s {
                     Step::Sql(s) => tracing::info!(partition = self.part, statement = %s, "dry run"),
                     Step::Load(r) => tracing::info!(partition = self.part, statement = %r.sql, rows = r.rows, "dry run"),
+                    Step::Skippable { sql, .. } => tracing::info!(partition = self.part, statement = %sql, "dry run"),
                 }
             }
             return Ok(());
@@ -287,16 +292,18 @@ impl Worker {
         Ok(())
     }
 
+    /// `skip_errors`: the job again, one statement per row, in one transaction with its checkpoint
+    /// row; a row the target refuses is rolled back alone and logged once the rest committed, so
+    /// a retry or a crash never applies a row twice (keyless tables included).
     async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, origin: &str) -> Result<()> {
-        for (sql, what) in singles {
-            let steps = self.marked(origin, vec![Step::Sql(sql.clone())]);
-            match self.with_retry(&steps, &[]).await {
-                Ok(()) => {}
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => tracing::error!(partition = self.part, row = %what, error = %e, statement = %shorten(sql, 400), "Skipping a row the target refused (skip_errors)."),
-            }
+        let mut steps: Vec<Step> = singles.iter().map(|(sql, what)| Step::Skippable { sql: sql.clone(), what: what.clone() }).collect();
+        steps.push(Step::Sql(ckpt.to_owned()));
+        let steps = self.marked(origin, steps);
+        self.with_retry(&steps, &[]).await?;
+        for s in self.skipped.drain(..) {
+            tracing::error!(partition = self.part, row = %s.what, error = %s.error, statement = %shorten(&s.sql, 400), "Skipped a row the target refused (skip_errors).");
         }
-        self.with_retry(&[Step::Sql(ckpt.to_owned())], &[]).await
+        Ok(())
     }
 
     /// Sites of a decision; in one-way pipelines (fan-in) the origin is the pipeline's name and
@@ -529,32 +536,6 @@ pub(crate) fn target(t: &TableOps) -> TargetTable<'_> {
         key: &t.info.key,
         keyless: t.info.keyless,
     }
-}
-
-fn describe(t: &TableOps, op: &Op) -> String {
-    let image = match op {
-        Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
-        Op::Delete { before, .. } => before,
-        Op::Update { key_image, .. } => key_image,
-    };
-    let key: Vec<String> = t
-        .info
-        .key
-        .iter()
-        .filter_map(|&i| Some(format!("{}={:?}", t.schema.columns.get(i)?.name, image.get(i)?)))
-        .collect();
-    format!("{}.{} key ({})", t.schema.db, t.schema.name, key.join(", "))
-}
-
-fn shorten(s: &str, n: usize) -> String {
-    if s.len() <= n {
-        return s.to_owned();
-    }
-    let mut end = n;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", s.get(..end).unwrap_or(""), s.len())
 }
 
 /// Errors a DDL gives when its effect is already there (a replay after a crash).
