@@ -253,3 +253,6 @@ impl SqlDialect for OracleDialect {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
