@@ -10,11 +10,12 @@
 //!   `ignore_missing_columns` the rest of the row applies;
 //! - when the transaction that skipped a row fails at its checkpoint row (an injected error) and
 //!   the pipeline is restarted, the keyless table gets its rows once: the rows and the checkpoint
-//!   commit together.
+//!   commit together;
+//! - a lock wait timeout (another session holds the row) is retried, logged, until it goes.
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{start, Running};
@@ -48,11 +49,16 @@ impl std::io::Write for Logs {
 }
 
 impl Logs {
+    /// The process-wide capture (installed by the first test that asks).
     fn install() -> Logs {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt().with_ansi(false).with_max_level(tracing::Level::INFO).with_writer(move || writer.clone()).init();
-        logs
+        static LOGS: OnceLock<Logs> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Logs::default();
+            let writer = logs.clone();
+            tracing_subscriber::fmt().with_ansi(false).with_max_level(tracing::Level::INFO).with_writer(move || writer.clone()).init();
+            logs
+        })
+        .clone()
     }
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock()).into_owned()
@@ -163,4 +169,33 @@ async fn refused_rows_stop_or_are_skipped_and_never_apply_twice() {
     running.stop().await.unwrap();
     assert_eq!(b.query("SELECT id FROM e.t ORDER BY id").unwrap(), [["1"], ["3"], ["5"], ["6"]]);
     assert_eq!(b.query("SELECT a, b, COUNT(*) FROM e.nokey GROUP BY a, b ORDER BY a").unwrap(), [["1", "a", "2"], ["2", "b", "1"], ["3", "c", "1"]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_wait_timeouts_are_retried_until_the_lock_goes() {
+    let logs = Logs::install();
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    // Sessions opened from now on (otter's) give up on a row lock after 1 s.
+    b.sql("SET GLOBAL innodb_lock_wait_timeout = 1").unwrap();
+    a.sql("CREATE DATABASE l; CREATE TABLE l.t (id INT PRIMARY KEY, v INT); INSERT INTO l.t VALUES (1, 0);").unwrap();
+    let running = start("lock", &a, &b, "l\\..*", config(&b, |c| c.max_retry_backoff_secs = 1), 102).await;
+    until("the first row", 60, &running, || b.value("SELECT COUNT(*) FROM l.t").is_ok_and(|n| n == "1")).await;
+
+    // Another session on B holds the row for 4 s while otter applies an update of it.
+    let holder = b.client();
+    let hold = std::thread::spawn(move || holder.sql("BEGIN; SELECT id FROM l.t WHERE id = 1 FOR UPDATE; SELECT SLEEP(4); COMMIT;"));
+    // Its session sleeping means it holds the row lock.
+    let sleeping = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP%'";
+    until("the lock", 30, &running, || hold.is_finished() || b.value(sleeping).unwrap() != "0").await;
+    assert!(!hold.is_finished(), "the lock holder ended early: {:?}", hold.join());
+    let held = Instant::now();
+    a.sql("UPDATE l.t SET v = 1 WHERE id = 1").unwrap();
+    until("the update", 60, &running, || b.value("SELECT v FROM l.t").unwrap() == "1").await;
+    assert!(held.elapsed() >= Duration::from_secs(3), "applied while the row was locked?");
+    hold.join().unwrap().unwrap();
+    running.stop().await.unwrap();
+    let log = logs.text();
+    let retried = log.lines().find(|l| l.contains("Target write failed; retrying.") && l.contains("1205"));
+    assert!(retried.is_some(), "no retry of the lock wait timeout logged:\n{log}");
 }
