@@ -1,6 +1,7 @@
 //! One-way sync A → B through a real pipeline: every common column type, inserts, updates
 //! (including primary-key changes), deletes, a table without a primary key (with duplicate rows),
-//! and DDL replicated mid-stream; B ends equal to A (`CHECKSUM TABLE` and row counts), in row and
+//! a table whose only key is a NOT NULL unique key (rows found by it, key changes included), and
+//! DDL replicated mid-stream; B ends equal to A (`CHECKSUM TABLE` and row counts), in row and
 //! column mode, and a restart resumes from the target's checkpoint without repeating anything.
 
 mod common;
@@ -9,7 +10,7 @@ use common::{start, wait_equal};
 use otter_load::{ApplyMode, MysqlSinkConfig};
 use otter_testkit::{MariaDb, ServerConfig};
 
-const TABLES: &[&str] = &["s.typed", "s.nokey", "s.extra"];
+const TABLES: &[&str] = &["s.typed", "s.nokey", "s.extra", "s.ukey"];
 
 fn schema(a: &MariaDb) {
     a.sql(
@@ -18,7 +19,8 @@ fn schema(a: &MariaDb) {
            vc VARCHAR(64) CHARACTER SET utf8mb4, lat VARCHAR(20) CHARACTER SET latin1, bin VARBINARY(16), bl BLOB,
            tx TEXT, dt DATE, tm TIME(3), dtm DATETIME(6), ts TIMESTAMP(2) NULL, yr YEAR, e ENUM('a','b','c'),
            st SET('x','y','z'), bt BIT(12), js JSON, UNIQUE KEY (vc));
-         CREATE TABLE s.nokey (a INT, b VARCHAR(10));",
+         CREATE TABLE s.nokey (a INT, b VARCHAR(10));
+         CREATE TABLE s.ukey (code VARCHAR(10) NOT NULL, v INT, note VARCHAR(10), UNIQUE KEY (code));",
     )
     .unwrap();
 }
@@ -44,7 +46,12 @@ fn workload(a: &MariaDb, round: u32) {
          DELETE FROM s.typed WHERE id = {};
          INSERT INTO s.nokey VALUES (1, 'dup'), (1, 'dup'), (2, NULL), ({round}, 'r');
          DELETE FROM s.nokey WHERE a = 1 LIMIT 1;
-         UPDATE s.nokey SET b = 'x' WHERE a = 2 LIMIT 1;",
+         UPDATE s.nokey SET b = 'x' WHERE a = 2 LIMIT 1;
+         INSERT INTO s.ukey VALUES ('a{round}', 1, 'n'), ('b{round}', 2, 'n'), ('c{round}', 3, 'n'), ('d{round}', 4, NULL);
+         UPDATE s.ukey SET v = v + 10, note = 'upd' WHERE code IN ('a{round}', 'b{round}');
+         UPDATE s.ukey SET code = 'z{round}' WHERE code = 'c{round}';
+         UPDATE s.ukey SET code = 'y{round}' WHERE code = 'z{round}';
+         DELETE FROM s.ukey WHERE code = 'b{round}';",
         base + 9,
         base + 10,
         base + 510,
