@@ -32,14 +32,21 @@ fn key_text(v: &Value<'_>) -> String {
         Value::Int(i) => i.to_string(),
         Value::UInt(u) => u.to_string(),
         Value::Decimal(d) => d.to_string(),
-        Value::Bytes(b) => {
-            let cut = b.get(..64).unwrap_or(b);
-            let more = if cut.len() < b.len() { "..." } else { "" };
-            match std::str::from_utf8(cut) {
-                Ok(s) if !s.chars().any(char::is_control) => format!("'{}'{more}", s.replace('\'', "''")),
-                _ => format!("0x{}{more}", cut.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Value::Bytes(b) => match std::str::from_utf8(b) {
+            Ok(s) if !s.chars().any(char::is_control) => {
+                let mut end = s.len().min(64);
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let more = if end < s.len() { "..." } else { "" };
+                format!("'{}'{more}", s.get(..end).unwrap_or("").replace('\'', "''"))
             }
-        }
+            _ => {
+                let cut = b.get(..64).unwrap_or(b);
+                let more = if cut.len() < b.len() { "..." } else { "" };
+                format!("0x{}{more}", cut.iter().map(|x| format!("{x:02x}")).collect::<String>())
+            }
+        },
         other => format!("{other:?}"),
     }
 }
@@ -70,6 +77,9 @@ mod tests {
         assert_eq!(key_text(&Value::Bytes(Cow::Borrowed(&[0, 0xff]))), "0x00ff");
         let long = vec![b'x'; 100];
         assert_eq!(key_text(&Value::Bytes(Cow::Owned(long))), format!("'{}'...", "x".repeat(64)));
+        // Cut on a character boundary, not into hex.
+        let otters = "🦦".repeat(20);
+        assert_eq!(key_text(&Value::Bytes(Cow::Owned(otters.into_bytes()))), format!("'{}'...", "🦦".repeat(16)));
     }
 
     #[test]
