@@ -33,7 +33,10 @@ pub struct MysqlSinkConfig {
     /// Apply DDL statements (default true).
     #[serde(default = "default_true")]
     pub apply_ddl: bool,
-    /// Log and skip rows that fail with a non-transient error instead of stopping (default false).
+    /// Log and skip rows that fail with a non-transient error instead of stopping (default false):
+    /// the failing apply transaction is redone one row at a time, still as one transaction with
+    /// its checkpoint row, and only the rows the target refuses are left out (each logged with its
+    /// table, key, statement and error).
     #[serde(default)]
     pub skip_errors: bool,
     /// Log and skip DDL statements that fail (default false).
