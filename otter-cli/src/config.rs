@@ -24,7 +24,8 @@
 //!
 //! Invariants: unknown keys (and values of the wrong type) are errors naming the key, the table it
 //! is in and the pipeline; `${VAR}` in any string is replaced by the environment variable (a
-//! missing one is an error naming it and the key); nothing here is ever logged with its passwords.
+//! missing one is an error naming it and the key); nothing here is ever logged with its passwords;
+//! every source skips the checkpoint and marks schemas any pipeline of the file writes.
 
 use std::path::{Path, PathBuf};
 
@@ -182,7 +183,37 @@ impl Config {
             Error::config(if at.is_empty() { msg } else { format!("{at}: {msg}") })
         })?;
         cfg.validate()?;
+        let mut cfg = cfg;
+        cfg.exclude_own_schemas();
         Ok(cfg)
+    }
+
+    /// otter's own schemas named in this file (checkpoint tables, two-way marks) besides the
+    /// default `otter`, which every source skips anyway: every source of the file skips them too,
+    /// so a chain (A -> B -> C) or a two-way pair never carries otter's bookkeeping as data.
+    fn exclude_own_schemas(&mut self) {
+        let mut own: Vec<String> = Vec::new();
+        for p in &self.pipelines {
+            if let SinkConfig::Mysql(m) = &p.sink {
+                own.push(m.checkpoint_schema.clone());
+            }
+            if let Some(tw) = &p.two_way {
+                own.push(tw.marks_schema.clone());
+            }
+        }
+        own.retain(|s| !s.eq_ignore_ascii_case("otter"));
+        own.sort();
+        own.dedup();
+        for p in &mut self.pipelines {
+            for schema in &own {
+                // A regex on `schema.table`; the name's non-word characters escaped.
+                let escaped: String = schema.chars().flat_map(|c| (!(c.is_alphanumeric() || c == '_')).then_some('\\').into_iter().chain([c])).collect();
+                let pattern = format!("{escaped}\\..*");
+                if !p.source.exclude.contains(&pattern) {
+                    p.source.exclude.push(pattern);
+                }
+            }
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -248,6 +279,27 @@ mod tests {
         assert!(matches!(c.pipelines[0].sink, SinkConfig::Mysql(_)));
         let jsonl = OK.replace("kind = \"mysql\"\n        url = \"mysql://otter:pw@127.0.0.1:3307\"", "kind = \"jsonl\"\n        path = \"-\"");
         assert!(matches!(Config::parse(&jsonl).unwrap().pipelines[0].sink, SinkConfig::Jsonl(_)));
+    }
+
+    #[test]
+    fn sources_skip_every_checkpoint_and_marks_schema_of_the_file() {
+        std::env::set_var("OTTER_TEST_PW", "s3cret");
+        // A chain: a_to_b keeps its checkpoints in `ops-otter` on B, which b_to_c reads.
+        let chain = format!(
+            "{}checkpoint_schema = \"ops-otter\"\n{}",
+            OK,
+            OK.replace("a_to_b", "b_to_c").replace("state_dir = \"/tmp/x\"", "").replace("include = [\"shop\\\\..*\"]", "")
+        );
+        let c = Config::parse(&chain).unwrap();
+        for p in &c.pipelines {
+            assert_eq!(p.source.exclude, ["ops\\-otter\\..*"], "{}", p.name);
+            let f = otter_core::filter::TableFilter::new(&p.source.include, &p.source.exclude).unwrap();
+            assert!(!f.allows("ops-otter", "checkpoint") && !f.allows_database("ops-otter"), "{}", p.name);
+        }
+        let b_to_c = otter_core::filter::TableFilter::new(&c.pipelines[1].source.include, &c.pipelines[1].source.exclude).unwrap();
+        assert!(b_to_c.allows("shop", "orders") && b_to_c.allows("ops", "x"));
+        // The default schema adds nothing (every source skips `otter` already).
+        assert!(Config::parse(OK).unwrap().pipelines[0].source.exclude.is_empty());
     }
 
     #[test]
