@@ -146,6 +146,9 @@ pub struct DdlEvent {
     pub schema: String,
     /// The statement text as the server logged it.
     pub statement: String,
+    /// The source session's `sql_mode` when the statement ran: how its text reads (quotes,
+    /// backslashes), so a target can apply it in the same terms.
+    pub sql_mode: crate::schema::SqlMode,
     /// The tables the statement changed (`db`, `table`), as the schema history understood it.
     pub tables: Vec<(String, String)>,
     /// Where to resume after it.

@@ -139,6 +139,7 @@ fn script(items: &[Item], mid_positions: bool) -> (Vec<Event>, Vec<Expect>) {
                     meta: meta(begin),
                     schema: "d".into(),
                     statement: "ALTER TABLE t ADD c INT".into(),
+                    sql_mode: Default::default(),
                     tables: vec![("d".into(), "t".into())],
                     position: end,
                 }));

@@ -7,6 +7,9 @@
 //!   job of that worker fails too (nothing is applied out of order);
 //! - transient errors (lost connection, server restart, deadlock, lock wait timeout) roll back and
 //!   retry the whole job on a fresh connection with exponential backoff;
+//! - a DDL statement is read as its source session read it (`ANSI_QUOTES`, backslash escapes,
+//!   `PIPES_AS_CONCAT`, `IGNORE_SPACE` from the source's `sql_mode`), and the apply session's own
+//!   settings are restored after it (or the connection is dropped);
 //! - in a two-way pipeline every apply transaction starts with its origin mark, and every DDL
 //!   with its mark comment (a DROP TABLE becomes a marked rename into the marks schema, then a
 //!   drop there), so the target's capture can tell otter's writes from the application's;
@@ -429,6 +432,7 @@ impl Worker {
         }
         let record = self.ckpt.ddl_sql(self.parts, &ddl.position)?;
         let two_way = self.two_way.clone();
+        let session = self.dialect.ddl_session(ddl.sql_mode);
         let conn = self.conn().await?;
         let use_db = if ddl.schema.is_empty() {
             None
@@ -442,10 +446,21 @@ impl Worker {
         if let Some(u) = &use_db {
             conn.query_drop(u.as_str()).await.map_err(|e| translate(e, "target"))?;
         }
+        // Read the statement as its source session did (quotes, backslashes), then restore the
+        // apply session's settings whatever happened.
+        if let Some((set, _)) = &session {
+            conn.query_drop(set.as_str()).await.map_err(|e| translate(e, "target"))?;
+        }
         let result = match two_way {
             Some(tw) => marked_ddl(conn, &tw, ddl).await,
             None => conn.query_drop(ddl.statement.as_str()).await,
         };
+        if let Some((_, restore)) = &session {
+            if conn.query_drop(restore.as_str()).await.is_err() {
+                // A fresh connection gets the apply settings again.
+                self.conn = None;
+            }
+        }
         if let Err(e) = result {
             let code = server_code(&e);
             if is_transient(&e) {

@@ -10,7 +10,7 @@ use common::{start, wait_equal};
 use otter_load::{ApplyMode, MysqlSinkConfig};
 use otter_testkit::{MariaDb, ServerConfig};
 
-const TABLES: &[&str] = &["s.typed", "s.nokey", "s.extra", "s.ukey"];
+const TABLES: &[&str] = &["s.typed", "s.nokey", "s.extra", "s.ukey", "s.esc", "s.ansi"];
 
 fn schema(a: &MariaDb) {
     a.sql(
@@ -60,6 +60,15 @@ fn workload(a: &MariaDb, round: u32) {
     if round == 0 {
         sql.push_str("CREATE TABLE s.extra (id INT PRIMARY KEY, v INT); INSERT INTO s.extra VALUES (1, 1), (2, 2);
                       ALTER TABLE s.extra ADD COLUMN w VARCHAR(10) DEFAULT 'w'; UPDATE s.extra SET w = 'new' WHERE id = 1;");
+        // DDL whose text only parses in the source session's sql_mode: backslash escapes (the
+        // default) and ANSI_QUOTES.
+        sql.push_str(r#"CREATE TABLE s.esc (id INT PRIMARY KEY, c VARCHAR(20) DEFAULT 'it\'s' COMMENT 'a\\b\tc');
+                      INSERT INTO s.esc (id) VALUES (1);
+                      SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES');
+                      CREATE TABLE s.ansi (id INT PRIMARY KEY, v VARCHAR(8) DEFAULT 'x');
+                      ALTER TABLE s.ansi ADD COLUMN "w""q" VARCHAR(8) DEFAULT 'it''s';
+                      INSERT INTO s.ansi (id) VALUES (1);
+                      SET SESSION sql_mode = REPLACE(@@sql_mode, 'ANSI_QUOTES', '');"#);
     } else {
         sql.push_str(&format!("INSERT INTO s.extra VALUES ({}, 3, 'r');", base + 3));
     }
@@ -83,6 +92,10 @@ async fn run(mode: ApplyMode) {
     let running = start("a_to_b", &a, &b, "s\\..*", cfg, 101).await;
     wait_equal(&a, &b, TABLES, 60, Some(&running)).await;
     running.stop().await.unwrap();
+    // The DDL meant the same on B: defaults, comments and names as on A.
+    let ddl = "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_DEFAULT, COLUMN_COMMENT FROM information_schema.COLUMNS
+               WHERE TABLE_SCHEMA = 's' AND TABLE_NAME IN ('esc', 'ansi') ORDER BY TABLE_NAME, ORDINAL_POSITION";
+    assert_eq!(a.query(ddl).unwrap(), b.query(ddl).unwrap());
     let rows: u64 = b.value("SELECT COUNT(*) FROM s.typed").unwrap().parse().unwrap();
     assert_eq!(rows, 78);
     let stored = b.query("SELECT part, parts FROM otter.checkpoint WHERE pipeline = 'a_to_b'").unwrap();

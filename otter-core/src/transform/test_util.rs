@@ -83,6 +83,7 @@ pub(crate) fn ddl(offset: u64, schema: &str, statement: &str, tables: &[(&str, &
         meta: meta(offset),
         schema: schema.into(),
         statement: statement.into(),
+        sql_mode: Default::default(),
         tables: tables.iter().map(|(d, t)| ((*d).to_owned(), (*t).to_owned())).collect(),
         position: pos(offset + 100),
     })

@@ -45,6 +45,14 @@ pub trait SqlDialect: Send + Sync {
     /// Statements run once on every new connection (session settings).
     fn session_setup(&self) -> Vec<String>;
 
+    /// For a source DDL statement written under the source session's `sql_mode`: the statement
+    /// that makes the target session read its text the same way, and the one that restores
+    /// [`SqlDialect::session_setup`]'s settings afterwards. `None`: run it as is.
+    fn ddl_session(&self, source_mode: otter_core::schema::SqlMode) -> Option<(String, String)> {
+        let _ = source_mode;
+        None
+    }
+
     /// Insert-or-replace of full rows (row mode).
     fn upsert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error>;
 

@@ -10,7 +10,11 @@
 use std::fmt::Write;
 
 use otter_binlog::Value;
-use otter_core::schema::{Column, SqlType};
+use otter_core::schema::{Column, SqlMode, SqlType};
+
+/// The `sql_mode` of every apply session: strict, explicit zero keys kept, backslashes literal
+/// (how otter writes string literals), no silent engine change.
+pub(crate) const SESSION_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_BACKSLASH_ESCAPES,NO_ENGINE_SUBSTITUTION";
 use otter_core::Error;
 
 use super::{column, key_predicate, value, SqlDialect, TargetTable};
@@ -204,10 +208,28 @@ impl SqlDialect for MysqlDialect {
         vec![
             "SET NAMES utf8mb4".into(),
             "SET SESSION time_zone = '+00:00'".into(),
-            "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_BACKSLASH_ESCAPES,NO_ENGINE_SUBSTITUTION'".into(),
+            format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}'"),
             "SET SESSION foreign_key_checks = 0".into(),
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".into(),
         ]
+    }
+
+    fn ddl_session(&self, source: SqlMode) -> Option<(String, String)> {
+        // The statements otter writes need NO_BACKSLASH_ESCAPES; a DDL statement is read as its
+        // source session read it.
+        let mut modes: Vec<&str> = SESSION_SQL_MODE.split(',').filter(|m| *m != "NO_BACKSLASH_ESCAPES").collect();
+        for (on, name) in [
+            (source.no_backslash_escapes(), "NO_BACKSLASH_ESCAPES"),
+            (source.ansi_quotes(), "ANSI_QUOTES"),
+            (source.pipes_as_concat(), "PIPES_AS_CONCAT"),
+            (source.ignore_space(), "IGNORE_SPACE"),
+        ] {
+            if on {
+                modes.push(name);
+            }
+        }
+        let ddl = modes.join(",");
+        (ddl != SESSION_SQL_MODE).then(|| (format!("SET SESSION sql_mode = '{ddl}'"), format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}'")))
     }
 
     fn upsert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {

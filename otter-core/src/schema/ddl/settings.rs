@@ -28,7 +28,9 @@ pub struct SqlMode(pub u64);
 
 impl SqlMode {
     const REAL_AS_FLOAT: u64 = 1;
+    const PIPES_AS_CONCAT: u64 = 2;
     const ANSI_QUOTES: u64 = 4;
+    const IGNORE_SPACE: u64 = 8;
     const ORACLE: u64 = 1 << 9;
     const MAXDB: u64 = 1 << 12;
     const NO_BACKSLASH_ESCAPES: u64 = 1 << 20;
@@ -40,6 +42,14 @@ impl SqlMode {
     /// Backslash is not an escape character in strings.
     pub fn no_backslash_escapes(self) -> bool {
         self.0 & Self::NO_BACKSLASH_ESCAPES != 0
+    }
+    /// `||` concatenates strings.
+    pub fn pipes_as_concat(self) -> bool {
+        self.0 & Self::PIPES_AS_CONCAT != 0
+    }
+    /// Spaces are allowed between a function name and its `(`.
+    pub fn ignore_space(self) -> bool {
+        self.0 & Self::IGNORE_SPACE != 0
     }
     /// REAL means FLOAT rather than DOUBLE.
     pub fn real_as_float(self) -> bool {

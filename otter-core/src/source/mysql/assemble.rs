@@ -313,6 +313,7 @@ impl Assembler {
                         },
                         schema,
                         statement,
+                        sql_mode: self.tables.catalog_mut().settings().sql_mode,
                         tables: affected.into_iter().filter(|(d, t)| !t.is_empty() && !own(d)).collect(),
                         position: self.position(),
                     }));
