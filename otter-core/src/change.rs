@@ -114,7 +114,8 @@ pub struct TxnMeta {
     pub end: Option<BinlogCoord>,
     /// Commit time, seconds since the epoch (the commit event's header time).
     pub commit_ts: u32,
-    /// Commit time in microseconds when the server records it (MySQL 8).
+    /// Commit time in microseconds when the server records it (MySQL 8 commits; for a DDL
+    /// statement, its start time when the server logged the microseconds).
     pub commit_ts_micros: Option<u64>,
     /// The site where the transaction was first written, when otter's loader applied it here in a
     /// two-way setup (its origin mark); `None` for transactions written at the source itself.

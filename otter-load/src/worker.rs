@@ -7,9 +7,10 @@
 //!   job of that worker fails too (nothing is applied out of order);
 //! - transient errors (lost connection, server restart, deadlock, lock wait timeout) roll back and
 //!   retry the whole job on a fresh connection with exponential backoff;
-//! - a DDL statement is read as its source session read it (`ANSI_QUOTES`, backslash escapes,
-//!   `PIPES_AS_CONCAT`, `IGNORE_SPACE` from the source's `sql_mode`), and the apply session's own
-//!   settings are restored after it (or the connection is dropped);
+//! - a DDL statement runs as it ran in its source session: its text read with the source's
+//!   `ANSI_QUOTES`, backslash escapes, `PIPES_AS_CONCAT` and `IGNORE_SPACE`, at the source
+//!   statement's time (`CURRENT_TIMESTAMP` backfills of added columns match); the apply
+//!   session's own settings are restored after it (or the connection is dropped);
 //! - in a two-way pipeline every apply transaction starts with its origin mark, and every DDL
 //!   with its mark comment (a DROP TABLE becomes a marked rename into the marks schema, then a
 //!   drop there), so the target's capture can tell otter's writes from the application's;
@@ -432,7 +433,7 @@ impl Worker {
         }
         let record = self.ckpt.ddl_sql(self.parts, &ddl.position)?;
         let two_way = self.two_way.clone();
-        let session = self.dialect.ddl_session(ddl.sql_mode);
+        let session = self.dialect.ddl_session(ddl);
         let conn = self.conn().await?;
         let use_db = if ddl.schema.is_empty() {
             None

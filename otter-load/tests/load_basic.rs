@@ -59,7 +59,8 @@ fn workload(a: &MariaDb, round: u32) {
     ));
     if round == 0 {
         sql.push_str("CREATE TABLE s.extra (id INT PRIMARY KEY, v INT); INSERT INTO s.extra VALUES (1, 1), (2, 2);
-                      ALTER TABLE s.extra ADD COLUMN w VARCHAR(10) DEFAULT 'w'; UPDATE s.extra SET w = 'new' WHERE id = 1;");
+                      ALTER TABLE s.extra ADD COLUMN w VARCHAR(10) DEFAULT 'w'; UPDATE s.extra SET w = 'new' WHERE id = 1;
+                      ALTER TABLE s.extra ADD COLUMN at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP; DO SLEEP(1.5);");
         // DDL whose text only parses in the source session's sql_mode: backslash escapes (the
         // default) and ANSI_QUOTES.
         sql.push_str(r#"CREATE TABLE s.esc (id INT PRIMARY KEY, c VARCHAR(20) DEFAULT 'it\'s' COMMENT 'a\\b\tc');
@@ -70,7 +71,7 @@ fn workload(a: &MariaDb, round: u32) {
                       INSERT INTO s.ansi (id) VALUES (1);
                       SET SESSION sql_mode = REPLACE(@@sql_mode, 'ANSI_QUOTES', '');"#);
     } else {
-        sql.push_str(&format!("INSERT INTO s.extra VALUES ({}, 3, 'r');", base + 3));
+        sql.push_str(&format!("INSERT INTO s.extra (id, v, w) VALUES ({}, 3, 'r');", base + 3));
     }
     a.sql(&sql).unwrap();
 }

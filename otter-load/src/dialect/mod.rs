@@ -45,11 +45,12 @@ pub trait SqlDialect: Send + Sync {
     /// Statements run once on every new connection (session settings).
     fn session_setup(&self) -> Vec<String>;
 
-    /// For a source DDL statement written under the source session's `sql_mode`: the statement
-    /// that makes the target session read its text the same way, and the one that restores
-    /// [`SqlDialect::session_setup`]'s settings afterwards. `None`: run it as is.
-    fn ddl_session(&self, source_mode: otter_core::schema::SqlMode) -> Option<(String, String)> {
-        let _ = source_mode;
+    /// For a source DDL statement: the statement that makes the target session run it as the
+    /// source session did (how its text reads: `sql_mode`; what `CURRENT_TIMESTAMP` is: the
+    /// statement's time), and the one that restores [`SqlDialect::session_setup`]'s settings
+    /// afterwards. `None`: run it as is.
+    fn ddl_session(&self, ddl: &otter_core::change::DdlEvent) -> Option<(String, String)> {
+        let _ = ddl;
         None
     }
 

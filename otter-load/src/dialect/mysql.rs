@@ -10,6 +10,7 @@
 use std::fmt::Write;
 
 use otter_binlog::Value;
+use otter_core::change::DdlEvent;
 use otter_core::schema::{Column, SqlMode, SqlType};
 
 /// The `sql_mode` of every apply session: strict, explicit zero keys kept, backslashes literal
@@ -214,7 +215,8 @@ impl SqlDialect for MysqlDialect {
         ]
     }
 
-    fn ddl_session(&self, source: SqlMode) -> Option<(String, String)> {
+    fn ddl_session(&self, ddl: &DdlEvent) -> Option<(String, String)> {
+        let source: SqlMode = ddl.sql_mode;
         // The statements otter writes need NO_BACKSLASH_ESCAPES; a DDL statement is read as its
         // source session read it.
         let mut modes: Vec<&str> = SESSION_SQL_MODE.split(',').filter(|m| *m != "NO_BACKSLASH_ESCAPES").collect();
@@ -228,8 +230,18 @@ impl SqlDialect for MysqlDialect {
                 modes.push(name);
             }
         }
-        let ddl = modes.join(",");
-        (ddl != SESSION_SQL_MODE).then(|| (format!("SET SESSION sql_mode = '{ddl}'"), format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}'")))
+        let mode = modes.join(",");
+        // CURRENT_TIMESTAMP (an added column's value in existing rows) is the source's.
+        let at = match ddl.meta.commit_ts_micros {
+            Some(us) => format!("{}.{:06}", us / 1_000_000, us % 1_000_000),
+            None => ddl.meta.commit_ts.to_string(),
+        };
+        let set = if ddl.meta.commit_ts == 0 {
+            format!("SET SESSION sql_mode = '{mode}'")
+        } else {
+            format!("SET SESSION sql_mode = '{mode}', SESSION timestamp = {at}")
+        };
+        Some((set, format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}', SESSION timestamp = DEFAULT")))
     }
 
     fn upsert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {

@@ -276,6 +276,8 @@ impl Assembler {
                 self.close_if_open(h, out)?;
                 let schema = String::from_utf8_lossy(q.schema).into_owned();
                 let end = if h.log_pos != 0 { self.coord(u64::from(h.log_pos)) } else { self.next.clone() };
+                // The statement's start time to the microsecond, when the server logged it.
+                let started_micros = q.status().microseconds.map(|us| u64::from(h.timestamp) * 1_000_000 + u64::from(us));
                 if let Some(mode) = q.status().sql_mode {
                     self.tables.catalog_mut().settings_mut().sql_mode = crate::schema::SqlMode(mode);
                 }
@@ -308,7 +310,7 @@ impl Assembler {
                             begin: gtid_value.map(|(_, at)| at).unwrap_or(start),
                             end: Some(end),
                             commit_ts: h.timestamp,
-                            commit_ts_micros: None,
+                            commit_ts_micros: started_micros,
                             origin: mark.filter(|m| !m.is_nosync()).map(|m| m.origin),
                         },
                         schema,
