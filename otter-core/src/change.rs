@@ -150,6 +150,12 @@ pub struct DdlEvent {
     /// The source session's `sql_mode` when the statement ran: how its text reads (quotes,
     /// backslashes), so a target can apply it in the same terms.
     pub sql_mode: crate::schema::SqlMode,
+    /// The source server's `collation_server` (id) when the statement ran: the default of a
+    /// `CREATE DATABASE` without its own character set.
+    pub collation_server: Option<u16>,
+    /// The source session's `time_zone` when it was not the server's default (what
+    /// `CURRENT_TIMESTAMP` means for DATETIME columns).
+    pub time_zone: Option<String>,
     /// The tables the statement changed (`db`, `table`), as the schema history understood it.
     pub tables: Vec<(String, String)>,
     /// Where to resume after it.

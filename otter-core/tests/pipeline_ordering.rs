@@ -140,6 +140,8 @@ fn script(items: &[Item], mid_positions: bool) -> (Vec<Event>, Vec<Expect>) {
                     schema: "d".into(),
                     statement: "ALTER TABLE t ADD c INT".into(),
                     sql_mode: Default::default(),
+                    collation_server: None,
+                    time_zone: None,
                     tables: vec![("d".into(), "t".into())],
                     position: end,
                 }));

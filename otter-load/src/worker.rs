@@ -9,7 +9,8 @@
 //!   retry the whole job on a fresh connection with exponential backoff;
 //! - a DDL statement runs as it ran in its source session: its text read with the source's
 //!   `ANSI_QUOTES`, backslash escapes, `PIPES_AS_CONCAT` and `IGNORE_SPACE`, at the source
-//!   statement's time (`CURRENT_TIMESTAMP` backfills of added columns match); the apply
+//!   statement's time and time zone (`CURRENT_TIMESTAMP` backfills of added columns match), with
+//!   the source server's default collation (a new database's character set matches); the apply
 //!   session's own settings are restored after it (or the connection is dropped);
 //! - in a two-way pipeline every apply transaction starts with its origin mark, and every DDL
 //!   with its mark comment (a DROP TABLE becomes a marked rename into the marks schema, then a
@@ -433,8 +434,18 @@ impl Worker {
         }
         let record = self.ckpt.ddl_sql(self.parts, &ddl.position)?;
         let two_way = self.two_way.clone();
-        let session = self.dialect.ddl_session(ddl);
+        let dialect = Arc::clone(&self.dialect);
         let conn = self.conn().await?;
+        // The source server's default collation, as the target names it (unknown ids are left
+        // to the target's default).
+        let collation = match ddl.collation_server {
+            Some(id) => conn
+                .exec_first::<String, _, _>("SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE ID = ?", (id,))
+                .await
+                .map_err(|e| translate(e, "target"))?,
+            None => None,
+        };
+        let session = dialect.ddl_session(ddl, collation.as_deref());
         let use_db = if ddl.schema.is_empty() {
             None
         } else {

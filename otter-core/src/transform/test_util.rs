@@ -84,6 +84,8 @@ pub(crate) fn ddl(offset: u64, schema: &str, statement: &str, tables: &[(&str, &
         schema: schema.into(),
         statement: statement.into(),
         sql_mode: Default::default(),
+        collation_server: None,
+        time_zone: None,
         tables: tables.iter().map(|(d, t)| ((*d).to_owned(), (*t).to_owned())).collect(),
         position: pos(offset + 100),
     })

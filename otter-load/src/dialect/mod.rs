@@ -47,10 +47,11 @@ pub trait SqlDialect: Send + Sync {
 
     /// For a source DDL statement: the statement that makes the target session run it as the
     /// source session did (how its text reads: `sql_mode`; what `CURRENT_TIMESTAMP` is: the
-    /// statement's time), and the one that restores [`SqlDialect::session_setup`]'s settings
-    /// afterwards. `None`: run it as is.
-    fn ddl_session(&self, ddl: &otter_core::change::DdlEvent) -> Option<(String, String)> {
-        let _ = ddl;
+    /// statement's time and time zone; a new database's default: `collation_server`, given by
+    /// name as the target calls it), and the one that restores [`SqlDialect::session_setup`]'s
+    /// settings afterwards. `None`: run it as is.
+    fn ddl_session(&self, ddl: &otter_core::change::DdlEvent, collation_server: Option<&str>) -> Option<(String, String)> {
+        let _ = (ddl, collation_server);
         None
     }
 

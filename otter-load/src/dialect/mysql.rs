@@ -13,6 +13,9 @@ use otter_binlog::Value;
 use otter_core::change::DdlEvent;
 use otter_core::schema::{Column, SqlMode, SqlType};
 
+/// The time zone of every apply session (TIMESTAMPs are written in UTC).
+pub(crate) const SESSION_TIME_ZONE: &str = "+00:00";
+
 /// The `sql_mode` of every apply session: strict, explicit zero keys kept, backslashes literal
 /// (how otter writes string literals), no silent engine change.
 pub(crate) const SESSION_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_BACKSLASH_ESCAPES,NO_ENGINE_SUBSTITUTION";
@@ -208,14 +211,14 @@ impl SqlDialect for MysqlDialect {
     fn session_setup(&self) -> Vec<String> {
         vec![
             "SET NAMES utf8mb4".into(),
-            "SET SESSION time_zone = '+00:00'".into(),
+            format!("SET SESSION time_zone = '{SESSION_TIME_ZONE}'"),
             format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}'"),
             "SET SESSION foreign_key_checks = 0".into(),
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".into(),
         ]
     }
 
-    fn ddl_session(&self, ddl: &DdlEvent) -> Option<(String, String)> {
+    fn ddl_session(&self, ddl: &DdlEvent, collation_server: Option<&str>) -> Option<(String, String)> {
         let source: SqlMode = ddl.sql_mode;
         // The statements otter writes need NO_BACKSLASH_ESCAPES; a DDL statement is read as its
         // source session read it.
@@ -236,12 +239,20 @@ impl SqlDialect for MysqlDialect {
             Some(us) => format!("{}.{:06}", us / 1_000_000, us % 1_000_000),
             None => ddl.meta.commit_ts.to_string(),
         };
-        let set = if ddl.meta.commit_ts == 0 {
-            format!("SET SESSION sql_mode = '{mode}'")
-        } else {
-            format!("SET SESSION sql_mode = '{mode}', SESSION timestamp = {at}")
-        };
-        Some((set, format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}', SESSION timestamp = DEFAULT")))
+        let mut set = format!("SET SESSION sql_mode = '{mode}'");
+        let mut restore = format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}', SESSION timestamp = DEFAULT");
+        if ddl.meta.commit_ts != 0 {
+            let _ = write!(set, ", SESSION timestamp = {at}");
+        }
+        if let Some(tz) = &ddl.time_zone {
+            let _ = write!(set, ", SESSION time_zone = '{}'", tz.replace('\'', "''"));
+            let _ = write!(restore, ", SESSION time_zone = '{SESSION_TIME_ZONE}'");
+        }
+        if let Some(c) = collation_server {
+            let _ = write!(set, ", SESSION collation_server = '{}'", c.replace('\'', "''"));
+            restore.push_str(", SESSION collation_server = DEFAULT");
+        }
+        Some((set, restore))
     }
 
     fn upsert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {

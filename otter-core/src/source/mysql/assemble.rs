@@ -276,6 +276,8 @@ impl Assembler {
                 self.close_if_open(h, out)?;
                 let schema = String::from_utf8_lossy(q.schema).into_owned();
                 let end = if h.log_pos != 0 { self.coord(u64::from(h.log_pos)) } else { self.next.clone() };
+                let collation_server = q.status().charset.map(|(_, _, server)| server);
+                let time_zone = q.status().time_zone.map(|tz| String::from_utf8_lossy(tz).into_owned());
                 // The statement's start time to the microsecond, when the server logged it.
                 let started_micros = q.status().microseconds.map(|us| u64::from(h.timestamp) * 1_000_000 + u64::from(us));
                 if let Some(mode) = q.status().sql_mode {
@@ -316,6 +318,8 @@ impl Assembler {
                         schema,
                         statement,
                         sql_mode: self.tables.catalog_mut().settings().sql_mode,
+                        collation_server,
+                        time_zone,
                         tables: affected.into_iter().filter(|(d, t)| !t.is_empty() && !own(d)).collect(),
                         position: self.position(),
                     }));

@@ -1,0 +1,37 @@
+//! DDL applied in its source session's terms, A -> B on real servers whose defaults differ: A's
+//! server character set is latin1 (B's utf8mb4), so a replicated `CREATE DATABASE` without a
+//! character set must still make a latin1 database on B; an `ALTER TABLE ... ADD COLUMN` with a
+//! `DATETIME DEFAULT CURRENT_TIMESTAMP` run in a `+05:00` session must backfill B's rows with the
+//! same local time. B ends equal to A (`CHECKSUM TABLE`), with the same schema defaults.
+
+mod common;
+
+use common::{start, wait_equal};
+use otter_load::MysqlSinkConfig;
+use otter_testkit::{MariaDb, ServerConfig};
+
+const TABLES: &[&str] = &["cs.t"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_keeps_the_source_collation_and_time_zone() {
+    let a = MariaDb::start(ServerConfig::new(1).arg("--character-set-server=latin1").arg("--collation-server=latin1_swedish_ci")).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    a.sql(
+        "CREATE DATABASE cs;
+         CREATE TABLE cs.t (id INT PRIMARY KEY, v VARCHAR(10));
+         INSERT INTO cs.t VALUES (1, 'caf\u{e9}'), (2, 'plain');
+         SET time_zone = '+05:00';
+         ALTER TABLE cs.t ADD COLUMN at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP;
+         DO SLEEP(1.5);",
+    )
+    .unwrap();
+    let running = start("ddl", &a, &b, "cs\\..*", MysqlSinkConfig::new(b.url()), 103).await;
+    wait_equal(&a, &b, TABLES, 60, Some(&running)).await;
+    running.stop().await.unwrap();
+    let charset = "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'cs'";
+    assert_eq!(b.value(charset).unwrap(), "latin1");
+    let columns = "SELECT COLUMN_NAME, COLUMN_TYPE, CHARACTER_SET_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS
+                   WHERE TABLE_SCHEMA = 'cs' ORDER BY ORDINAL_POSITION";
+    assert_eq!(a.query(columns).unwrap(), b.query(columns).unwrap());
+    assert_eq!(a.query("SELECT id, v, at FROM cs.t ORDER BY id").unwrap(), b.query("SELECT id, v, at FROM cs.t ORDER BY id").unwrap());
+}
