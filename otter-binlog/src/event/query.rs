@@ -183,9 +183,43 @@ impl<'a> QueryEvent<'a> {
         String::from_utf8_lossy(&self.query)
     }
 
+    /// The statement text decoded from the session's client character set: latin1 (MySQL's
+    /// latin1 is Windows-1252) when the status variables say so, else UTF-8 (lossy). ASCII text
+    /// is borrowed without looking at the status variables.
+    pub fn query_text(&self) -> Cow<'_, str> {
+        if self.query.is_ascii() {
+            return String::from_utf8_lossy(&self.query);
+        }
+        match self.status().charset {
+            Some((client, _, _)) if is_latin1(client) => Cow::Owned(self.query.iter().map(|&b| latin1_char(b)).collect()),
+            _ => String::from_utf8_lossy(&self.query),
+        }
+    }
+
     /// Returns an owned copy.
     pub fn into_owned(self) -> (Vec<u8>, Vec<u8>) {
         (self.schema.to_vec(), self.query.into_owned())
+    }
+}
+
+/// Whether collation `id` belongs to latin1 (MySQL's and MariaDB's, NO PAD ones included).
+fn is_latin1(id: u16) -> bool {
+    matches!(id, 5 | 8 | 15 | 31 | 47 | 48 | 49 | 94 | 1032 | 1071)
+}
+
+/// Windows-1252's characters for 0x80..=0x9F (the five it leaves undefined map to the C1 controls
+/// of the same value, as MySQL's latin1 does); every other byte is its own code point.
+const CP1252_HIGH: [char; 32] = [
+    '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{2C6}', '\u{2030}', '\u{160}',
+    '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}', '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}',
+    '\u{2013}', '\u{2014}', '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}', '\u{153}', '\u{9D}', '\u{17E}', '\u{178}',
+];
+
+/// One latin1 byte as a character.
+fn latin1_char(b: u8) -> char {
+    match b {
+        0x80..=0x9F => CP1252_HIGH.get(usize::from(b - 0x80)).copied().unwrap_or(char::REPLACEMENT_CHARACTER),
+        _ => char::from(b),
     }
 }
 
@@ -218,6 +252,25 @@ mod tests {
         assert_eq!(q.status().charset, Some((33, 33, 8)));
         assert_eq!(q.status().updated_db_names, Some(&b"a\0b\0"[..]));
         assert!(QueryEvent::parse(&b[..20], 13, false, &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn text_is_decoded_from_the_client_character_set() {
+        let query = b"ALTER TABLE t COMMENT '\xe9\x80\x81\xc3\xa9'";
+        // latin1 client (collation 8): every byte is a character, 0x80 is the euro sign.
+        let b = build(&[4, 8, 0, 8, 0, 8, 0], b"", query);
+        let q = QueryEvent::parse(&b, 13, false, &Limits::default()).unwrap();
+        assert_eq!(q.query_text(), "ALTER TABLE t COMMENT '\u{e9}\u{20ac}\u{81}\u{c3}\u{a9}'");
+        // utf8mb4 client (45): the same bytes are UTF-8 (E9 80 81 is one character) ...
+        let b = build(&[4, 45, 0, 45, 0, 8, 0], b"", query);
+        let q = QueryEvent::parse(&b, 13, false, &Limits::default()).unwrap();
+        assert_eq!(q.query_text(), "ALTER TABLE t COMMENT '\u{9001}\u{e9}'");
+        // ... and invalid UTF-8 is replaced.
+        let b = build(&[4, 45, 0, 45, 0, 8, 0], b"", b"SELECT '\xff'");
+        assert_eq!(QueryEvent::parse(&b, 13, false, &Limits::default()).unwrap().query_text(), "SELECT '\u{fffd}'");
+        // ASCII is the same in every client character set, and borrowed.
+        let b = build(&[4, 8, 0, 8, 0, 8, 0], b"", b"BEGIN");
+        assert!(matches!(QueryEvent::parse(&b, 13, false, &Limits::default()).unwrap().query_text(), Cow::Borrowed("BEGIN")));
     }
 
     #[test]

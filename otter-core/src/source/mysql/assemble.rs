@@ -257,7 +257,7 @@ impl Assembler {
     }
 
     async fn on_query(&mut self, h: &EventHeader, q: &QueryEvent<'_>, start: BinlogCoord, out: &mut Vec<Event>) -> Result<()> {
-        let sql = q.query_str();
+        let sql = q.query_text();
         match classify(&sql) {
             QueryKind::Begin | QueryKind::Xa => {
                 if self.txn.is_none() {
