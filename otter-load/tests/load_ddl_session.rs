@@ -15,7 +15,7 @@ use otter_testkit::{MariaDb, ServerConfig};
 const TABLES: &[&str] = &["cs.t", "cs.l"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ddl_keeps_the_source_collation_and_time_zone() {
+async fn ddl_runs_in_the_source_sessions_terms() {
     let a = MariaDb::start(ServerConfig::new(1).arg("--character-set-server=latin1").arg("--collation-server=latin1_swedish_ci")).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     a.sql(
