@@ -460,8 +460,22 @@ impl Worker {
         }
         // Read the statement as its source session did (quotes, backslashes), then restore the
         // apply session's settings whatever happened.
-        if let Some((set, _)) = &session {
-            conn.query_drop(set.as_str()).await.map_err(|e| translate(e, "target"))?;
+        let mut setup = Ok(());
+        for (i, s) in session.iter().flat_map(|(set, _)| set.iter()).enumerate() {
+            match conn.query_drop(s.as_str()).await {
+                Ok(()) => {}
+                Err(e) if i == 0 || is_transient(&e) => {
+                    setup = Err(e);
+                    break;
+                }
+                Err(e) => tracing::warn!(setting = %s, error = %e, "The target refused a source session setting; applying the DDL without it."),
+            }
+        }
+        if let Err(e) = setup {
+            // The session may be half set up: a fresh connection starts clean.
+            let transient = is_transient(&e);
+            self.conn = None;
+            return Err(translate(e, "setting up the session for a DDL statement").transient(transient));
         }
         let result = match two_way {
             Some(tw) => marked_ddl(conn, &tw, ddl).await,

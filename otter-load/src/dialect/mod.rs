@@ -45,12 +45,12 @@ pub trait SqlDialect: Send + Sync {
     /// Statements run once on every new connection (session settings).
     fn session_setup(&self) -> Vec<String>;
 
-    /// For a source DDL statement: the statement that makes the target session run it as the
+    /// For a source DDL statement: the statements that make the target session run it as the
     /// source session did (how its text reads: `sql_mode`; what `CURRENT_TIMESTAMP` is: the
     /// statement's time and time zone; a new database's default: `collation_server`, given by
-    /// name as the target calls it), and the one that restores [`SqlDialect::session_setup`]'s
-    /// settings afterwards. `None`: run it as is.
-    fn ddl_session(&self, ddl: &otter_core::change::DdlEvent, collation_server: Option<&str>) -> Option<(String, String)> {
+    /// name as the target calls it) — the first one required, the others best effort — and the
+    /// one that restores [`SqlDialect::session_setup`]'s settings afterwards. `None`: run it as is.
+    fn ddl_session(&self, ddl: &otter_core::change::DdlEvent, collation_server: Option<&str>) -> Option<(Vec<String>, String)> {
         let _ = (ddl, collation_server);
         None
     }

@@ -12,6 +12,10 @@ use std::fmt::Write;
 use otter_binlog::Value;
 use otter_core::change::DdlEvent;
 use otter_core::schema::{Column, SqlMode, SqlType};
+use otter_core::Error;
+
+use super::{column, key_predicate, value, SqlDialect, TargetTable};
+use crate::error::unsupported;
 
 /// The time zone of every apply session (TIMESTAMPs are written in UTC).
 pub(crate) const SESSION_TIME_ZONE: &str = "+00:00";
@@ -19,10 +23,6 @@ pub(crate) const SESSION_TIME_ZONE: &str = "+00:00";
 /// The `sql_mode` of every apply session: strict, explicit zero keys kept, backslashes literal
 /// (how otter writes string literals), no silent engine change.
 pub(crate) const SESSION_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_BACKSLASH_ESCAPES,NO_ENGINE_SUBSTITUTION";
-use otter_core::Error;
-
-use super::{column, key_predicate, value, SqlDialect, TargetTable};
-use crate::error::unsupported;
 
 /// MySQL or MariaDB target.
 #[derive(Debug, Clone, Copy)]
@@ -218,7 +218,7 @@ impl SqlDialect for MysqlDialect {
         ]
     }
 
-    fn ddl_session(&self, ddl: &DdlEvent, collation_server: Option<&str>) -> Option<(String, String)> {
+    fn ddl_session(&self, ddl: &DdlEvent, collation_server: Option<&str>) -> Option<(Vec<String>, String)> {
         let source: SqlMode = ddl.sql_mode;
         // The statements otter writes need NO_BACKSLASH_ESCAPES; a DDL statement is read as its
         // source session read it.
@@ -239,17 +239,20 @@ impl SqlDialect for MysqlDialect {
             Some(us) => format!("{}.{:06}", us / 1_000_000, us % 1_000_000),
             None => ddl.meta.commit_ts.to_string(),
         };
-        let mut set = format!("SET SESSION sql_mode = '{mode}'");
+        let mut set = vec![format!("SET SESSION sql_mode = '{mode}'")];
         let mut restore = format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}', SESSION timestamp = DEFAULT");
         if ddl.meta.commit_ts != 0 {
-            let _ = write!(set, ", SESSION timestamp = {at}");
+            if let Some(first) = set.first_mut() {
+                let _ = write!(first, ", SESSION timestamp = {at}");
+            }
         }
+        // Best effort (a named zone needs the target's time zone tables).
         if let Some(tz) = &ddl.time_zone {
-            let _ = write!(set, ", SESSION time_zone = '{}'", tz.replace('\'', "''"));
+            set.push(format!("SET SESSION time_zone = '{}'", tz.replace('\'', "''")));
             let _ = write!(restore, ", SESSION time_zone = '{SESSION_TIME_ZONE}'");
         }
         if let Some(c) = collation_server {
-            let _ = write!(set, ", SESSION collation_server = '{}'", c.replace('\'', "''"));
+            set.push(format!("SET SESSION collation_server = '{}'", c.replace('\'', "''")));
             restore.push_str(", SESSION collation_server = DEFAULT");
         }
         Some((set, restore))
