@@ -48,6 +48,7 @@ mod file;
 mod header;
 pub mod json;
 pub mod json_diff;
+pub mod latin1;
 mod parser;
 mod reader;
 mod text;

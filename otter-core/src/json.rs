@@ -104,22 +104,8 @@ fn text_json(b: &[u8], col: Option<&Column>) -> Json {
             Ok(s) => Json::String(s.to_owned()),
             Err(_) => json!({"hex": hex(b)}),
         },
-        "latin1" => Json::String(b.iter().map(|&c| cp1252(c)).collect()),
+        "latin1" => Json::String(otter_binlog::latin1::decode(b)),
         other => json!({"hex": hex(b), "charset": other}),
-    }
-}
-
-/// MySQL's `latin1` is Windows-1252.
-fn cp1252(c: u8) -> char {
-    const HIGH: [char; 32] = [
-        '\u{20AC}', '\u{81}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{02C6}', '\u{2030}',
-        '\u{0160}', '\u{2039}', '\u{0152}', '\u{8D}', '\u{017D}', '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}',
-        '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}', '\u{0153}', '\u{9D}',
-        '\u{017E}', '\u{0178}',
-    ];
-    match c {
-        0x80..=0x9f => HIGH.get(usize::from(c - 0x80)).copied().unwrap_or('\u{FFFD}'),
-        _ => char::from(c),
     }
 }
 
@@ -198,16 +184,4 @@ pub fn ddl_json(d: &DdlEvent) -> Json {
         "schema": d.schema,
         "tables": d.tables.iter().map(|(db, t)| format!("{db}.{t}")).collect::<Vec<_>>(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latin1_is_cp1252() {
-        assert_eq!(cp1252(0x80), '€');
-        assert_eq!(cp1252(b'a'), 'a');
-        assert_eq!(cp1252(0xe9), 'é');
-    }
 }

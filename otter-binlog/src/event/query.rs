@@ -191,7 +191,7 @@ impl<'a> QueryEvent<'a> {
             return String::from_utf8_lossy(&self.query);
         }
         match self.status().charset {
-            Some((client, _, _)) if is_latin1(client) => Cow::Owned(self.query.iter().map(|&b| latin1_char(b)).collect()),
+            Some((client, _, _)) if crate::latin1::is_collation(client) => Cow::Owned(crate::latin1::decode(&self.query)),
             _ => String::from_utf8_lossy(&self.query),
         }
     }
@@ -199,27 +199,6 @@ impl<'a> QueryEvent<'a> {
     /// Returns an owned copy.
     pub fn into_owned(self) -> (Vec<u8>, Vec<u8>) {
         (self.schema.to_vec(), self.query.into_owned())
-    }
-}
-
-/// Whether collation `id` belongs to latin1 (MySQL's and MariaDB's, NO PAD ones included).
-fn is_latin1(id: u16) -> bool {
-    matches!(id, 5 | 8 | 15 | 31 | 47 | 48 | 49 | 94 | 1032 | 1071)
-}
-
-/// Windows-1252's characters for 0x80..=0x9F (the five it leaves undefined map to the C1 controls
-/// of the same value, as MySQL's latin1 does); every other byte is its own code point.
-const CP1252_HIGH: [char; 32] = [
-    '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{2C6}', '\u{2030}', '\u{160}',
-    '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}', '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}',
-    '\u{2013}', '\u{2014}', '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}', '\u{153}', '\u{9D}', '\u{17E}', '\u{178}',
-];
-
-/// One latin1 byte as a character.
-fn latin1_char(b: u8) -> char {
-    match b {
-        0x80..=0x9F => CP1252_HIGH.get(usize::from(b - 0x80)).copied().unwrap_or(char::REPLACEMENT_CHARACTER),
-        _ => char::from(b),
     }
 }
 
