@@ -6,25 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{interrupt, spawn_run};
+use common::{config_with, interrupt, spawn_run};
 use otter_testkit::{MariaDb, ServerConfig};
-
-fn config(dir: &std::path::Path, a: &MariaDb, b: &MariaDb) -> std::path::PathBuf {
-    let text = format!(
-        "state_dir = \"{}\"\n\
-         [[pipeline]]\nname = \"routed\"\n\
-         [pipeline.source]\nurl = \"{}\"\nfrom = \"earliest\"\ninclude = [\"shop\\\\..*\"]\nserver_id = 778\nheartbeat_secs = 1\n\
-         [pipeline.sink]\nkind = \"mysql\"\nurl = \"{}\"\n\
-         [[pipeline.transform]]\nkind = \"route\"\nfrom = \"shop\\\\.(.*)\"\nto = \"shop_copy.$1\"\n\
-         [pipeline.batch]\nlinger_ms = 20\n",
-        dir.join("state").display(),
-        a.url(),
-        b.url()
-    );
-    let path = dir.join("pipe.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 /// The rows of `table` as text, or the error (a missing table) as text.
 fn rows(db: &MariaDb, table: &str) -> String {
@@ -56,7 +39,8 @@ fn route_renames_tables_and_their_ddl_on_the_target() {
 
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("otter.log");
-    let child = spawn_run(&config(dir.path(), &a, &b), &log);
+    let route = "[[pipeline.transform]]\nkind = \"route\"\nfrom = \"shop\\\\.(.*)\"\nto = \"shop_copy.$1\"\n";
+    let child = spawn_run(&config_with(dir.path(), &a, &b, 2, "shop\\\\..*", route), &log);
     let deadline = Instant::now() + Duration::from_secs(60);
     let pairs = [("shop.items", "shop_copy.items"), ("shop.log_old", "shop_copy.log_old")];
     while pairs.iter().any(|(x, y)| rows(&a, x) != rows(&b, y)) {

@@ -99,14 +99,20 @@ pub fn workload(client: &Client, seed: u64, txns: u64) {
     }
 }
 
-/// Writes a config for pipeline `a_to_b` and returns its path.
+/// Writes a config for pipeline `a_to_b` (the workload's tables) and returns its path.
 pub fn config(dir: &Path, a: &MariaDb, b: &MariaDb, workers: usize) -> PathBuf {
+    config_with(dir, a, b, workers, "w\\\\..*", "")
+}
+
+/// Writes a config for pipeline `a_to_b` capturing `include` (a TOML-escaped pattern), with
+/// `extra` TOML appended (e.g. `[[pipeline.transform]]` tables), and returns its path.
+pub fn config_with(dir: &Path, a: &MariaDb, b: &MariaDb, workers: usize, include: &str, extra: &str) -> PathBuf {
     let text = format!(
         "state_dir = \"{}\"\n\
          [[pipeline]]\nname = \"a_to_b\"\n\
-         [pipeline.source]\nurl = \"{}\"\nfrom = \"earliest\"\ninclude = [\"w\\\\..*\"]\nserver_id = 777\nheartbeat_secs = 1\nmax_reconnect_backoff_secs = 1\n\
+         [pipeline.source]\nurl = \"{}\"\nfrom = \"earliest\"\ninclude = [\"{include}\"]\nserver_id = 777\nheartbeat_secs = 1\nmax_reconnect_backoff_secs = 1\n\
          [pipeline.sink]\nkind = \"mysql\"\nurl = \"{}\"\nworkers = {workers}\nmax_retry_backoff_secs = 1\n\
-         [pipeline.batch]\nlinger_ms = 20\n",
+         [pipeline.batch]\nlinger_ms = 20\n{extra}",
         dir.join("state").display(),
         a.url(),
         b.url()

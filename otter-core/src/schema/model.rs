@@ -112,6 +112,25 @@ pub struct Column {
     pub default: Option<String>,
 }
 
+impl Column {
+    /// A plain nullable column: signed, no character set, not generated, visible, no DEFAULT
+    /// (set the other fields with struct update syntax).
+    pub fn new(name: impl Into<String>, sql_type: SqlType) -> Column {
+        Column {
+            name: name.into(),
+            sql_type,
+            nullable: true,
+            unsigned: false,
+            charset: None,
+            collation: None,
+            generated: None,
+            invisible: false,
+            auto_increment: false,
+            default: None,
+        }
+    }
+}
+
 /// How a generated column is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Generated {
@@ -257,18 +276,7 @@ mod tests {
     use super::*;
 
     fn col(name: &str, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            sql_type: SqlType::Int,
-            nullable,
-            unsigned: false,
-            charset: None,
-            collation: None,
-            generated: None,
-            invisible: false,
-            auto_increment: false,
-            default: None,
-        }
+        Column { nullable, ..Column::new(name, SqlType::Int) }
     }
 
     fn table(columns: Vec<Column>) -> TableSchema {

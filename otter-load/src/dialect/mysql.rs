@@ -233,19 +233,19 @@ impl SqlDialect for MysqlDialect {
                 modes.push(name);
             }
         }
-        let mode = modes.join(",");
+        let mut first = format!("SET SESSION sql_mode = '{}'", modes.join(","));
         // CURRENT_TIMESTAMP (an added column's value in existing rows) is the source's.
-        let at = match ddl.meta.commit_ts_micros {
-            Some(us) => format!("{}.{:06}", us / 1_000_000, us % 1_000_000),
-            None => ddl.meta.commit_ts.to_string(),
-        };
-        let mut set = vec![format!("SET SESSION sql_mode = '{mode}'")];
-        let mut restore = format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}', SESSION timestamp = DEFAULT");
-        if ddl.meta.commit_ts != 0 {
-            if let Some(first) = set.first_mut() {
-                let _ = write!(first, ", SESSION timestamp = {at}");
+        match ddl.meta.commit_ts_micros {
+            _ if ddl.meta.commit_ts == 0 => {}
+            Some(us) => {
+                let _ = write!(first, ", SESSION timestamp = {}.{:06}", us / 1_000_000, us % 1_000_000);
+            }
+            None => {
+                let _ = write!(first, ", SESSION timestamp = {}", ddl.meta.commit_ts);
             }
         }
+        let mut set = vec![first];
+        let mut restore = format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}', SESSION timestamp = DEFAULT");
         // Best effort (a named zone needs the target's time zone tables).
         if let Some(tz) = &ddl.time_zone {
             set.push(format!("SET SESSION time_zone = '{}'", tz.replace('\'', "''")));

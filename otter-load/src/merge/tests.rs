@@ -13,26 +13,12 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn col(name: &str, t: SqlType) -> Column {
-    Column {
-        name: name.into(),
-        sql_type: t,
-        nullable: true,
-        unsigned: false,
-        charset: None,
-        collation: None,
-        generated: None,
-        invisible: false,
-        auto_increment: false,
-        default: None,
-    }
-}
 
 fn schema() -> Arc<TableSchema> {
     Arc::new(TableSchema {
         db: "d".into(),
         name: "t".into(),
-        columns: vec![col("id", SqlType::Int), col("v", SqlType::Int), col("w", SqlType::Int)],
+        columns: vec![Column::new("id", SqlType::Int), Column::new("v", SqlType::Int), Column::new("w", SqlType::Int)],
         primary_key: vec![0],
         unique_keys: vec![],
         indexes: vec![],
@@ -228,7 +214,7 @@ fn only_a_second_insert_of_a_key_is_reported() {
 #[test]
 fn case_insensitive_keys_merge() {
     let mut sch = (*schema()).clone();
-    sch.columns[0] = Column { collation: Some("utf8mb4_general_ci".into()), charset: Some("utf8mb4".into()), ..col("id", SqlType::VarChar(10)) };
+    sch.columns[0] = Column { collation: Some("utf8mb4_general_ci".into()), charset: Some("utf8mb4".into()), ..Column::new("id", SqlType::VarChar(10)) };
     let a = vec![Value::Bytes(b"Abc".to_vec().into()), Value::Int(1), Value::Int(1)];
     let b = vec![Value::Bytes(b"abc  ".to_vec().into()), Value::Int(1), Value::Int(1)];
     assert_eq!(key_bytes(&sch, &[0], &a), key_bytes(&sch, &[0], &b));

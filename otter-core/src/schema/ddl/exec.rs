@@ -373,18 +373,7 @@ fn sequence_table(
     engine: String,
     defaults: Option<Charset>,
 ) -> TableSchema {
-    let column = |name: &str, sql_type: SqlType, unsigned: bool| Column {
-        name: name.to_owned(),
-        sql_type,
-        nullable: false,
-        unsigned,
-        charset: None,
-        collation: None,
-        generated: None,
-        invisible: false,
-        auto_increment: false,
-        default: None,
-    };
+    let column = |name: &str, sql_type: SqlType, unsigned: bool| Column { nullable: false, unsigned, ..Column::new(name, sql_type) };
     let columns = vec![
         column("next_not_cached_value", SqlType::BigInt, false),
         column("minimum_value", SqlType::BigInt, false),

@@ -276,11 +276,13 @@ impl Assembler {
                 self.close_if_open(h, out)?;
                 let schema = String::from_utf8_lossy(q.schema).into_owned();
                 let end = if h.log_pos != 0 { self.coord(u64::from(h.log_pos)) } else { self.next.clone() };
-                let collation_server = q.status().charset.map(|(_, _, server)| server);
-                let time_zone = q.status().time_zone.map(|tz| String::from_utf8_lossy(tz).into_owned());
+                // The session the statement ran in (decoded once).
+                let status = q.status();
+                let collation_server = status.charset.map(|(_, _, server)| server);
+                let time_zone = status.time_zone.map(|tz| String::from_utf8_lossy(tz).into_owned());
                 // The statement's start time to the microsecond, when the server logged it.
-                let started_micros = q.status().microseconds.map(|us| u64::from(h.timestamp) * 1_000_000 + u64::from(us));
-                if let Some(mode) = q.status().sql_mode {
+                let started_micros = status.microseconds.map(|us| u64::from(h.timestamp) * 1_000_000 + u64::from(us));
+                if let Some(mode) = status.sql_mode {
                     self.tables.catalog_mut().settings_mut().sql_mode = crate::schema::SqlMode(mode);
                 }
                 let default_db = (!schema.is_empty()).then_some(schema.as_str());

@@ -10,33 +10,18 @@ use otter_core::schema::{Column, SqlType, TableSchema};
 use super::OracleDialect;
 use crate::dialect::{SqlDialect, TargetTable};
 
-fn col(name: &str, t: SqlType) -> Column {
-    Column {
-        name: name.into(),
-        sql_type: t,
-        nullable: true,
-        unsigned: false,
-        charset: None,
-        collation: None,
-        generated: None,
-        invisible: false,
-        auto_increment: false,
-        default: None,
-    }
-}
-
 /// `shop.order` (a keyword as a name): id, note (text), raw (binary), day, at, state (enum).
 fn schema() -> TableSchema {
     TableSchema {
         db: "shop".into(),
         name: "order".into(),
         columns: vec![
-            col("id", SqlType::Int),
-            col("note", SqlType::VarChar(20)),
-            col("raw", SqlType::VarBinary(8)),
-            col("day", SqlType::Date),
-            col("at", SqlType::DateTime(3)),
-            col("state", SqlType::Enum(vec!["new".into(), "paid".into()])),
+            Column::new("id", SqlType::Int),
+            Column::new("note", SqlType::VarChar(20)),
+            Column::new("raw", SqlType::VarBinary(8)),
+            Column::new("day", SqlType::Date),
+            Column::new("at", SqlType::DateTime(3)),
+            Column::new("state", SqlType::Enum(vec!["new".into(), "paid".into()])),
         ],
         primary_key: vec![0],
         unique_keys: vec![],
