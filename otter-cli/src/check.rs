@@ -101,8 +101,9 @@ async fn target_rows(p: &PipelineConfig) -> Vec<Row> {
                     } else {
                         Err(format!("the account lacks {}: grant them on the target tables and on `{}`.*", missing.join(", "), m.checkpoint_schema))
                     };
+                    let speed = speed_rows(name, m, &version, &vars);
                     let mut rows = vec![row(name, "sink", "connect", Ok(version), false), row(name, "sink", "privileges", privileges, false)];
-                    rows.extend(speed_rows(name, m, &vars));
+                    rows.extend(speed);
                     rows
                 }
             }
@@ -110,11 +111,23 @@ async fn target_rows(p: &PipelineConfig) -> Vec<Row> {
     }
 }
 
-/// Target settings that decide how fast bulk inserts apply (warnings only: both have safe
-/// fallbacks). `vars` are the target's `(name, value)` global variables.
-fn speed_rows(name: &str, m: &otter_load::MysqlSinkConfig, vars: &[(String, String)]) -> Vec<Row> {
+/// How runs of whole-row writes reach the target, and the target settings that decide how fast
+/// (warnings only: every path has a safe fallback). `version` is the target's `@@version`,
+/// `vars` its `(name, value)` global variables.
+fn speed_rows(name: &str, m: &otter_load::MysqlSinkConfig, version: &str, vars: &[(String, String)]) -> Vec<Row> {
     let var = |n: &str| vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.to_ascii_uppercase());
     let mut rows = Vec::new();
+    // MariaDB 10.2+: bulk execution, which needs neither LOCAL INFILE nor the AUTO-INC lock mode.
+    let bulk = version.to_ascii_lowercase().contains("mariadb") && otter_core::source::mysql::conn::version_number(version) >= 100_200;
+    if bulk && m.bulk_min_rows > 0 {
+        let detail = format!(
+            "runs of at least {} whole-row writes go as bulk executions of one prepared statement (MariaDB); \
+             local_infile and innodb_autoinc_lock_mode do not matter",
+            m.bulk_min_rows
+        );
+        rows.push(row(name, "sink", "bulk_execution", Ok(detail), false));
+        return rows;
+    }
     let infile = var("local_infile");
     let (detail, warn) = if m.load_data_min_rows == 0 {
         ("LOAD DATA is off (load_data_min_rows = 0): inserted rows go as INSERT statements".to_owned(), false)

@@ -1,19 +1,29 @@
-//! `otter check` on the target's apply-speed settings, against real servers: `local_infile`
-//! (the `LOAD DATA` fast path) and `innodb_autoinc_lock_mode` (whether parallel workers can load
-//! one AUTO_INCREMENT table at the same time). Both are warnings with the fix spelled out; they
-//! never fail the check.
+//! `otter check` on how runs of inserted rows reach the target, against real servers: by
+//! default on MariaDB, bulk execution (no setting matters); with it off (`bulk_min_rows = 0`, the
+//! path of MySQL targets), `local_infile` (the `LOAD DATA` fast path) and
+//! `innodb_autoinc_lock_mode` (whether parallel workers can load one AUTO_INCREMENT table at the
+//! same time), both warnings with the fix spelled out that never fail the check.
 
 mod common;
 
 use otter_testkit::{MariaDb, ServerConfig};
 
-/// Runs `otter check` on a pipeline `from` -> `to`; returns the exit code and the sink rows.
-fn check(from: &MariaDb, to: &MariaDb, workers: usize) -> (Option<i32>, Vec<String>) {
+/// Runs `otter check` on a pipeline `from` -> `to` (bulk execution off unless `bulk`); returns
+/// the exit code and the sink rows.
+fn check_with(from: &MariaDb, to: &MariaDb, workers: usize, bulk: bool) -> (Option<i32>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = common::config(dir.path(), from, to, workers);
+    if !bulk {
+        let text = std::fs::read_to_string(&cfg).unwrap().replace("[pipeline.sink]\n", "[pipeline.sink]\nbulk_min_rows = 0\n");
+        std::fs::write(&cfg, text).unwrap();
+    }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_otter")).args(["check", "--config"]).arg(&cfg).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     (out.status.code(), text.lines().filter(|l| l.contains(" sink ")).map(str::to_owned).collect())
+}
+
+fn check(from: &MariaDb, to: &MariaDb, workers: usize) -> (Option<i32>, Vec<String>) {
+    check_with(from, to, workers, false)
 }
 
 fn line<'a>(rows: &'a [String], check: &str) -> &'a str {
@@ -24,6 +34,12 @@ fn line<'a>(rows: &'a [String], check: &str) -> &'a str {
 fn check_reports_load_data_and_autoinc_lock_mode() {
     let one = MariaDb::start(ServerConfig::new(1)).unwrap();
     let two = MariaDb::start(ServerConfig::new(2).arg("--innodb-autoinc-lock-mode=2")).unwrap();
+
+    // By default a MariaDB target takes bulk executions: nothing else to report.
+    let (code, rows) = check_with(&two, &one, 2, true);
+    assert_eq!(code, Some(0), "{rows:#?}");
+    assert!(line(&rows, "bulk_execution").contains("PASS"), "{rows:#?}");
+    assert!(!rows.iter().any(|l| l.contains("local_infile") && !l.contains("bulk")), "{rows:#?}");
 
     // A target in mode 2 with LOAD DATA allowed: nothing to warn about.
     let (code, rows) = check(&one, &two, 2);

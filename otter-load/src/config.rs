@@ -60,6 +60,13 @@ pub struct MysqlSinkConfig {
     /// (default 64).
     #[serde(default = "default_load_data_min_rows")]
     pub load_data_min_rows: usize,
+    /// On MariaDB 10.2+ targets, runs of at least this many whole-row writes of one table in one
+    /// apply transaction (inserts and upserts) are sent as one prepared single-row statement that
+    /// the server executes for every row (`COM_STMT_BULK_EXECUTE`: values in the binary
+    /// protocol, nothing to parse per row); this takes the place of `LOAD DATA` and of multi-row
+    /// statements for those runs. 0 = never (default 16).
+    #[serde(default = "default_bulk_min_rows")]
+    pub bulk_min_rows: usize,
     /// Longest wait between retries of transient errors, seconds (default 30).
     #[serde(default = "default_backoff")]
     pub max_retry_backoff_secs: u64,
@@ -86,6 +93,9 @@ fn default_rows_per_statement() -> usize {
 fn default_load_data_min_rows() -> usize {
     crate::load_data::DEFAULT_MIN_ROWS
 }
+fn default_bulk_min_rows() -> usize {
+    crate::bulk::DEFAULT_MIN_ROWS
+}
 fn default_backoff() -> u64 {
     30
 }
@@ -106,6 +116,7 @@ impl MysqlSinkConfig {
             ignore_missing_columns: false,
             rows_per_statement: default_rows_per_statement(),
             load_data_min_rows: default_load_data_min_rows(),
+            bulk_min_rows: default_bulk_min_rows(),
             max_retry_backoff_secs: default_backoff(),
             max_retry_secs: 0,
             conflicts: Vec::new(),

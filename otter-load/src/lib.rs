@@ -28,6 +28,7 @@
 //! (MySQL/MariaDB live, Oracle-style `MERGE` as a second dialect).
 #![deny(missing_docs)]
 
+pub mod bulk;
 pub mod checkpoint;
 pub mod config;
 pub mod conflict;

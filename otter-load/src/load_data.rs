@@ -132,7 +132,7 @@ pub fn build(d: &dyn SqlDialect, t: &TargetTable<'_>, ops: &[Op], table: usize, 
             if n > 0 {
                 data.push(b'\t');
             }
-            field(after.get(i)?, col, &mut data)?;
+            field(after.get(i)?, col, escaped, &mut data)?;
         }
         data.push(b'\n');
     }
@@ -170,8 +170,14 @@ fn escaped(b: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b.get(start..).unwrap_or_default());
 }
 
-/// One value as a field; `None` when it has no exact text form here.
-fn field(v: &Value<'_>, col: &Column, out: &mut Vec<u8>) -> Option<()> {
+/// Appends `b` as it is.
+pub(crate) fn raw(b: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b);
+}
+
+/// One value as a field, its strings written through `text` (the `LOAD DATA` escapes, or
+/// [`raw`]); `None` when it has no exact text form here. NULL is `\N`.
+pub(crate) fn field(v: &Value<'_>, col: &Column, text: fn(&[u8], &mut Vec<u8>), out: &mut Vec<u8>) -> Option<()> {
     match v {
         Value::Null => out.extend_from_slice(b"\\N"),
         Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
@@ -189,7 +195,7 @@ fn field(v: &Value<'_>, col: &Column, out: &mut Vec<u8>) -> Option<()> {
         Value::Timestamp(t) if t.seconds == 0 && t.micros == 0 => out.extend_from_slice(b"0000-00-00 00:00:00"),
         Value::Timestamp(t) => out.extend_from_slice(t.to_utc().text().as_bytes()),
         Value::Enum(i) => match &col.sql_type {
-            SqlType::Enum(members) if *i > 0 => escaped(members.get(usize::from(*i) - 1)?.as_bytes(), out),
+            SqlType::Enum(members) if *i > 0 => text(members.get(usize::from(*i) - 1)?.as_bytes(), out),
             _ => return None,
         },
         Value::Set(bits) => match &col.sql_type {
@@ -200,12 +206,12 @@ fn field(v: &Value<'_>, col: &Column, out: &mut Vec<u8>) -> Option<()> {
                         out.push(b',');
                     }
                     first = false;
-                    escaped(m.as_bytes(), out);
+                    text(m.as_bytes(), out);
                 }
             }
             _ => return None,
         },
-        Value::Bytes(b) => escaped(b, out),
+        Value::Bytes(b) => text(b, out),
         _ => return None,
     }
     Some(())

@@ -195,11 +195,13 @@ impl MysqlSink {
         self.last_ddl = stored.last_ddl.clone();
         self.replay_ddl = stored.position.is_some();
         self.tracker.lock().through = stored.position.clone();
+        let gates = Arc::new(crate::bulk::TableGates::default());
         for part in 0..parts {
             let (tx, rx) = mpsc::channel(4);
             let mut w = Worker::new(part, parts, self.opts.clone(), Arc::clone(&dialect), self.ckpt.clone(), Arc::clone(&self.cfg));
             w.two_way = self.two_way.clone();
             w.pipeline = self.name.clone();
+            w.gates = Arc::clone(&gates);
             self.handles.push(tokio::spawn(w.run(rx)));
             self.workers.push(tx);
         }

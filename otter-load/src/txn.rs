@@ -14,6 +14,7 @@ use mysql_async::Conn;
 use otter_core::source::mysql::conn::{codes, translate};
 use otter_core::Result;
 
+use crate::bulk::{BulkRun, TableGates, CLIENT_BINARY, CLIENT_RESTORE};
 use crate::dialect::{SqlDialect, TargetTable};
 use crate::load_data::{LoadRun, LoadState, DISABLED_CODES, SAVEPOINT};
 use crate::merge::Op;
@@ -32,6 +33,8 @@ pub enum Step {
     Sql(String),
     /// Rows sent as `LOAD DATA LOCAL INFILE`.
     Load(LoadRun),
+    /// Rows sent as bulk executions of one prepared statement.
+    Bulk(BulkRun),
     /// A statement the target may refuse (`skip_errors`): then it alone is rolled back (to a
     /// savepoint set just before it) and reported as skipped.
     Skippable {
@@ -89,6 +92,8 @@ pub struct Fallback<'a> {
     pub tables: &'a [TableOps],
     /// Rows per statement.
     pub per: usize,
+    /// The sink's per-table gates for bulk runs.
+    pub gates: &'a TableGates,
 }
 
 impl Fallback<'_> {
@@ -148,6 +153,10 @@ pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback
                     skipped.push(Skipped { what: what.clone(), sql: sql.clone(), error });
                 }
             }
+            Step::Bulk(b) => {
+                bulk_run(conn, &mut cur, b, fallback.gates).await?;
+                cur = String::from(CLIENT_RESTORE);
+            }
             Step::Load(r) if !load.enabled() => {
                 for s in fallback.statements(r)? {
                     push(conn, &mut cur, &s).await?;
@@ -170,6 +179,31 @@ pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback
     }
     push(conn, &mut cur, "COMMIT").await?;
     send(conn, cur).await
+}
+
+/// Sends the pending text, then `b`'s executions with the session's client character set
+/// `binary`; after a failure the transaction is rolled back and the character set restored.
+async fn bulk_run(conn: &mut Conn, cur: &mut String, b: &BulkRun, gates: &TableGates) -> Result<()> {
+    // Prepared (or found in the connection's statement cache) under the usual character set,
+    // as the text statements are.
+    let stmt = match conn.prep(b.sql.as_str()).await {
+        Ok(s) => s,
+        Err(e) => return Err(fail(conn, e).await),
+    };
+    push(conn, cur, CLIENT_BINARY).await?;
+    send(conn, std::mem::take(cur)).await?;
+    for rows in b.executions() {
+        // Built before waiting at the gate, so the gate is held only while the target works.
+        let rows: Vec<Vec<mysql_async::Value>> = rows.collect();
+        let _gate = if b.inserts { gates.enter(&b.name).await } else { None };
+        if let Err(e) = conn.exec_batch(&stmt, rows).await {
+            let err = fail(conn, e).await;
+            // A connection that cannot take this is dropped by the caller's retry anyway.
+            let _ = conn.query_drop(CLIENT_RESTORE).await;
+            return Err(err.context(format!("bulk execution on {}", b.name)));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `sql` after a savepoint; `Ok(Some(error))` when the target refused it and it was rolled

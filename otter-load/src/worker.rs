@@ -36,6 +36,7 @@ use otter_core::{Error, ErrorKind, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::CheckpointTable;
+use crate::bulk::{BulkRun, TableGates};
 use crate::load_data::{self, LoadState};
 use crate::txn::{self, is_transient, sql_steps, Fallback, Skipped, Step};
 use crate::config::MysqlSinkConfig;
@@ -121,6 +122,8 @@ pub struct Worker {
     pub two_way: Option<Arc<TwoWayConfig>>,
     /// Pipeline name (mark rows, conflict log).
     pub pipeline: String,
+    /// Per-table gates for bulk runs, shared with the sink's other workers.
+    pub gates: Arc<TableGates>,
     conn: Option<Conn>,
     failed: Option<String>,
     load: LoadState,
@@ -132,7 +135,7 @@ impl Worker {
     /// A worker for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> Worker {
         let load = LoadState::new(cfg.load_data_min_rows);
-        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), conn: None, failed: None, load, skipped: Vec::new() }
+        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), conn: None, failed: None, load, skipped: Vec::new() }
     }
 
     /// Runs jobs until the sender is dropped.
@@ -228,7 +231,7 @@ impl Worker {
     /// One attempt: `START TRANSACTION; steps...; COMMIT`, in few round trips.
     async fn transaction(&mut self, steps: &[Step], tables: &[TableOps]) -> Result<()> {
         self.conn().await?;
-        let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement };
+        let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates: &self.gates };
         let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
         self.skipped.clear();
         txn::run(conn, steps, &mut self.load, &fallback, &mut self.skipped).await
@@ -253,6 +256,7 @@ impl Worker {
                 match s {
                     Step::Sql(s) => tracing::info!(partition = self.part, statement = %s, "dry run"),
                     Step::Load(r) => tracing::info!(partition = self.part, statement = %r.sql, rows = r.rows, "dry run"),
+                    Step::Bulk(b) => tracing::info!(partition = self.part, statement = %b.sql, rows = b.rows(), "dry run (bulk execution)"),
                     Step::Skippable { sql, .. } => tracing::info!(partition = self.part, statement = %sql, "dry run"),
                 }
             }
@@ -359,6 +363,16 @@ impl Worker {
             }
             let mut i = 0;
             while i < t.writes.len() {
+                if t.info.load_data && self.cfg.bulk_min_rows > 0 {
+                    let (n, end) = run_of(&t.writes, i, usize::MAX);
+                    if n >= self.cfg.bulk_min_rows {
+                        if let Some(run) = BulkRun::build(d, &target, t.writes.get(i..end).unwrap_or(&[])) {
+                            out.push(Step::Bulk(run));
+                            i = end;
+                            continue;
+                        }
+                    }
+                }
                 let loadable = if t.info.load_data { run_len(&t.writes, i, usize::MAX, load_data::loadable) } else { 0 };
                 if loadable > 1 {
                     let end = i + loadable;

@@ -61,6 +61,15 @@ pub trait SqlDialect: Send + Sync {
     /// Plain insert (keyless tables: no key to upsert on).
     fn insert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error>;
 
+    /// The single-row statement, with one `?` per written column, that [`SqlDialect::upsert`]
+    /// (`upsert`) or [`SqlDialect::insert`] would send for each row, for the target's bulk
+    /// execution of many rows at once ([`crate::bulk`]); `None` when the target has none
+    /// (the default).
+    fn bulk_statement(&self, t: &TargetTable<'_>, upsert: bool) -> Result<Option<String>, Error> {
+        let _ = (t, upsert);
+        Ok(None)
+    }
+
     /// Delete rows identified by the key values of `keys` (before images).
     fn delete(&self, t: &TargetTable<'_>, keys: &[&[Value<'static>]], out: &mut String) -> Result<(), Error>;
 

@@ -210,6 +210,7 @@ impl SqlDialect for MysqlDialect {
 
     fn session_setup(&self) -> Vec<String> {
         vec![
+            // utf8mb4: what `crate::bulk::CLIENT_RESTORE` sets back.
             "SET NAMES utf8mb4".into(),
             format!("SET SESSION time_zone = '{SESSION_TIME_ZONE}'"),
             format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}'"),
@@ -260,35 +261,25 @@ impl SqlDialect for MysqlDialect {
 
     fn upsert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {
         self.insert_into(t, rows, out)?;
-        if self.row_alias() {
-            out.push_str(" AS new");
+        self.on_duplicate(t, out)
+    }
+
+    fn bulk_statement(&self, t: &TargetTable<'_>, upsert: bool) -> Result<Option<String>, Error> {
+        // COM_STMT_BULK_EXECUTE: MariaDB 10.2 and later.
+        if !self.mariadb || self.version < 100_200 {
+            return Ok(None);
         }
-        out.push_str(" ON DUPLICATE KEY UPDATE ");
-        let mut first = true;
-        for &i in t.columns.iter().filter(|i| !t.key.contains(i)) {
-            if !first {
-                out.push_str(", ");
-            }
-            first = false;
-            let name = &column(t, i)?.name;
-            self.ident(name, out);
-            if self.row_alias() {
-                out.push_str(" = new.");
-                self.ident(name, out);
-            } else {
-                out.push_str(" = VALUES(");
-                self.ident(name, out);
-                out.push(')');
-            }
+        let mut out = String::new();
+        self.insert_head(t, &mut out)?;
+        out.push('(');
+        for n in 0..t.columns.len() {
+            out.push_str(if n > 0 { ", ?" } else { "?" });
         }
-        if first {
-            // Only key columns: nothing to update, keep the existing row.
-            let name = &column(t, *t.key.first().unwrap_or(&0))?.name;
-            self.ident(name, out);
-            out.push_str(" = ");
-            self.ident(name, out);
+        out.push(')');
+        if upsert {
+            self.on_duplicate(t, &mut out)?;
         }
-        Ok(())
+        Ok(Some(out))
     }
 
     fn insert(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {
@@ -366,7 +357,41 @@ impl SqlDialect for MysqlDialect {
 }
 
 impl MysqlDialect {
-    fn insert_into(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {
+    /// The `ON DUPLICATE KEY UPDATE` clause of an upsert: every non-key column from the row.
+    fn on_duplicate(&self, t: &TargetTable<'_>, out: &mut String) -> Result<(), Error> {
+        if self.row_alias() {
+            out.push_str(" AS new");
+        }
+        out.push_str(" ON DUPLICATE KEY UPDATE ");
+        let mut first = true;
+        for &i in t.columns.iter().filter(|i| !t.key.contains(i)) {
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            let name = &column(t, i)?.name;
+            self.ident(name, out);
+            if self.row_alias() {
+                out.push_str(" = new.");
+                self.ident(name, out);
+            } else {
+                out.push_str(" = VALUES(");
+                self.ident(name, out);
+                out.push(')');
+            }
+        }
+        if first {
+            // Only key columns: nothing to update, keep the existing row.
+            let name = &column(t, *t.key.first().unwrap_or(&0))?.name;
+            self.ident(name, out);
+            out.push_str(" = ");
+            self.ident(name, out);
+        }
+        Ok(())
+    }
+
+    /// `INSERT INTO t (cols) VALUES `.
+    fn insert_head(&self, t: &TargetTable<'_>, out: &mut String) -> Result<(), Error> {
         out.push_str("INSERT INTO ");
         self.table(t.db, t.name, out);
         out.push_str(" (");
@@ -377,6 +402,11 @@ impl MysqlDialect {
             self.ident(&column(t, i)?.name, out);
         }
         out.push_str(") VALUES ");
+        Ok(())
+    }
+
+    fn insert_into(&self, t: &TargetTable<'_>, rows: &[&[Value<'static>]], out: &mut String) -> Result<(), Error> {
+        self.insert_head(t, out)?;
         for (r, row) in rows.iter().enumerate() {
             if r > 0 {
                 out.push_str(", ");

@@ -2,6 +2,8 @@
 //! comparing their tables.
 #![allow(dead_code)]
 
+pub mod types;
+
 use std::time::{Duration, Instant};
 
 use otter_core::pipeline::{resume_position, BatchConfig, Pipeline};
