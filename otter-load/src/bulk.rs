@@ -30,7 +30,8 @@
 //!   never a lock the target does not see;
 //! - a run is split into executions of at most [`MAX_PACKET`] bytes, each one packet with its
 //!   parameter types (the driver sends types only with a call's first packet, and a column that
-//!   is NULL in every row of it is typed NULL); a value that cannot be written exactly makes the
+//!   is NULL in every row of it is typed NULL), and a target whose `max_allowed_packet` is under
+//!   twice that gets the usual statements; a value that cannot be written exactly makes the
 //!   whole run use the usual statements.
 
 use std::collections::HashMap;

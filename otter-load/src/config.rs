@@ -53,7 +53,8 @@ pub struct MysqlSinkConfig {
     #[serde(default = "default_rows_per_statement")]
     pub rows_per_statement: usize,
     /// Runs of at least this many whole-row writes of one table in one apply transaction (rows
-    /// the batch inserted) are sent as one `LOAD DATA LOCAL INFILE` streamed from memory, which
+    /// the batch inserted) that do not go as bulk executions (`bulk_min_rows`: MySQL targets,
+    /// or bulk execution off) are sent as one `LOAD DATA LOCAL INFILE` streamed from memory, which
     /// costs the target less than `INSERT` statements; the result is checked and the run
     /// re-applied with statements when it is not exactly theirs. Needs `local_infile = ON` on the
     /// target (MariaDB's default; without it otter warns once and uses statements). 0 = never
@@ -64,7 +65,8 @@ pub struct MysqlSinkConfig {
     /// apply transaction (inserts and upserts) are sent as one prepared single-row statement that
     /// the server executes for every row (`COM_STMT_BULK_EXECUTE`: values in the binary
     /// protocol, nothing to parse per row); this takes the place of `LOAD DATA` and of multi-row
-    /// statements for those runs. 0 = never (default 16).
+    /// statements for those runs (not on a target whose `max_allowed_packet` is under 2 MiB).
+    /// 0 = never (default 16).
     #[serde(default = "default_bulk_min_rows")]
     pub bulk_min_rows: usize,
     /// Longest wait between retries of transient errors, seconds (default 30).

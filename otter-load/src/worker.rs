@@ -36,7 +36,7 @@ use otter_core::{Error, ErrorKind, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checkpoint::CheckpointTable;
-use crate::bulk::{BulkRun, TableGates};
+use crate::bulk::{self, BulkRun, TableGates};
 use crate::load_data::{self, LoadState};
 use crate::txn::{self, is_transient, sql_steps, Fallback, Skipped, Step};
 use crate::config::MysqlSinkConfig;
@@ -125,6 +125,9 @@ pub struct Worker {
     /// Per-table gates for bulk runs, shared with the sink's other workers.
     pub gates: Arc<TableGates>,
     conn: Option<Conn>,
+    /// The target's `max_allowed_packet` as last read (0 before the first connection): bulk
+    /// runs need room for a whole execution in one packet.
+    max_packet: u64,
     failed: Option<String>,
     load: LoadState,
     /// Statements refused (and skipped) by the last transaction attempt.
@@ -135,7 +138,7 @@ impl Worker {
     /// A worker for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> Worker {
         let load = LoadState::new(cfg.load_data_min_rows);
-        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), conn: None, failed: None, load, skipped: Vec::new() }
+        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), conn: None, max_packet: 0, failed: None, load, skipped: Vec::new() }
     }
 
     /// Runs jobs until the sender is dropped.
@@ -200,6 +203,8 @@ impl Worker {
             for s in self.dialect.session_setup() {
                 c.query_drop(s).await.map_err(|e| translate(e, "setting up the target session"))?;
             }
+            let packet: Option<u64> = c.query_first("SELECT @@max_allowed_packet").await.map_err(|e| translate(e, "target"))?;
+            self.max_packet = packet.unwrap_or(0);
             self.conn = Some(c);
         }
         self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))
@@ -262,6 +267,9 @@ impl Worker {
             }
             return Ok(());
         }
+        // Connected first when possible: which statements suit the target depends on it
+        // (`max_packet`); a failure here is retried with the transaction below.
+        let _ = self.conn().await;
         let mut steps = self.statements(tables, origin)?;
         steps.push(Step::Sql(ckpt.clone()));
         let steps = self.marked(origin, steps);
@@ -363,7 +371,7 @@ impl Worker {
             }
             let mut i = 0;
             while i < t.writes.len() {
-                if t.info.load_data && self.cfg.bulk_min_rows > 0 {
+                if t.info.load_data && self.cfg.bulk_min_rows > 0 && self.max_packet >= 2 * bulk::MAX_PACKET as u64 {
                     let (n, end) = run_of(&t.writes, i, usize::MAX);
                     if n >= self.cfg.bulk_min_rows {
                         if let Some(run) = BulkRun::build(d, &target, t.writes.get(i..end).unwrap_or(&[])) {

@@ -2,11 +2,12 @@
 //! workload of `common::types` (bytes that a character set conversion or an escaping would
 //! change, NULLs, integer limits, floats, temporal values, ENUM/SET, a keyless table) reaches B
 //! equal to A (`CHECKSUM TABLE`, row counts, and row by row) through a few bulk executions
-//! (`Com_stmt_execute` grows, far less than the rows; no `LOAD DATA`); rows that already exist on
+//! (B's general log shows prepared INSERT executions, far fewer than the rows; no `LOAD DATA`); rows that already exist on
 //! B are overwritten by A's (upserts); a pipeline aborted mid-stream resumes without applying
 //! anything twice (the keyless table would show duplicates); and the runs leave the session's
 //! text statements alone (a latin1 ENUM created on the same connection afterwards keeps its
-//! members: a run that changed the connection character set would store their UTF-8 bytes).
+//! members: a run that changed the connection character set would store their UTF-8 bytes); a
+//! target whose `max_allowed_packet` cannot hold a whole execution gets statements.
 
 mod common;
 
@@ -14,6 +15,17 @@ use common::types::{status, workload, SCHEMA, TABLES};
 use common::{start, wait_equal};
 use otter_load::MysqlSinkConfig;
 use otter_testkit::{MariaDb, ServerConfig};
+
+/// Logs B's statements to `mysql.general_log`.
+fn log_statements(b: &MariaDb) {
+    b.sql("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = ON").unwrap();
+}
+
+/// Prepared INSERT statements B executed (what bulk execution sends; text statements are
+/// `Query` entries of the log).
+fn bulk_executions(b: &MariaDb) -> u64 {
+    b.value("SELECT COUNT(*) FROM mysql.general_log WHERE command_type = 'Execute' AND argument LIKE 'INSERT%'").unwrap().parse().unwrap()
+}
 
 fn config(b: &MariaDb, workers: usize) -> MysqlSinkConfig {
     let mut cfg = MysqlSinkConfig::new(b.url());
@@ -28,12 +40,13 @@ async fn every_type_through_bulk_execution_and_exactly_once_after_an_abort() {
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     a.sql(SCHEMA).unwrap();
     workload(&a, 0, 600);
+    log_statements(&b);
     let running = start("bulk", &a, &b, "s\\..*", config(&b, 2), 101).await;
     wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
     running.stop().await.unwrap();
-    let executions = status(&b, "Com_stmt_execute");
+    let executions = bulk_executions(&b);
     assert!(executions > 0, "no bulk execution");
-    assert!(executions < 100, "{executions} executions for 1,800 rows: not bulk");
+    assert!(executions < 100, "{executions} executions for 1,200 rows: not bulk");
     assert_eq!(status(&b, "Com_load"), 0, "LOAD DATA was used");
     let dump = "SELECT id, HEX(vc), HEX(lat), HEX(bin), HEX(vb), HEX(tx), HEX(lt), f, g, d, ubi, bi, yr, dt, tm, dtm, ts, e, st FROM s.all ORDER BY id";
     a.sql("SET GLOBAL time_zone = '+00:00'").unwrap();
@@ -75,15 +88,29 @@ async fn existing_rows_are_overwritten_and_later_ddl_text_is_read_as_utf8mb4() {
     let mut cfg = config(&b, 1);
     // B already has the tables: A's CREATE statements fail there and are skipped.
     cfg.skip_ddl_errors = true;
+    log_statements(&b);
     let running = start("bulk", &a, &b, "s\\..*", cfg, 101).await;
     let tables: Vec<&str> = TABLES.iter().copied().chain(["s.enums"]).collect();
     wait_equal(&a, &b, &tables, 120, Some(&running)).await;
     running.stop().await.unwrap();
-    assert!(status(&b, "Com_stmt_execute") > 0, "no bulk execution");
+    assert!(bulk_executions(&b) > 0, "no bulk execution");
     let members = "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 's' AND TABLE_NAME = 'enums' AND COLUMN_NAME = 'e'";
     assert_eq!(b.value(members).unwrap(), "enum('é','ü','x')");
     assert_eq!(a.query("SELECT id, HEX(e), HEX(c) FROM s.enums ORDER BY id").unwrap(), b.query("SELECT id, HEX(e), HEX(c) FROM s.enums ORDER BY id").unwrap());
     assert_eq!(b.value("SELECT vc FROM s.all WHERE id = 7").unwrap(), "ünï 7");
     let dump = "SELECT id, mi, HEX(vc), HEX(tx) FROM s.all ORDER BY id";
     assert_eq!(a.query(dump).unwrap(), b.query(dump).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_with_a_small_max_allowed_packet_gets_statements() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2).arg("--max-allowed-packet=1M")).unwrap();
+    a.sql(SCHEMA).unwrap();
+    workload(&a, 0, 300);
+    log_statements(&b);
+    let running = start("bulk", &a, &b, "s\\..*", config(&b, 2), 101).await;
+    wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
+    running.stop().await.unwrap();
+    assert_eq!(bulk_executions(&b), 0, "bulk execution with a 1 MiB max_allowed_packet");
 }
