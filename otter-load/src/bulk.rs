@@ -25,9 +25,10 @@
 //!   one worker at a time per table ([`TableGates`]), as `LOAD DATA` runs are under the AUTO-INC
 //!   lock: concurrent inserts into one table contend on its AUTO_INCREMENT counter and index
 //!   and cost the target far more CPU than they gain (measured on a 2-core target: 1.9x the CPU
-//!   for the same rows); runs that update existing rows go concurrently. The wait is bounded ([`GATE_WAIT`]), so a worker whose run waits on a row lock of another
-//!   worker's open transaction can never hold that one up for longer: the gate is a hint,
-//!   never a lock the target does not see;
+//!   for the same rows); runs that update existing rows go concurrently. The wait is bounded
+//!   ([`GATE_WAIT`]), so a worker whose run waits on a row lock of another worker's open
+//!   transaction can never hold that one up for longer: the gate is a hint, never a lock the
+//!   target does not see;
 //! - a run is split into executions of at most [`MAX_PACKET`] bytes, each one packet with its
 //!   parameter types (the driver sends types only with a call's first packet, and a column that
 //!   is NULL in every row of it is typed NULL), and a target whose `max_allowed_packet` is under
