@@ -259,6 +259,9 @@ impl Worker {
 
     async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: Option<&Position>, origin: &str) -> Result<()> {
         let ckpt = self.ckpt.write_sql(self.part, self.parts, position, Some(watermark))?;
+        // Connected first when possible: which statements suit the target depends on it
+        // (`max_packet`), for a dry run too; a failure here is retried with the transaction below.
+        let _ = self.conn().await;
         if self.cfg.dry_run {
             for s in self.statements(tables, origin)? {
                 match s {
@@ -270,9 +273,6 @@ impl Worker {
             }
             return Ok(());
         }
-        // Connected first when possible: which statements suit the target depends on it
-        // (`max_packet`); a failure here is retried with the transaction below.
-        let _ = self.conn().await;
         let mut steps = self.statements(tables, origin)?;
         steps.push(Step::Sql(ckpt.clone()));
         let steps = self.marked(origin, steps);
