@@ -117,9 +117,8 @@ async fn target_rows(p: &PipelineConfig) -> Vec<Row> {
 fn speed_rows(name: &str, m: &otter_load::MysqlSinkConfig, version: &str, vars: &[(String, String)]) -> Vec<Row> {
     let var = |n: &str| vars.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.to_ascii_uppercase());
     let mut rows = Vec::new();
-    // MariaDB 10.2+: bulk execution, which needs neither LOCAL INFILE nor the AUTO-INC lock mode.
-    let bulk = version.to_ascii_lowercase().contains("mariadb") && otter_core::source::mysql::conn::version_number(version) >= 100_200;
-    if bulk && m.bulk_min_rows > 0 {
+    // Bulk execution needs neither LOCAL INFILE nor the AUTO-INC lock mode.
+    if otter_load::dialect::mysql::MysqlDialect::for_version(version).bulk_execution() && m.bulk_min_rows > 0 {
         let detail = format!(
             "runs of at least {} whole-row writes go as bulk executions of one prepared statement (MariaDB); \
              local_infile and innodb_autoinc_lock_mode do not matter",

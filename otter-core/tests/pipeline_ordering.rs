@@ -89,17 +89,7 @@ fn meta(begin: u64) -> TxnMeta {
 
 /// Builds the events of `items`, and what is known about each.
 fn script(items: &[Item], mid_positions: bool) -> (Vec<Event>, Vec<Expect>) {
-    let table = Arc::new(TableSchema {
-        db: "d".into(),
-        name: "t".into(),
-        columns: Vec::new(),
-        primary_key: Vec::new(),
-        unique_keys: Vec::new(),
-        indexes: Vec::new(),
-        charset: None,
-        collation: None,
-        engine: None,
-    });
+    let table = Arc::new(TableSchema::new("d", "t", Vec::new(), Vec::new()));
     let (mut events, mut expect) = (Vec::new(), Vec::new());
     for (n, item) in items.iter().enumerate() {
         let begin = 4 + 100 * n as u64;

@@ -26,7 +26,7 @@ use mysql_async::Conn;
 use otter_core::change::{ChangeId, Event, RowChange};
 use otter_core::position::Position;
 use otter_core::schema::TableSchema;
-use otter_core::source::mysql::conn::{translate, version_number, ConnectOptions};
+use otter_core::source::mysql::conn::{translate, ConnectOptions};
 use otter_core::traits::{Ack, Batch, Sink};
 use otter_core::{Error, ErrorKind, Result};
 use parking_lot::Mutex;
@@ -161,11 +161,7 @@ impl MysqlSink {
         let marks_schema = self.two_way.as_ref().map_or(self.cfg.checkpoint_schema.clone(), |t| t.marks_schema.clone());
         let conn = self.meta().await?;
         let (version,): (String,) = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?.unwrap_or_default();
-        let dialect: Arc<dyn SqlDialect> = if version.to_ascii_lowercase().contains("mariadb") {
-            Arc::new(MysqlDialect::mariadb(version_number(&version)))
-        } else {
-            Arc::new(MysqlDialect::mysql(version_number(&version)))
-        };
+        let dialect: Arc<dyn SqlDialect> = Arc::new(MysqlDialect::for_version(&version));
         let mut parts = match configured {
             Some(w) => w,
             None => default_workers(conn, &version).await,

@@ -12,7 +12,7 @@
 mod common;
 
 use common::types::{status, workload, SCHEMA, TABLES};
-use common::{start, wait_equal};
+use common::{start, sync_until_equal, wait_equal};
 use otter_load::MysqlSinkConfig;
 use otter_testkit::{MariaDb, ServerConfig};
 
@@ -41,9 +41,7 @@ async fn every_type_through_bulk_execution_and_exactly_once_after_an_abort() {
     a.sql(SCHEMA).unwrap();
     workload(&a, 0, 600);
     log_statements(&b);
-    let running = start("bulk", &a, &b, "s\\..*", config(&b, 2), 101).await;
-    wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
-    running.stop().await.unwrap();
+    sync_until_equal("bulk", &a, &b, "s\\..*", config(&b, 2), TABLES, 120).await;
     let executions = bulk_executions(&b);
     assert!(executions > 0, "no bulk execution");
     assert!(executions < 100, "{executions} executions for 1,200 rows: not bulk");
@@ -89,10 +87,8 @@ async fn existing_rows_are_overwritten_and_later_ddl_text_is_read_as_utf8mb4() {
     // B already has the tables: A's CREATE statements fail there and are skipped.
     cfg.skip_ddl_errors = true;
     log_statements(&b);
-    let running = start("bulk", &a, &b, "s\\..*", cfg, 101).await;
     let tables: Vec<&str> = TABLES.iter().copied().chain(["s.enums"]).collect();
-    wait_equal(&a, &b, &tables, 120, Some(&running)).await;
-    running.stop().await.unwrap();
+    sync_until_equal("bulk", &a, &b, "s\\..*", cfg, &tables, 120).await;
     assert!(bulk_executions(&b) > 0, "no bulk execution");
     let members = "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 's' AND TABLE_NAME = 'enums' AND COLUMN_NAME = 'e'";
     assert_eq!(b.value(members).unwrap(), "enum('é','ü','x')");
@@ -109,8 +105,6 @@ async fn a_target_with_a_small_max_allowed_packet_gets_statements() {
     a.sql(SCHEMA).unwrap();
     workload(&a, 0, 300);
     log_statements(&b);
-    let running = start("bulk", &a, &b, "s\\..*", config(&b, 2), 101).await;
-    wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
-    running.stop().await.unwrap();
+    sync_until_equal("bulk", &a, &b, "s\\..*", config(&b, 2), TABLES, 120).await;
     assert_eq!(bulk_executions(&b), 0, "bulk execution with a 1 MiB max_allowed_packet");
 }

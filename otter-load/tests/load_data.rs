@@ -12,7 +12,7 @@
 mod common;
 
 use common::types::{row, status, workload, SCHEMA, TABLES};
-use common::{start, wait_equal};
+use common::{start, sync_until_equal};
 use otter_load::MysqlSinkConfig;
 use otter_testkit::{MariaDb, ServerConfig};
 
@@ -31,9 +31,7 @@ async fn every_type_through_load_data_and_exactly_once_after_an_abort() {
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     a.sql(SCHEMA).unwrap();
     workload(&a, 0, 600);
-    let running = start("ld", &a, &b, "s\\..*", config(&b), 101).await;
-    wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
-    running.stop().await.unwrap();
+    sync_until_equal("ld", &a, &b, "s\\..*", config(&b), TABLES, 120).await;
     assert!(status(&b, "Com_load") > 0, "the fast path was not taken");
     assert_eq!(status(&b, "Com_rollback_to_savepoint"), 0, "a LOAD DATA run fell back");
     // Row by row too, for the columns CHECKSUM TABLE could hide behind equal sums.
@@ -62,17 +60,13 @@ async fn every_type_through_load_data_and_exactly_once_after_an_abort() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     running.abort();
-    let running = start("ld", &a, &b, "s\\..*", config(&b), 101).await;
-    wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
-    running.stop().await.unwrap();
+    sync_until_equal("ld", &a, &b, "s\\..*", config(&b), TABLES, 120).await;
     assert_eq!(b.value("SELECT COUNT(*) FROM s.nokey").unwrap(), "2800");
 }
 
 /// Runs the pipeline until B equals A, then stops it.
 async fn sync(a: &MariaDb, b: &MariaDb) {
-    let running = start("ld", a, b, "s\\..*", config(b), 101).await;
-    wait_equal(a, b, TABLES, 120, Some(&running)).await;
-    running.stop().await.unwrap();
+    sync_until_equal("ld", a, b, "s\\..*", config(b), TABLES, 120).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,15 +83,11 @@ async fn existing_rows_fall_back_and_local_infile_off_uses_statements() {
     let mut cfg = config(&b);
     // B already has the tables: A's CREATE statements fail there and are skipped.
     cfg.skip_ddl_errors = true;
-    let running = start("ld", &a, &b, "s\\..*", cfg.clone(), 101).await;
-    wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
-    running.stop().await.unwrap();
+    sync_until_equal("ld", &a, &b, "s\\..*", cfg.clone(), TABLES, 120).await;
     assert!(status(&b, "Com_rollback_to_savepoint") > 0, "no run fell back");
 
     // The target refuses LOCAL INFILE: statements only, still equal.
     b.sql("SET GLOBAL local_infile = 0").unwrap();
     workload(&a, 500, 1500);
-    let running = start("ld", &a, &b, "s\\..*", cfg, 101).await;
-    wait_equal(&a, &b, TABLES, 120, Some(&running)).await;
-    running.stop().await.unwrap();
+    sync_until_equal("ld", &a, &b, "s\\..*", cfg, TABLES, 120).await;
 }

@@ -151,6 +151,22 @@ pub fn names_equal(a: &str, b: &str) -> bool {
 }
 
 impl TableSchema {
+    /// A table `db.name` of `columns` with the given primary key (column positions; empty for
+    /// none), and no other keys, indexes or table options.
+    pub fn new(db: impl Into<String>, name: impl Into<String>, columns: Vec<Column>, primary_key: Vec<usize>) -> TableSchema {
+        TableSchema {
+            db: db.into(),
+            name: name.into(),
+            columns,
+            primary_key,
+            unique_keys: Vec::new(),
+            indexes: Vec::new(),
+            charset: None,
+            collation: None,
+            engine: None,
+        }
+    }
+
     /// The position of a column by name (case-insensitive).
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| names_equal(&c.name, name))
@@ -280,17 +296,7 @@ mod tests {
     }
 
     fn table(columns: Vec<Column>) -> TableSchema {
-        TableSchema {
-            db: "d".into(),
-            name: "t".into(),
-            columns,
-            primary_key: vec![],
-            unique_keys: vec![],
-            indexes: vec![],
-            charset: None,
-            collation: None,
-            engine: None,
-        }
+        TableSchema::new("d", "t", columns, vec![])
     }
 
     fn unique(name: &str, columns: Vec<usize>, long_hash: bool) -> UniqueKey {

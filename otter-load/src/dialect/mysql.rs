@@ -44,6 +44,22 @@ impl MysqlDialect {
         MysqlDialect { mariadb: false, version }
     }
 
+    /// The dialect of a server that reports `version` (`SELECT @@version`).
+    pub fn for_version(version: &str) -> MysqlDialect {
+        let number = otter_core::source::mysql::conn::version_number(version);
+        if version.to_ascii_lowercase().contains("mariadb") {
+            MysqlDialect::mariadb(number)
+        } else {
+            MysqlDialect::mysql(number)
+        }
+    }
+
+    /// Whether the server executes a prepared statement for many rows at once
+    /// (`COM_STMT_BULK_EXECUTE`: MariaDB 10.2 and later).
+    pub fn bulk_execution(&self) -> bool {
+        self.mariadb && self.version >= 100_200
+    }
+
     /// MySQL 8.0.20+ deprecates `VALUES(col)` in favour of a row alias.
     fn row_alias(&self) -> bool {
         !self.mariadb && self.version >= 80_020
@@ -265,8 +281,7 @@ impl SqlDialect for MysqlDialect {
     }
 
     fn bulk_statement(&self, t: &TargetTable<'_>, upsert: bool) -> Result<Option<String>, Error> {
-        // COM_STMT_BULK_EXECUTE: MariaDB 10.2 and later.
-        if !self.mariadb || self.version < 100_200 {
+        if !self.bulk_execution() {
             return Ok(None);
         }
         let mut out = String::new();

@@ -15,17 +15,12 @@ use super::*;
 
 
 fn schema() -> Arc<TableSchema> {
-    Arc::new(TableSchema {
-        db: "d".into(),
-        name: "t".into(),
-        columns: vec![Column::new("id", SqlType::Int), Column::new("v", SqlType::Int), Column::new("w", SqlType::Int)],
-        primary_key: vec![0],
-        unique_keys: vec![],
-        indexes: vec![],
-        charset: None,
-        collation: None,
-        engine: None,
-    })
+    Arc::new(TableSchema::new(
+        "d",
+        "t",
+        vec![Column::new("id", SqlType::Int), Column::new("v", SqlType::Int), Column::new("w", SqlType::Int)],
+        vec![0],
+    ))
 }
 
 type Model = BTreeMap<i64, [i64; 2]>;

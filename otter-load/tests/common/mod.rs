@@ -58,6 +58,14 @@ pub async fn start(name: &str, a: &MariaDb, b: &MariaDb, include: &str, sink_cfg
     Running { stop: Some(tx), task }
 }
 
+/// Runs `name` from `a` (tables matching `include`) to `b` until `tables` are equal on both (at
+/// most `secs`), then stops it.
+pub async fn sync_until_equal(name: &str, a: &MariaDb, b: &MariaDb, include: &str, sink_cfg: MysqlSinkConfig, tables: &[&str], secs: u64) {
+    let running = start(name, a, b, include, sink_cfg, 101).await;
+    wait_equal(a, b, tables, secs, Some(&running)).await;
+    running.stop().await.unwrap();
+}
+
 /// `CHECKSUM TABLE` and row count of each table.
 pub fn checksums(db: &MariaDb, tables: &[&str]) -> Vec<(String, String)> {
     tables

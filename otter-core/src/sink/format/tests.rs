@@ -15,10 +15,10 @@ use crate::transform::test_util::{batch, col, ddl, meta, pos, text, txn};
 fn items() -> Arc<TableSchema> {
     let mut id = col("id", SqlType::Int);
     id.unsigned = true;
-    Arc::new(TableSchema {
-        db: "shop".into(),
-        name: "items".into(),
-        columns: vec![
+    Arc::new(TableSchema::new(
+        "shop",
+        "items",
+        vec![
             id,
             col("name", SqlType::VarChar(20)),
             col("raw", SqlType::VarBinary(4)),
@@ -26,13 +26,8 @@ fn items() -> Arc<TableSchema> {
             col("color", SqlType::Enum(vec!["red".into(), "blue".into()])),
             col("n", SqlType::Int),
         ],
-        primary_key: vec![0],
-        unique_keys: vec![],
-        indexes: vec![],
-        charset: None,
-        collation: None,
-        engine: None,
-    })
+        vec![0],
+    ))
 }
 
 fn image(id: u64, name: &str, n: Value<'static>) -> Vec<Value<'static>> {

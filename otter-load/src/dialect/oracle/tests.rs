@@ -12,10 +12,10 @@ use crate::dialect::{SqlDialect, TargetTable};
 
 /// `shop.order` (a keyword as a name): id, note (text), raw (binary), day, at, state (enum).
 fn schema() -> TableSchema {
-    TableSchema {
-        db: "shop".into(),
-        name: "order".into(),
-        columns: vec![
+    TableSchema::new(
+        "shop",
+        "order",
+        vec![
             Column::new("id", SqlType::Int),
             Column::new("note", SqlType::VarChar(20)),
             Column::new("raw", SqlType::VarBinary(8)),
@@ -23,13 +23,8 @@ fn schema() -> TableSchema {
             Column::new("at", SqlType::DateTime(3)),
             Column::new("state", SqlType::Enum(vec!["new".into(), "paid".into()])),
         ],
-        primary_key: vec![0],
-        unique_keys: vec![],
-        indexes: vec![],
-        charset: None,
-        collation: None,
-        engine: None,
-    }
+        vec![0],
+    )
 }
 
 fn row(id: i64, note: &'static str) -> Vec<Value<'static>> {
