@@ -62,10 +62,10 @@ fn pow10(digits: u8) -> u32 {
 fn layout(precision: u8, scale: u8) -> [(u8, u8, bool); 4] {
     let intg = precision.saturating_sub(scale);
     [
-        (u8::from(intg % DIG_PER_GROUP > 0), intg % DIG_PER_GROUP, false),
+        (u8::from(!intg.is_multiple_of(DIG_PER_GROUP)), intg % DIG_PER_GROUP, false),
         (intg / DIG_PER_GROUP, DIG_PER_GROUP, false),
         (scale / DIG_PER_GROUP, DIG_PER_GROUP, true),
-        (u8::from(scale % DIG_PER_GROUP > 0), scale % DIG_PER_GROUP, true),
+        (u8::from(!scale.is_multiple_of(DIG_PER_GROUP)), scale % DIG_PER_GROUP, true),
     ]
 }
 

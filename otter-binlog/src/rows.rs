@@ -138,7 +138,7 @@ impl<'a> RowsEvent<'a> {
 fn count_bits(bits: &[u8], n: usize) -> usize {
     let full = n / 8;
     let mut c: usize = bits.iter().take(full).map(|b| b.count_ones() as usize).sum();
-    if n % 8 != 0 {
+    if !n.is_multiple_of(8) {
         if let Some(last) = bits.get(full) {
             c += (last & ((1u8 << (n % 8)) - 1)).count_ones() as usize;
         }

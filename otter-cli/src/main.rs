@@ -1,8 +1,9 @@
 //! `otter`: MySQL/MariaDB change data capture and replication from the command line.
 //!
 //! Exit codes: 0 success (including a stop by SIGINT/SIGTERM); 1 runtime failure (lost server
-//! that does not come back, apply error); 2 bad input — an unreadable or corrupt binlog, a wrong
-//! config, a failed preflight check, a purged start position.
+//! that does not come back, apply error, the pipeline taken over by another instance); 2 bad
+//! input — an unreadable or corrupt binlog, a wrong config, a failed preflight check, a purged
+//! start position, the pipeline already running elsewhere.
 
 mod check;
 mod config;
@@ -64,7 +65,7 @@ enum Command {
 fn exit_code(e: &otter_core::Error) -> i32 {
     match e.kind() {
         ErrorKind::Config | ErrorKind::Preflight | ErrorKind::Privilege | ErrorKind::Auth | ErrorKind::PositionPurged
-        | ErrorKind::ServerIdConflict => 2,
+        | ErrorKind::ServerIdConflict | ErrorKind::AlreadyRunning => 2,
         _ => 1,
     }
 }

@@ -25,6 +25,12 @@ pub enum ErrorKind {
     PositionPurged,
     /// Another replica uses our server id.
     ServerIdConflict,
+    /// Another running instance holds the pipeline (its state directory, output file or the
+    /// target's lease); stop it first.
+    AlreadyRunning,
+    /// Another instance took the pipeline over (a newer fencing epoch on the target): this
+    /// instance's writes are rejected and it stops.
+    Fenced,
     /// The binlog stream held bytes that do not decode.
     Parse,
     /// A row event does not fit the known schema of its table.

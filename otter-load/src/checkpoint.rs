@@ -6,16 +6,19 @@
 //! newest `position`, and each partition skips replayed changes at or below its watermark — so a
 //! crash at any instant, with any number of partitions, repeats nothing and loses nothing, even
 //! for tables without a key. `last_ddl` (partition 0) is the position of the last DDL applied.
-//! `epoch` is reserved for fencing a stale leader.
+//! `epoch` is the fencing epoch of the instance that wrote the row ([`crate::fence`]).
 //!
-//! Invariant: the table is only written inside apply transactions (or right after a DDL, which
-//! cannot be transactional), never ahead of the data.
+//! Invariants: the table is only written inside apply transactions (or right after a DDL, which
+//! cannot be transactional), never ahead of the data; every value in its statements is a bound
+//! parameter or goes through [`otter_core::mysql::quote`], so a pipeline name means the same in
+//! every `sql_mode`.
 
 use std::collections::HashMap;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use otter_core::change::ChangeId;
+use otter_core::mysql::quote::{ident, text as quote};
 use otter_core::position::{BinlogCoord, Position};
 use otter_core::source::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
@@ -52,10 +55,6 @@ pub fn after(id: &ChangeId, p: &Position) -> bool {
 /// watermark; the resume point then comes from other rows, the local checkpoint or the config.
 pub const UNKNOWN: &str = "null";
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// SQL for one pipeline's checkpoint rows.
 #[derive(Debug, Clone)]
 pub struct CheckpointTable {
@@ -70,13 +69,23 @@ impl CheckpointTable {
     }
 
     fn table(&self) -> String {
-        format!("`{}`.`checkpoint`", self.schema.replace('`', "``"))
+        format!("{}.`checkpoint`", ident(&self.schema))
+    }
+
+    /// The schema the table lives in.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The pipeline whose rows these are.
+    pub fn pipeline(&self) -> &str {
+        &self.pipeline
     }
 
     /// Creates the schema and table when missing.
     pub async fn ensure(&self, conn: &mut Conn) -> Result<()> {
         let stmts = [
-            format!("CREATE DATABASE IF NOT EXISTS `{}`", self.schema.replace('`', "``")),
+            format!("CREATE DATABASE IF NOT EXISTS {}", ident(&self.schema)),
             format!(
                 "CREATE TABLE IF NOT EXISTS {} (
                    pipeline VARCHAR(190) NOT NULL,
@@ -130,6 +139,19 @@ impl CheckpointTable {
         Ok(s)
     }
 
+    /// The committed watermark of partition `part` (to learn whether a transaction whose `COMMIT`
+    /// got no answer committed: each job writes its own, newer watermark).
+    pub async fn watermark(&self, conn: &mut Conn, part: usize) -> Result<Option<ChangeId>> {
+        let row: Option<(Option<String>, Option<u64>, Option<u64>)> = conn
+            .exec_first(format!("SELECT wm_file, wm_pos, wm_row FROM {} WHERE pipeline = ? AND part = ?", self.table()), (self.pipeline.as_str(), part))
+            .await
+            .map_err(|e| translate(e, "reading the checkpoint from the target"))?;
+        Ok(match row {
+            Some((Some(f), Some(pos), Some(row))) => Some(ChangeId { txn: BinlogCoord::new(f, pos), row }),
+            _ => None,
+        })
+    }
+
     /// Removes rows of partitions `>= parts` (after a clean change of the partition count).
     pub fn prune_sql(&self, parts: usize) -> String {
         format!("DELETE FROM {} WHERE pipeline = {} AND part >= {parts}", self.table(), quote(&self.pipeline))
@@ -138,9 +160,9 @@ impl CheckpointTable {
     /// Records partition `part`'s progress (inside its apply transaction). `position` is `None`
     /// while no resume point is known yet (see [`UNKNOWN`]); an unknown position never replaces a
     /// known one.
-    pub fn write_sql(&self, part: usize, parts: usize, position: Option<&Position>, watermark: Option<&ChangeId>) -> Result<String> {
+    pub fn write_sql(&self, part: usize, parts: usize, epoch: u64, position: Option<&Position>, watermark: Option<&ChangeId>) -> Result<String> {
         let pos = quote(&match position {
-            Some(p) => text(p)?,
+            Some(p) => encode(p)?,
             None => UNKNOWN.to_owned(),
         });
         let (f, p, r) = match watermark {
@@ -151,9 +173,9 @@ impl CheckpointTable {
         let keep_pos = if watermark.is_some() { "VALUES(wm_pos)" } else { "wm_pos" };
         let keep_row = if watermark.is_some() { "VALUES(wm_row)" } else { "wm_row" };
         Ok(format!(
-            "INSERT INTO {} (pipeline, part, parts, position, wm_file, wm_pos, wm_row) VALUES ({}, {part}, {parts}, {pos}, {f}, {p}, {r}) \
+            "INSERT INTO {} (pipeline, part, parts, position, wm_file, wm_pos, wm_row, epoch) VALUES ({}, {part}, {parts}, {pos}, {f}, {p}, {r}, {epoch}) \
              ON DUPLICATE KEY UPDATE parts = VALUES(parts), position = IF(VALUES(position) = {unknown}, position, VALUES(position)), \
-             wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}",
+             wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}, epoch = VALUES(epoch)",
             self.table(),
             quote(&self.pipeline),
             unknown = quote(UNKNOWN),
@@ -161,18 +183,18 @@ impl CheckpointTable {
     }
 
     /// Records an applied DDL (partition 0's row).
-    pub fn ddl_sql(&self, parts: usize, ddl_position: &Position) -> Result<String> {
-        let d = quote(&text(ddl_position)?);
+    pub fn ddl_sql(&self, parts: usize, epoch: u64, ddl_position: &Position) -> Result<String> {
+        let d = quote(&encode(ddl_position)?);
         Ok(format!(
-            "INSERT INTO {} (pipeline, part, parts, position, last_ddl) VALUES ({}, 0, {parts}, {d}, {d}) \
-             ON DUPLICATE KEY UPDATE last_ddl = VALUES(last_ddl), position = VALUES(position)",
+            "INSERT INTO {} (pipeline, part, parts, position, last_ddl, epoch) VALUES ({}, 0, {parts}, {d}, {d}, {epoch}) \
+             ON DUPLICATE KEY UPDATE last_ddl = VALUES(last_ddl), position = VALUES(position), epoch = VALUES(epoch)",
             self.table(),
             quote(&self.pipeline),
         ))
     }
 }
 
-fn text(p: &Position) -> Result<String> {
+fn encode(p: &Position) -> Result<String> {
     serde_json::to_string(p).map_err(|e| Error::new(ErrorKind::State, "cannot encode a position").with_source(e))
 }
 

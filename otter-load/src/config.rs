@@ -75,6 +75,12 @@ pub struct MysqlSinkConfig {
     /// Give up on transient errors after this many seconds of retrying; 0 = never (default 0).
     #[serde(default)]
     pub max_retry_secs: u64,
+    /// Length of the lease by which one instance holds the pipeline on the target, seconds
+    /// (default 6; renewed every third of it). Another instance takes over a holder that died at
+    /// once, and one that is paused or cut off from the target when its lease has expired; the
+    /// holder's later writes are rejected by the fencing epoch (see `otter_load::fence`).
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
     /// Conflict policies per target table (`[[pipeline.sink.conflict]]`), for two-way and fan-in
     /// setups; tables without one are applied as usual (the incoming change overwrites).
     #[serde(default, rename = "conflict")]
@@ -101,6 +107,9 @@ fn default_bulk_min_rows() -> usize {
 fn default_backoff() -> u64 {
     30
 }
+fn default_lease_secs() -> u64 {
+    6
+}
 
 impl MysqlSinkConfig {
     /// A configuration with defaults for `url`.
@@ -121,6 +130,7 @@ impl MysqlSinkConfig {
             bulk_min_rows: default_bulk_min_rows(),
             max_retry_backoff_secs: default_backoff(),
             max_retry_secs: 0,
+            lease_secs: default_lease_secs(),
             conflicts: Vec::new(),
         }
     }
@@ -130,6 +140,9 @@ impl MysqlSinkConfig {
         ConnectOptions::new(&self.url, &self.tls)?;
         if let Some(w) = self.workers.filter(|&w| w == 0 || w > 64) {
             return Err(Error::config(format!("workers must be between 1 and 64 (got {w})")));
+        }
+        if !(1..=3600).contains(&self.lease_secs) {
+            return Err(Error::config(format!("lease_secs must be between 1 and 3600 (got {})", self.lease_secs)));
         }
         if self.rows_per_statement == 0 {
             return Err(Error::config("rows_per_statement must be positive"));

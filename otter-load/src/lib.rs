@@ -33,6 +33,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod conflict;
 pub mod dialect;
+pub mod fence;
 mod error;
 pub mod load_data;
 pub mod merge;

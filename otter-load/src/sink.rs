@@ -32,7 +32,9 @@ use otter_core::{Error, ErrorKind, Result};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::checkpoint::CheckpointTable;
+use crate::checkpoint::{CheckpointTable, Stored};
+use crate::fence::{Lease, LeaseOptions};
+use otter_core::mysql::quote::ident;
 use crate::config::MysqlSinkConfig;
 use crate::conflict::{CompiledRule, Guarded};
 use otter_core::two_way::TwoWayConfig;
@@ -87,6 +89,8 @@ pub struct MysqlSink {
     start: Option<Position>,
     /// True once any change of this run was dispatched.
     dispatched: bool,
+    /// The pipeline's lease on the target (none in a dry run).
+    lease: Option<Lease>,
 }
 
 impl MysqlSink {
@@ -115,6 +119,7 @@ impl MysqlSink {
             rules,
             start: None,
             dispatched: false,
+            lease: None,
         })
     }
 
@@ -150,33 +155,37 @@ impl MysqlSink {
         }
     }
 
-    /// Connects, reads the stored checkpoint and starts the workers (once).
+    /// Connects, takes the pipeline on the target (its lease and fencing epoch), reads the
+    /// stored checkpoint and starts the workers (once).
     async fn start(&mut self) -> Result<Option<Position>> {
         if !self.workers.is_empty() {
             return Ok(self.tracker.lock().through.clone());
         }
         let ckpt = self.ckpt.clone();
-        let dry = self.cfg.dry_run;
-        let configured = self.cfg.workers;
-        let marks_schema = self.two_way.as_ref().map_or(self.cfg.checkpoint_schema.clone(), |t| t.marks_schema.clone());
+        let cfg = Arc::clone(&self.cfg);
+        let marks_schema = self.two_way.as_ref().map_or(cfg.checkpoint_schema.clone(), |t| t.marks_schema.clone());
         let conn = self.meta().await?;
         let (version,): (String,) = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?.unwrap_or_default();
         let dialect: Arc<dyn SqlDialect> = Arc::new(MysqlDialect::for_version(&version));
-        let mut parts = match configured {
+        let mut parts = match cfg.workers {
             Some(w) => w,
             None => default_workers(conn, &version).await,
         };
-        let stored = if dry {
-            Default::default()
-        } else {
+        if !cfg.dry_run {
             ckpt.ensure(conn).await?;
-            let schema = marks_schema;
-            conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS `{}`", schema.replace('`', "``"))).await.map_err(|e| translate(e, "target"))?;
-            for s in crate::conflict::ensure_sql(&schema) {
-                conn.query_drop(s).await.map_err(|e| translate(e, "target"))?;
+            conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", ident(&marks_schema))).await.map_err(|e| translate(e, "target"))?;
+            let tables = crate::conflict::ensure_sql(&marks_schema).into_iter().chain(crate::fence::ensure_sql(ckpt.schema()));
+            for s in tables {
+                conn.query_drop(s).await.map_err(|e| translate(e, "creating otter's tables on the target"))?;
             }
-            ckpt.load(conn).await?
-        };
+            // Take the pipeline (waiting for the old holder's last transactions), then read where
+            // it stopped: nothing of the old holder commits after this read.
+            let options = LeaseOptions { ttl: Duration::from_secs(cfg.lease_secs), ..LeaseOptions::default() };
+            self.lease = Some(crate::fence::acquire(&self.opts, ckpt.schema(), &self.name, &options).await?);
+        }
+        let fence = self.lease.as_ref().map(|l| Arc::clone(l.fence()));
+        let conn = self.meta().await?;
+        let stored = if fence.is_some() { ckpt.load(conn).await? } else { Stored::default() };
         if let Some(old) = stored.parts {
             if old != parts {
                 if stored.clean() {
@@ -198,6 +207,7 @@ impl MysqlSink {
             w.two_way = self.two_way.clone();
             w.pipeline = self.name.clone();
             w.gates = Arc::clone(&gates);
+            w.fence = fence.clone();
             self.handles.push(tokio::spawn(w.run(rx)));
             self.workers.push(tx);
         }
@@ -414,6 +424,9 @@ impl Sink for MysqlSink {
 
     async fn send(&mut self, batch: Arc<Batch>, ack: Ack) -> Result<()> {
         self.start().await?;
+        if let Some(fence) = self.lease.as_ref().map(Lease::fence).filter(|f| f.lost().is_some()) {
+            return Err(fence.fenced_error());
+        }
         let mut rxs = Vec::new();
         let mut pending: Vec<RowChange> = Vec::new();
         let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
@@ -500,9 +513,11 @@ impl Sink for MysqlSink {
 }
 
 impl Drop for MysqlSink {
+    /// Stops the workers at once: a transaction they have open is rolled back by the target
+    /// (its `COMMIT` was not sent) or committed with its checkpoint row — never half of it.
     fn drop(&mut self) {
         self.workers.clear();
-        for h in &self.completions {
+        for h in self.completions.iter().chain(&self.handles) {
             h.abort();
         }
     }

@@ -3,7 +3,10 @@
 //!
 //! Invariants: every step of a job runs in one transaction that ends with the job's last step
 //! (its checkpoint row) and `COMMIT`, so data and progress commit together or not at all; any
-//! failure rolls the whole transaction back; a `LOAD DATA` run that does not insert every row
+//! failure rolls the whole transaction back; `COMMIT` is sent alone, only after the results of
+//! every statement and of the fencing check ([`crate::fence::Fence::check_sql`], read last) came
+//! back and the epoch is still ours — so the server is never handed a transaction it could
+//! finish after this process died or lost the pipeline; a `LOAD DATA` run that does not insert every row
 //! without a warning is rolled back to its savepoint and replaced, in place, by the statements it
 //! stands for (see [`crate::load_data`]); a skippable statement (`skip_errors`) that the target
 //! refuses is rolled back to its own savepoint and reported, and the transaction goes on.
@@ -16,6 +19,7 @@ use otter_core::Result;
 
 use crate::bulk::{BulkRun, TableGates, CLIENT_BINARY, CLIENT_RESTORE};
 use crate::dialect::{SqlDialect, TargetTable};
+use crate::fence::Fence;
 use crate::load_data::{LoadRun, LoadState, DISABLED_CODES, SAVEPOINT};
 use crate::merge::Op;
 use crate::worker::{target, TableOps};
@@ -128,7 +132,10 @@ async fn send(conn: &mut Conn, q: String) -> Result<()> {
 /// Rolls the transaction back after `e` and turns `e` into an otter error.
 async fn fail(conn: &mut Conn, e: mysql_async::Error) -> otter_core::Error {
     let transient = is_transient(&e);
-    let _ = conn.query_drop("ROLLBACK").await;
+    // A second try when the first only surfaced an error the driver still held.
+    if conn.query_drop("ROLLBACK").await.is_err() {
+        let _ = conn.query_drop("ROLLBACK").await;
+    }
     let err = translate(e, "applying changes on the target");
     if transient {
         err.transient(true)
@@ -137,9 +144,23 @@ async fn fail(conn: &mut Conn, e: mysql_async::Error) -> otter_core::Error {
     }
 }
 
-/// One attempt: `START TRANSACTION; steps...; COMMIT`. The statements refused among the
-/// skippable steps are appended to `skipped` (only meaningful once the attempt succeeded).
-pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback: &Fallback<'_>, skipped: &mut Vec<Skipped>) -> Result<()> {
+/// What one attempt needs besides its steps.
+pub struct Attempt<'a> {
+    /// `LOAD DATA` availability, updated by the attempt.
+    pub load: &'a mut LoadState,
+    /// How to replace `LOAD DATA` runs by statements.
+    pub fallback: &'a Fallback<'a>,
+    /// The statements refused among the skippable steps (only meaningful once it succeeded).
+    pub skipped: &'a mut Vec<Skipped>,
+    /// The epoch check that must pass before `COMMIT` (none in a dry run).
+    pub fence: Option<&'a Fence>,
+    /// Set once `COMMIT` was sent: a failure after that leaves the outcome unknown.
+    pub commit_sent: bool,
+}
+
+/// One attempt: `START TRANSACTION; steps...; <fence check>`, then `COMMIT` on its own.
+pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result<()> {
+    let (load, fallback) = (&mut *a.load, a.fallback);
     let mut cur = String::from("START TRANSACTION");
     for step in steps {
         match step {
@@ -150,7 +171,7 @@ pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback
                     send(conn, std::mem::take(&mut cur)).await?;
                 }
                 if let Some(error) = skippable(conn, sql).await? {
-                    skipped.push(Skipped { what: what.clone(), sql: sql.clone(), error });
+                    a.skipped.push(Skipped { what: what.clone(), sql: sql.clone(), error });
                 }
             }
             Step::Bulk(b) => {
@@ -177,8 +198,43 @@ pub async fn run(conn: &mut Conn, steps: &[Step], load: &mut LoadState, fallback
             }
         }
     }
-    push(conn, &mut cur, "COMMIT").await?;
-    send(conn, cur).await
+    match a.fence {
+        Some(fence) => {
+            push(conn, &mut cur, &fence.check_sql()).await?;
+            let read = last_row(conn, cur).await?;
+            if let Err(e) = fence.verify(read) {
+                let _ = conn.query_drop("ROLLBACK").await;
+                return Err(e);
+            }
+        }
+        None => send(conn, cur).await?,
+    }
+    a.commit_sent = true;
+    send(conn, "COMMIT".into()).await
+}
+
+/// Sends `q` (statements ending with the fencing check) and returns the check's row.
+async fn last_row(conn: &mut Conn, q: String) -> Result<Option<(u64, String)>> {
+    let mut read = None;
+    let outcome = async {
+        let mut result = conn.query_iter(q).await?;
+        loop {
+            match result.next().await? {
+                // Only the check returns rows; a row that does not convert reads as none (rejected).
+                Some(row) => read = mysql_async::from_row_opt::<(u64, String)>(row).ok(),
+                None if result.is_empty() => break,
+                None => {}
+            }
+        }
+        // The driver keeps the error of a statement after a finished result set for the next
+        // read: surface it here, or the failed transaction would look complete.
+        result.next().await?;
+        Ok::<_, mysql_async::Error>(())
+    };
+    if let Err(e) = outcome.await {
+        return Err(fail(conn, e).await);
+    }
+    Ok(read)
 }
 
 /// Sends the pending text, then `b`'s executions with the session's client character set

@@ -39,7 +39,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::checkpoint::CheckpointTable;
 use crate::bulk::TableGates;
 use crate::load_data::LoadState;
-use crate::txn::{self, is_transient, sql_steps, Fallback, Skipped, Step};
+use crate::txn::{self, is_transient, sql_steps, Attempt, Fallback, Skipped, Step};
+use crate::fence::Fence;
 use crate::config::MysqlSinkConfig;
 use crate::conflict::{CompiledRule, Guarded};
 use otter_core::two_way::{self, TwoWayConfig};
@@ -127,6 +128,9 @@ pub struct Worker {
     pub pipeline: String,
     /// Per-table gates for bulk runs, shared with the sink's other workers.
     pub gates: Arc<TableGates>,
+    /// The pipeline's fence on the target: every transaction commits only while it holds
+    /// (`None` in a dry run, which writes nothing).
+    pub fence: Option<Arc<Fence>>,
     conn: Option<Conn>,
     /// The target's `max_allowed_packet` as last read (0 before the first connection): bulk
     /// runs need room for a whole execution in one packet.
@@ -141,7 +145,7 @@ impl Worker {
     /// A worker for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> Worker {
         let load = LoadState::new(cfg.load_data_min_rows);
-        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), conn: None, max_packet: 0, failed: None, load, skipped: Vec::new() }
+        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), fence: None, conn: None, max_packet: 0, failed: None, load, skipped: Vec::new() }
     }
 
     /// Runs jobs until the sender is dropped.
@@ -162,8 +166,8 @@ impl Worker {
                 Job::Progress { position, done } => {
                     let r = match self.check_failed() {
                         Err(e) => Err(e),
-                        Ok(()) => match self.ckpt.write_sql(self.part, self.parts, Some(&position), None) {
-                            Ok(sql) => self.with_retry(&[Step::Sql(sql)], &[]).await,
+                        Ok(()) => match self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(&position), None) {
+                            Ok(sql) => self.with_retry(&[Step::Sql(sql)], &[], None).await,
                             Err(e) => Err(e),
                         },
                     };
@@ -200,11 +204,19 @@ impl Worker {
         }
     }
 
+    /// The fencing epoch written with the checkpoint rows (0 in a dry run).
+    fn epoch(&self) -> u64 {
+        self.fence.as_ref().map_or(0, |f| f.epoch())
+    }
+
     async fn conn(&mut self) -> Result<&mut Conn> {
         if self.conn.is_none() {
             let mut c = self.opts.connect().await?;
             for s in self.dialect.session_setup() {
                 c.query_drop(s).await.map_err(|e| translate(e, "setting up the target session"))?;
+            }
+            if let Some(f) = &self.fence {
+                c.query_drop(f.register_sql()).await.map_err(|e| translate(e, "registering the apply connection"))?;
             }
             let packet: Option<u64> = c.query_first("SELECT @@max_allowed_packet").await.map_err(|e| translate(e, "target"))?;
             self.max_packet = packet.unwrap_or(0);
@@ -214,13 +226,32 @@ impl Worker {
     }
 
     /// Runs `steps` as one transaction, retrying transient failures; `tables` are the job's
-    /// (for `LOAD DATA` runs that must be replaced by statements).
-    async fn with_retry(&mut self, steps: &[Step], tables: &[TableOps]) -> Result<()> {
+    /// (for `LOAD DATA` runs that must be replaced by statements). `watermark` is the one the
+    /// steps write: when a `COMMIT` got no answer, the stored watermark tells whether it
+    /// committed before anything is retried (jobs without one are idempotent).
+    async fn with_retry(&mut self, steps: &[Step], tables: &[TableOps], watermark: Option<&ChangeId>) -> Result<()> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let max = Duration::from_secs(self.cfg.max_retry_backoff_secs.max(1));
+        let mut unknown = false;
         loop {
-            match self.transaction(steps, tables).await {
+            let attempt = match (unknown, watermark) {
+                (true, Some(w)) => match self.committed(w).await {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => {
+                        unknown = false;
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                },
+                _ => {
+                    let mut commit_sent = false;
+                    let r = self.transaction(steps, tables, &mut commit_sent).await;
+                    unknown = commit_sent && r.is_err();
+                    r
+                }
+            };
+            match attempt {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_transient() => {
                     self.conn = None;
@@ -236,13 +267,28 @@ impl Worker {
         }
     }
 
-    /// One attempt: `START TRANSACTION; steps...; COMMIT`, in few round trips.
-    async fn transaction(&mut self, steps: &[Step], tables: &[TableOps]) -> Result<()> {
+    /// One attempt: `START TRANSACTION; steps...; fence check`, then `COMMIT`, in few round
+    /// trips; `commit_sent` tells whether the `COMMIT` left (then a failure is ambiguous).
+    async fn transaction(&mut self, steps: &[Step], tables: &[TableOps], commit_sent: &mut bool) -> Result<()> {
         self.conn().await?;
         let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates: &self.gates };
         let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
         self.skipped.clear();
-        txn::run(conn, steps, &mut self.load, &fallback, &mut self.skipped).await
+        let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false };
+        let r = txn::run(conn, steps, &mut attempt).await;
+        *commit_sent = attempt.commit_sent;
+        r
+    }
+
+    /// Whether the job that writes `watermark` committed (read on a fresh connection).
+    async fn committed(&mut self, watermark: &ChangeId) -> Result<bool> {
+        self.conn = None;
+        let ckpt = self.ckpt.clone();
+        let part = self.part;
+        let stored = ckpt.watermark(self.conn().await?, part).await?;
+        let done = stored.as_ref() == Some(watermark);
+        tracing::info!(partition = part, committed = done, "A COMMIT got no answer; the stored watermark tells whether it committed.");
+        Ok(done)
     }
 
     /// `steps` preceded by the origin mark, in a two-way pipeline.
@@ -258,7 +304,7 @@ impl Worker {
     }
 
     async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: Option<&Position>, origin: &str) -> Result<()> {
-        let ckpt = self.ckpt.write_sql(self.part, self.parts, position, Some(watermark))?;
+        let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, Some(watermark))?;
         // Connected first when possible: which statements suit the target depends on it
         // (`max_packet`), for a dry run too; a failure here is retried with the transaction below.
         let _ = self.conn().await;
@@ -276,14 +322,14 @@ impl Worker {
         let mut steps = self.statements(tables, origin)?;
         steps.push(Step::Sql(ckpt.clone()));
         let steps = self.marked(origin, steps);
-        match self.with_retry(&steps, tables).await {
+        match self.with_retry(&steps, tables, Some(watermark)).await {
             Ok(()) => Ok(()),
-            Err(e) if e.is_transient() => Err(e),
+            Err(e) if e.is_transient() || e.kind() == ErrorKind::Fenced => Err(e),
             Err(e) => {
                 // Find the statement (row) that fails, and skip it if allowed.
                 let singles = self.single_statements(tables, origin)?;
                 if self.cfg.skip_errors {
-                    return self.apply_row_by_row(&singles, &ckpt, origin).await;
+                    return self.apply_row_by_row(&singles, &ckpt, watermark, origin).await;
                 }
                 for (sql, what) in &singles {
                     let probe = vec![sql.clone(), "ROLLBACK".into()];
@@ -315,11 +361,11 @@ impl Worker {
     /// `skip_errors`: the job again, one statement per row, in one transaction with its checkpoint
     /// row; a row the target refuses is rolled back alone and logged once the rest committed, so
     /// a retry or a crash never applies a row twice (keyless tables included).
-    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, origin: &str) -> Result<()> {
+    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, watermark: &ChangeId, origin: &str) -> Result<()> {
         let mut steps: Vec<Step> = singles.iter().map(|(sql, what)| Step::Skippable { sql: sql.clone(), what: what.clone() }).collect();
         steps.push(Step::Sql(ckpt.to_owned()));
         let steps = self.marked(origin, steps);
-        self.with_retry(&steps, &[]).await?;
+        self.with_retry(&steps, &[], Some(watermark)).await?;
         for s in self.skipped.drain(..) {
             tracing::error!(partition = self.part, row = %s.what, error = %s.error, statement = %shorten(&s.sql, 400), "Skipped a row the target refused (skip_errors).");
         }
@@ -331,7 +377,8 @@ impl Worker {
             tracing::info!(statement = %ddl.statement, "dry run (DDL)");
             return Ok(());
         }
-        let record = self.ckpt.ddl_sql(self.parts, &ddl.position)?;
+        let record = self.ckpt.ddl_sql(self.parts, self.epoch(), &ddl.position)?;
+        let fence = self.fence.clone();
         let two_way = self.two_way.clone();
         let dialect = Arc::clone(&self.dialect);
         let conn = self.conn().await?;
@@ -352,7 +399,7 @@ impl Worker {
                 .exec_first("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (ddl.schema.as_str(),))
                 .await
                 .map_err(|e| translate(e, "target"))?;
-            exists.map(|db| format!("USE `{}`", db.replace('`', "``")))
+            exists.map(|db| format!("USE {}", otter_core::mysql::quote::ident(&db)))
         };
         if let Some(u) = &use_db {
             conn.query_drop(u.as_str()).await.map_err(|e| translate(e, "target"))?;
@@ -375,6 +422,25 @@ impl Worker {
             let transient = is_transient(&e);
             self.conn = None;
             return Err(translate(e, "setting up the session for a DDL statement").transient(transient));
+        }
+        // The epoch, read with a shared lock that the DDL's implicit commit releases: a takeover
+        // waits for it, and a fenced instance runs no DDL.
+        if let Some(fence) = &fence {
+            let read = match conn.query_drop("START TRANSACTION").await {
+                Ok(()) => conn.query_first::<(u64, String), _>(fence.check_sql()).await,
+                Err(e) => Err(e),
+            };
+            let checked = match read {
+                Ok(r) => fence.verify(r),
+                Err(e) => Err(translate(e, "checking the pipeline's fence").transient(true)),
+            };
+            if let Err(e) = checked {
+                let _ = conn.query_drop("ROLLBACK").await;
+                if e.is_transient() {
+                    self.conn = None;
+                }
+                return Err(e);
+            }
         }
         let result = match two_way {
             Some(tw) => marked_ddl(conn, &tw, ddl).await,
@@ -405,7 +471,7 @@ impl Worker {
                 ));
             }
         }
-        self.with_retry(&[Step::Sql(record)], &[]).await
+        self.with_retry(&[Step::Sql(record)], &[], None).await
     }
 }
 
@@ -421,7 +487,7 @@ async fn marked_ddl(conn: &mut Conn, tw: &TwoWayConfig, ddl: &DdlEvent) -> std::
         return conn.query_drop(format!("{}{stmt}", two_way::ddl_comment(origin, &tw.source_site, false))).await;
     }
     let if_exists = words.get(2).map(String::as_str) == Some("IF") && words.get(3).map(String::as_str) == Some("EXISTS");
-    let q = |s: &str| format!("`{}`", s.replace('`', "``"));
+    let q = otter_core::mysql::quote::ident;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
     for (n, (db, table)) in ddl.tables.iter().enumerate() {
         let exists: Option<String> = conn

@@ -110,7 +110,7 @@ fn constant(sql_type: &SqlType, unsigned: bool, text: &str) -> std::result::Resu
     match sql_type {
         SqlType::Char(n) | SqlType::VarChar(n) if text.chars().count() > *n as usize => Err(format!("value {text:?} is longer than {n} characters")),
         SqlType::Char(_) | SqlType::VarChar(_) | SqlType::TinyText | SqlType::Text | SqlType::MediumText | SqlType::LongText => {
-            let literal = format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"));
+            let literal = crate::mysql::quote::text(text);
             Ok((Value::Bytes(text.as_bytes().to_vec().into()), literal))
         }
         SqlType::TinyInt => number(range(8)?),

@@ -156,10 +156,6 @@ pub(crate) fn table_refs(sql: &str) -> Option<Vec<TableRef>> {
     Some(refs)
 }
 
-/// Backquotes an identifier.
-pub(crate) fn quote_ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
 
 /// Rewrites the table names of `sql` that `route` maps (`(db, table)` → new `(db, table)`);
 /// unqualified names resolve in `default_db` (and are left alone when it is empty). `None` when
@@ -176,9 +172,9 @@ pub(crate) fn rewrite(sql: &str, default_db: &str, mut route: impl FnMut(&str, &
         }
         let Some((new_db, new_table)) = route(db, &r.table) else { continue };
         out.push_str(sql.get(copied..r.start)?);
-        out.push_str(&quote_ident(&new_db));
+        out.push_str(&crate::mysql::quote::ident(&new_db));
         out.push('.');
-        out.push_str(&quote_ident(&new_table));
+        out.push_str(&crate::mysql::quote::ident(&new_table));
         copied = r.end;
         changed = true;
     }

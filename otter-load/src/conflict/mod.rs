@@ -24,6 +24,7 @@
 
 mod sql;
 
+use otter_core::mysql::quote::{ident, text};
 use otter_core::two_way::{MARK_TABLE, NOSYNC_TABLE};
 use otter_core::{Error, Result};
 use regex::{Regex, RegexBuilder};
@@ -131,10 +132,10 @@ pub fn compile(rules: &[ConflictRule]) -> Result<Vec<CompiledRule>> {
 
 /// Statements creating otter's two-way tables in `schema` (idempotent).
 pub fn ensure_sql(schema: &str) -> Vec<String> {
-    let s = schema.replace('`', "``");
+    let s = ident(schema);
     vec![
         format!(
-            "CREATE TABLE IF NOT EXISTS `{s}`.`{MARK_TABLE}` (
+            "CREATE TABLE IF NOT EXISTS {s}.`{MARK_TABLE}` (
                pipeline VARCHAR(190) NOT NULL,
                part INT NOT NULL,
                origin VARCHAR(64) NOT NULL,
@@ -143,13 +144,13 @@ pub fn ensure_sql(schema: &str) -> Vec<String> {
              ) ENGINE=InnoDB COMMENT='otter: origin marks of applied transactions (first row of each)'"
         ),
         format!(
-            "CREATE TABLE IF NOT EXISTS `{s}`.`{NOSYNC_TABLE}` (
+            "CREATE TABLE IF NOT EXISTS {s}.`{NOSYNC_TABLE}` (
                id INT NOT NULL PRIMARY KEY,
                n BIGINT NOT NULL DEFAULT 0
              ) ENGINE=InnoDB COMMENT='otter: write a row here first in a transaction that must not be replicated'"
         ),
         format!(
-            "CREATE TABLE IF NOT EXISTS `{s}`.`conflicts` (
+            "CREATE TABLE IF NOT EXISTS {s}.`conflicts` (
                id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
                at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
                pipeline VARCHAR(190) NOT NULL,
@@ -169,11 +170,10 @@ pub fn ensure_sql(schema: &str) -> Vec<String> {
 
 /// The statements that open an apply transaction with its origin mark.
 pub fn mark_sql(schema: &str, pipeline: &str, part: usize, origin: &str, via: &str) -> [String; 2] {
-    let s = schema.replace('`', "``");
-    let q = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let s = ident(schema);
     [
-        format!("DELETE FROM `{s}`.`{MARK_TABLE}` WHERE pipeline = {} AND part = {part}", q(pipeline)),
-        format!("INSERT INTO `{s}`.`{MARK_TABLE}` (pipeline, part, origin, via) VALUES ({}, {part}, {}, {})", q(pipeline), q(origin), q(via)),
+        format!("DELETE FROM {s}.`{MARK_TABLE}` WHERE pipeline = {} AND part = {part}", text(pipeline)),
+        format!("INSERT INTO {s}.`{MARK_TABLE}` (pipeline, part, origin, via) VALUES ({}, {part}, {}, {})", text(pipeline), text(origin), text(via)),
     ]
 }
 

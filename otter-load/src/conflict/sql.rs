@@ -48,7 +48,7 @@ struct Ctx<'a, 'b> {
 }
 
 fn q(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "''"))
+    otter_core::mysql::quote::text(v)
 }
 
 impl Ctx<'_, '_> {
@@ -135,9 +135,9 @@ impl Ctx<'_, '_> {
             None => "NULL".into(),
         };
         Ok(format!(
-            "INSERT INTO `{}`.`conflicts` (pipeline, db, tbl, row_key, policy, origin, local_row, incoming_row, winner) \
+            "INSERT INTO {}.`conflicts` (pipeline, db, tbl, row_key, policy, origin, local_row, incoming_row, winner) \
              SELECT {}, {}, {}, {}, {}, {}, {local}, {incoming}, {winner} FROM {from}",
-            s.schema.replace('`', "``"),
+            otter_core::mysql::quote::ident(s.schema),
             q(s.pipeline),
             q(self.t.db),
             q(self.t.name),

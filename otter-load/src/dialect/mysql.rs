@@ -91,17 +91,7 @@ fn hex_literal(b: &[u8], out: &mut String) {
 }
 
 fn quoted(s: &str, out: &mut String) {
-    out.reserve(s.len() + 2);
-    out.push('\'');
-    let mut parts = s.split('\'');
-    if let Some(p) = parts.next() {
-        out.push_str(p);
-    }
-    for p in parts {
-        out.push_str("''");
-        out.push_str(p);
-    }
-    out.push('\'');
+    otter_core::mysql::quote::push_text(s, out);
 }
 
 /// A temporal value's text (digits and punctuation), quoted.
@@ -124,15 +114,7 @@ fn is_binary(col: &Column) -> bool {
 
 impl SqlDialect for MysqlDialect {
     fn ident(&self, name: &str, out: &mut String) {
-        out.push('`');
-        for c in name.chars() {
-            if c == '`' {
-                out.push_str("``");
-            } else {
-                out.push(c);
-            }
-        }
-        out.push('`');
+        otter_core::mysql::quote::push_ident(name, out);
     }
 
     fn literal(&self, v: &Value<'_>, col: &Column, out: &mut String) -> Result<(), Error> {
@@ -265,11 +247,11 @@ impl SqlDialect for MysqlDialect {
         let mut restore = format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}', SESSION timestamp = DEFAULT");
         // Best effort (a named zone needs the target's time zone tables).
         if let Some(tz) = &ddl.time_zone {
-            set.push(format!("SET SESSION time_zone = '{}'", tz.replace('\'', "''")));
+            set.push(format!("SET SESSION time_zone = {}", otter_core::mysql::quote::text(tz)));
             let _ = write!(restore, ", SESSION time_zone = '{SESSION_TIME_ZONE}'");
         }
         if let Some(c) = collation_server {
-            set.push(format!("SET SESSION collation_server = '{}'", c.replace('\'', "''")));
+            set.push(format!("SET SESSION collation_server = {}", otter_core::mysql::quote::text(c)));
             restore.push_str(", SESSION collation_server = DEFAULT");
         }
         Some((set, restore))

@@ -532,7 +532,7 @@ fn drop_statement(affected: &[(String, String)], marks_schema: &str) -> Option<S
     let names: Vec<String> = affected
         .iter()
         .filter(|(d, t)| !t.is_empty() && !d.eq_ignore_ascii_case(marks_schema))
-        .map(|(d, t)| format!("{}.{}", super::tables::quote(d), super::tables::quote(t)))
+        .map(|(d, t)| format!("{}.{}", crate::mysql::quote::ident(d), crate::mysql::quote::ident(t)))
         .collect();
     (!names.is_empty()).then(|| format!("DROP TABLE {}", names.join(", ")))
 }

@@ -21,6 +21,7 @@ use otter_binlog::column::Kind;
 use otter_binlog::{TableMap, Value};
 
 use super::conn::{translate, ConnectOptions};
+use crate::mysql::quote::ident;
 use crate::change::Row;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::TableFilter;
@@ -67,7 +68,7 @@ impl LiveSchema {
 
     /// `SHOW CREATE TABLE`, or `None` when the table does not exist (any more).
     pub async fn show_create(&mut self, db: &str, table: &str) -> Result<Option<String>> {
-        let sql = format!("SHOW CREATE TABLE {}.{}", quote(db), quote(table));
+        let sql = format!("SHOW CREATE TABLE {}.{}", ident(db), ident(table));
         let res: std::result::Result<Option<(String, String)>, _> = self.conn().await?.query_first(sql).await;
         match res {
             Ok(row) => Ok(row.map(|(_, ddl)| ddl)),
@@ -94,10 +95,6 @@ impl LiveSchema {
     }
 }
 
-/// Quotes an identifier with backticks.
-pub fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
 
 /// What to do when a table's rows do not fit its known schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
