@@ -12,6 +12,9 @@
 //! - when resuming inside a transaction (`skip`), exactly the first `skip_rows` captured rows of
 //!   that transaction are dropped;
 //! - every DDL is applied to the schema history before anything after it is emitted;
+//! - with a start time (`not_before`), a transaction committed before it is not emitted and a
+//!   DDL run before it is applied to the schema history only; both count as passed over, and the
+//!   first transaction or DDL at or after the start time ends the skipping;
 //! - a transaction carrying an origin mark the [`MarkRules`] do not forward is dropped whole (the
 //!   mark is its first row event) and passed over like a filtered one; rows of otter's own schema
 //!   are never emitted, and passing only them does not count as progress worth recording;
@@ -290,6 +293,14 @@ impl Assembler {
                 let gtid_value = self.pending_gtid.take();
                 self.fold_gtid(gtid_value.as_ref().map(|(g, _)| g));
                 self.next = end.clone();
+                if let Some(t) = self.not_before {
+                    if i64::from(h.timestamp) < t {
+                        // Before the requested start time: the history has it, the output not.
+                        self.progress_due = true;
+                        return Ok(());
+                    }
+                    self.not_before = None;
+                }
                 let mark = two_way::ddl_mark(&sql);
                 let forward = self.marks.forwards(mark.as_ref());
                 let own = |d: &str| d.eq_ignore_ascii_case(&self.marks.schema);
