@@ -1,5 +1,7 @@
 //! `otter status --config FILE`: each pipeline's committed position, lag and rows/s, from the
-//! status and checkpoint files a running `otter run` keeps in the state directory.
+//! status and checkpoint files a running `otter run` keeps in the state directory. Lag is now
+//! minus the checkpoint's source time (see `Snapshot::lag_secs`: the commit time of the last
+//! applied transaction, or the receipt time of the last applied idle heartbeat).
 
 use std::path::PathBuf;
 

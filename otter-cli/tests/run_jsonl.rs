@@ -5,7 +5,9 @@
 //!   it catches up and the file holds every committed change exactly once, in commit order, each
 //!   transaction's changes together;
 //! - the Prometheus endpoint (`metrics_addr`) reports the rows and transactions written, the
-//!   committed binlog position and the lag, and the account's password appears nowhere in the log.
+//!   committed binlog position and the lag, and the account's password appears nowhere in the log;
+//! - a caught-up pipeline on an idle source shows a lag of about the heartbeat period (status
+//!   file, `otter status`, `otter_lag_seconds`), not the age of the last commit.
 
 mod common;
 
@@ -351,7 +353,7 @@ fn metrics_endpoint_reports_progress() {
     for (name, kind) in [("otter_rows_total", "counter"), ("otter_transactions_total", "counter"), ("otter_lag_seconds", "gauge"), ("otter_position_offset", "gauge")] {
         assert!(body.contains(&format!("# TYPE {name} {kind}\n")), "{name}: {body}");
     }
-    // Lag: now minus the commit time of the last transaction, which happened during this test.
+    // Lag: now minus a commit time or heartbeat receipt time, both during this test.
     let lag = metric(&body, "otter_lag_seconds").unwrap_or_else(|| panic!("no lag: {body}"));
     assert!(lag >= 0.0 && lag <= began.elapsed().unwrap().as_secs_f64() + 1.0, "lag {lag}");
     assert_eq!(txns(&lines(&out)), expected);
@@ -360,4 +362,52 @@ fn metrics_endpoint_reports_progress() {
     let text = log_text(&log);
     assert!(text.contains("otter:***@"), "the URL is logged redacted: {text}");
     assert!(!text.contains(password), "the password leaked into the log:\n{text}");
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[test]
+fn idle_caught_up_pipeline_shows_little_lag() {
+    let db = MariaDb::start(ServerConfig::new(1)).unwrap();
+    db.sql(SCHEMA).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, log) = (dir.path().join("w.jsonl"), dir.path().join("otter.log"));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let cfg = config(dir.path(), &db.url(), &out, "latest", Some(&addr));
+    let child = spawn_run(&cfg, &log);
+    wait_started(&log, 1);
+    for i in 1..=3 {
+        db.sql(&format!("INSERT INTO w.t VALUES ({i}, {i}, 'n{i}')")).unwrap();
+    }
+    // Every commit happened at or before this second.
+    let last_commit = unix_secs();
+    wait_for(60, &log, "the three rows written", || txns(&lines(&out)).concat().len() == 3);
+
+    // Idle: nothing is committed on the source any more, and the file has everything.
+    std::thread::sleep(Duration::from_secs(8));
+    let status_path = dir.path().join("state").join("w_to_file").join("status.json");
+    let mut status = Json::Null;
+    wait_for(10, &log, "a status snapshot taken after the idle period", || {
+        status = std::fs::read(&status_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Json::Null);
+        status["at"].as_u64().is_some_and(|at| at >= last_commit + 8)
+    });
+    // The last commit is 8 s or more old at that snapshot: lag from it would be at least that.
+    assert_eq!(status["state"], "running", "{status}");
+    let lag = status["lag_secs"].as_u64().unwrap_or_else(|| panic!("no lag in {status}"));
+    assert!(lag <= 3, "status file lag {lag}s on an idle, caught-up pipeline: {status}\nlog:\n{}", log_text(&log));
+
+    let printed = Command::new(env!("CARGO_BIN_EXE_otter")).args(["status", "--config"]).arg(&cfg).output().unwrap();
+    assert!(printed.status.success(), "{printed:?}");
+    let table = String::from_utf8_lossy(&printed.stdout).into_owned();
+    let row: Vec<&str> = table.lines().find(|l| l.starts_with("w_to_file")).unwrap_or_else(|| panic!("{table}")).split_whitespace().collect();
+    let shown: u64 = row[2].strip_suffix('s').and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("lag column in {table}"));
+    assert!(unix_secs() >= last_commit + 8);
+    assert!(shown <= 3, "otter status shows lag {shown}s:\n{table}");
+
+    let body = scrape(&addr);
+    let gauge = metric(&body, "otter_lag_seconds").unwrap_or_else(|| panic!("no lag: {body}"));
+    assert!(gauge <= 3.0, "otter_lag_seconds {gauge}");
+    stop(child, "INT", &log);
 }

@@ -167,8 +167,10 @@ pub struct DdlEvent {
 pub struct Progress {
     /// Where to resume.
     pub position: Position,
-    /// The source's clock at that point (heartbeat or last event time); 0 when unknown (the
-    /// announcement of a run's start position).
+    /// A moment (Unix seconds) by which the source had committed nothing after `position` that
+    /// the stream did not already carry: for a heartbeat on an idle stream, when otter received
+    /// it; for passed-over events, the time of the last one. 0 when unknown (the announcement of
+    /// a run's start position, a heartbeat that moved the position).
     pub timestamp: u32,
     /// True when the stretch before it held changes a restart would have to read again (filtered
     /// or dropped transactions); false when it only passed otter's own writes or nothing at all,
@@ -205,7 +207,9 @@ impl Event {
         }
     }
 
-    /// Source commit time of the event, seconds since the epoch.
+    /// The source time this event brings the consumer up to, seconds since the epoch: the commit
+    /// time of a transaction or DDL, a progress mark's [`Progress::timestamp`] (the receipt time
+    /// of an idle heartbeat); 0 when unknown. Lag is now minus this, once the event is applied.
     pub fn source_time(&self) -> u32 {
         match self {
             Event::Rows(c) => c.meta.commit_ts,

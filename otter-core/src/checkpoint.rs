@@ -28,7 +28,8 @@ pub trait CheckpointStore: Send + Sync {
 pub struct Checkpoint {
     /// Where to resume.
     pub position: Position,
-    /// Commit time (Unix seconds) of the last transaction covered, for lag.
+    /// The source time (Unix seconds) the covered events bring the target up to — the commit
+    /// time of the last transaction, or the receipt time of an idle heartbeat — for lag.
     #[serde(default)]
     pub source_time: u32,
     /// When the checkpoint was saved (Unix seconds).

@@ -26,7 +26,8 @@ pub struct Batch {
     pub events: Vec<Event>,
     /// Where to resume once this batch (and every earlier one) is durable.
     pub position: Option<Position>,
-    /// Commit time of the newest transaction in the batch (Unix seconds), for lag.
+    /// The newest [`Event::source_time`] of the batch (Unix seconds; a commit time, or the
+    /// receipt time of an idle heartbeat), for lag.
     pub source_time: u32,
 }
 

@@ -4,7 +4,10 @@
 //!   ran, every row comes out with the column names and values it had when it was written;
 //! - the same after restarting from a middle position with the persisted history;
 //! - starting from a middle position *without* history, rows whose shape differs from the
-//!   table's current definition stop the capture instead of landing in the wrong columns.
+//!   table's current definition stop the capture instead of landing in the wrong columns;
+//! - starting after a `CREATE DATABASE`, a later `CREATE TABLE` in that database takes the
+//!   database's defaults from the source (recorded in the history) and is emitted with its table;
+//!   a database dropped since then gets the server's defaults.
 
 mod common;
 
@@ -105,4 +108,78 @@ async fn without_history_mismatched_rows_stop_the_capture() {
     assert_eq!(err.kind(), ErrorKind::SchemaMismatch, "{err}");
     let msg = err.to_string();
     assert!(msg.contains("s.t") && msg.contains("binlog has 3 columns"), "{msg}");
+}
+
+/// The DDL events as `(statement, tables)`.
+fn ddl_events(events: &[Event]) -> Vec<(String, Vec<(String, String)>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Ddl(d) => Some((d.statement.clone(), d.tables.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn table(db: &str, t: &str) -> (String, String) {
+    (db.to_owned(), t.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_table_in_a_database_created_before_the_start() {
+    let db = MariaDb::start(ServerConfig::new(1)).unwrap();
+    // Not the server's default character set (utf8mb4): the table's columns must inherit it.
+    db.sql("CREATE DATABASE sm CHARACTER SET latin1").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let mut cfg = config(&db.url(), "latest");
+    cfg.include = vec!["sm\\..*".into()];
+    let options = SourceOptions { state_dir: Some(state.path().to_path_buf()), ..Default::default() };
+    let mut source = MysqlSource::start(cfg, options);
+    // The start position is resolved once the first progress mark (its announcement) arrives.
+    collect_until(&mut source, 30, |e| e.iter().any(|e| matches!(e, Event::Progress(_)))).await;
+    db.sql("CREATE TABLE sm.m (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO sm.m VALUES (1, 'é')").unwrap();
+    let events = collect_until(&mut source, 30, |e| txn_count(e) == 1).await;
+    drop(source);
+
+    let create = "CREATE TABLE sm.m (id INT PRIMARY KEY, v VARCHAR(10))".to_owned();
+    assert_eq!(ddl_events(&events), [(create, vec![table("sm", "m")])], "{:#?}", common::summary(&events));
+    assert_eq!(images(&events), [json!({"id": 1, "v": "é"})]);
+    let schema = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Rows(c) => c.changes.first().map(|c| std::sync::Arc::clone(&c.table)),
+            _ => None,
+        })
+        .unwrap();
+    let charsets: Vec<(&str, Option<&str>)> = schema.columns.iter().map(|c| (c.name.as_str(), c.charset.as_deref())).collect();
+    assert_eq!(charsets, [("id", None), ("v", Some("latin1"))]);
+    // The database's defaults are in the history, for a restart to replay.
+    let history = std::fs::read_to_string(state.path().join("schema-history.jsonl")).unwrap();
+    let put_database: Vec<serde_json::Value> =
+        history.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).filter(|e| e["op"] == "put_database").collect();
+    assert_eq!(put_database.len(), 1, "{history}");
+    assert_eq!((&put_database[0]["db"], &put_database[0]["charset"]), (&json!("sm"), &json!("latin1")), "{history}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_table_in_a_database_dropped_since_uses_the_server_defaults() {
+    let db = MariaDb::start(ServerConfig::new(1)).unwrap();
+    db.sql("CREATE DATABASE gone").unwrap();
+    let status = db.query("SHOW MASTER STATUS").unwrap();
+    let from = format!("{}:{}", status[0][0], status[0][1]);
+    db.sql("CREATE TABLE gone.g (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO gone.g VALUES (1, 'x'); DROP DATABASE gone")
+        .unwrap();
+    let mut cfg = config(&db.url(), &from);
+    cfg.include = vec!["gone\\..*".into()];
+    let mut source = MysqlSource::start(cfg, SourceOptions::default());
+    let events = collect_until(&mut source, 30, |e| e.iter().filter(|e| matches!(e, Event::Ddl(_))).count() == 2).await;
+
+    let create = "CREATE TABLE gone.g (id INT PRIMARY KEY, v VARCHAR(10))".to_owned();
+    assert_eq!(ddl_events(&events)[0], (create, vec![table("gone", "g")]), "{:#?}", common::summary(&events));
+    assert_eq!(images(&events), [json!({"id": 1, "v": "x"})]);
+    let charset = events.iter().find_map(|e| match e {
+        Event::Rows(c) => c.changes.first().and_then(|c| c.table.columns.get(1)).and_then(|c| c.charset.clone()),
+        _ => None,
+    });
+    assert_eq!(charset.as_deref(), Some("utf8mb4"));
 }

@@ -58,7 +58,12 @@ pub struct Snapshot {
     pub rows_per_sec: f64,
     /// Transactions per second over the last interval.
     pub txns_per_sec: f64,
-    /// Seconds between now and the commit time of the last committed source transaction.
+    /// How far the sink is behind the source, in seconds: now minus the newest moment at which
+    /// the source had nothing that is not yet committed to the sink — the age of the oldest
+    /// unapplied source commit while behind, and about 0 (at most the heartbeat period) while the
+    /// source is idle and the sink caught up. It is the newest committed
+    /// [`Event::source_time`](crate::change::Event::source_time): a transaction's commit time, or
+    /// the receipt time of a heartbeat. `None` before anything with a time was committed.
     pub lag_secs: Option<u64>,
     /// Batches written but not yet acknowledged.
     pub in_flight: u64,
@@ -183,7 +188,7 @@ pub fn prometheus_text(all: &[Arc<Metrics>]) -> String {
     metric("otter_errors_total", "counter", "Errors, including retried ones.", &|s, _| Some(s.errors as f64));
     metric("otter_rows_per_second", "gauge", "Committed rows per second over the last interval.", &|s, _| Some(s.rows_per_sec));
     metric("otter_transactions_per_second", "gauge", "Committed transactions per second over the last interval.", &|s, _| Some(s.txns_per_sec));
-    metric("otter_lag_seconds", "gauge", "Now minus the source commit time of the last committed transaction.", &|s, _| s.lag_secs.map(|l| l as f64));
+    metric("otter_lag_seconds", "gauge", "Seconds the sink is behind the source: now minus the newest moment at which the source had nothing not yet committed to the sink (about 0, at most the heartbeat period, when idle and caught up).", &|s, _| s.lag_secs.map(|l| l as f64));
     metric("otter_batches_in_flight", "gauge", "Batches sent to the sink and not yet acknowledged.", &|s, _| Some(s.in_flight as f64));
     metric("otter_position_file_number", "gauge", "Number of the binlog file of the committed position.", &|_, p| p.map(|p| p.coord.file_seq() as f64));
     metric("otter_position_offset", "gauge", "Byte offset of the committed position in its binlog file.", &|_, p| p.map(|p| p.coord.offset as f64));

@@ -12,6 +12,13 @@
 //! - when resuming inside a transaction (`skip`), exactly the first `skip_rows` captured rows of
 //!   that transaction are dropped;
 //! - every DDL is applied to the schema history before anything after it is emitted;
+//! - with a start time (`not_before`), a transaction committed before it is not emitted and a
+//!   DDL run before it is applied to the schema history only; both count as passed over, and the
+//!   first transaction or DDL at or after the start time ends the skipping;
+//! - a progress mark's time is never later than a moment at which the source had nothing after
+//!   its position: a heartbeat at the position already reached is stamped with the time it was
+//!   received (the source was idle there), one that moves the position with 0 (unknown), and a
+//!   mark for passed-over events with the time of the last of them;
 //! - a transaction carrying an origin mark the [`MarkRules`] do not forward is dropped whole (the
 //!   mark is its first row event) and passed over like a filtered one; rows of otter's own schema
 //!   are never emitted, and passing only them does not count as progress worth recording;
@@ -26,6 +33,7 @@ use otter_binlog::{EventData, EventHeader, Parser, RowsEvent, RowsKind, TableMap
 
 use super::tables::{convert, Binding, Tables};
 use crate::change::{ChangeId, ChangeKind, DdlEvent, Event, Progress, RowChange, TxnChunk, TxnMeta};
+use crate::checkpoint::unix_now;
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::{BinlogCoord, GtidState, MysqlGtid, Position, Tsid};
 use crate::schema::{classify, QueryKind};
@@ -195,8 +203,14 @@ impl Assembler {
             }
             EventData::Heartbeat(_) => {
                 if h.log_pos != 0 && self.txn.is_none() {
-                    self.next = self.coord(u64::from(h.log_pos));
-                    out.push(Event::Progress(Progress { position: self.position(), timestamp: h.timestamp, passed_over: self.progress_due }));
+                    let at = self.coord(u64::from(h.log_pos));
+                    // Servers write 0 as a heartbeat's time. One at the position already reached
+                    // says that, when it arrived, the source had nothing after it: stamped with that
+                    // moment, it makes lag read about 0 once applied. One that moves the position
+                    // (events the server skipped without sending) says nothing about time.
+                    let timestamp = if at == self.next { u32::try_from(unix_now()).unwrap_or(u32::MAX) } else { 0 };
+                    self.next = at;
+                    out.push(Event::Progress(Progress { position: self.position(), timestamp, passed_over: self.progress_due }));
                     self.progress_due = false;
                     self.last_progress = Instant::now();
                 }
@@ -290,6 +304,14 @@ impl Assembler {
                 let gtid_value = self.pending_gtid.take();
                 self.fold_gtid(gtid_value.as_ref().map(|(g, _)| g));
                 self.next = end.clone();
+                if let Some(t) = self.not_before {
+                    if i64::from(h.timestamp) < t {
+                        // Before the requested start time: the history has it, the output not.
+                        self.progress_due = true;
+                        return Ok(());
+                    }
+                    self.not_before = None;
+                }
                 let mark = two_way::ddl_mark(&sql);
                 let forward = self.marks.forwards(mark.as_ref());
                 let own = |d: &str| d.eq_ignore_ascii_case(&self.marks.schema);

@@ -5,7 +5,10 @@
 //! Sources of truth, in order: the schema history (DDL applied to the catalog as the stream
 //! passes it); the server's `SHOW CREATE TABLE` for a table the history does not know yet (created
 //! before the captured binlog, or after an unparsable DDL), checked against the binlog; and the
-//! TABLE_MAP's own column names when the server writes full metadata.
+//! TABLE_MAP's own column names when the server writes full metadata. The history starts at the
+//! capture's start position, not at the creation of every database: a DDL that needs the defaults
+//! of a database it does not know takes them from the server (the server's own defaults when the
+//! database is gone), recorded in the history with the DDL's own changes.
 //!
 //! Invariants: a rows event is decoded only with a schema whose column count and column types
 //! match its TABLE_MAP (and its names, when the TABLE_MAP carries them) — otherwise the table
@@ -91,7 +94,10 @@ impl LiveSchema {
                 (db,),
             )
             .await;
-        res.map_err(|e| translate(e, "reading database defaults from the source"))
+        res.map_err(|e| {
+            self.conn = None;
+            translate(e, "reading database defaults from the source")
+        })
     }
 }
 
@@ -275,7 +281,16 @@ impl Tables {
             self.invalidate(&affected);
             return Ok(affected);
         }
-        let (ops, affected) = match self.catalog.apply(default_db, sql) {
+        let mut result = self.catalog.apply(default_db, sql);
+        let mut learnt = Vec::new();
+        if let Err(DdlError::UnknownDatabase(db)) = &result {
+            // A database created before the start position: learn it and try once more (a second
+            // failure goes to the fallbacks below).
+            let db = db.clone();
+            learnt.push(self.learn_database(&db).await?);
+            result = self.catalog.apply(default_db, sql);
+        }
+        let (mut ops, affected) = match result {
             Ok(changes) => self.ops_for(&changes),
             Err(DdlError::UnknownTable { db, table }) => {
                 // The table will be read from the server when its rows arrive.
@@ -291,9 +306,30 @@ impl Tables {
             self.arcs.clear();
             self.bound.clear();
         }
+        if !learnt.is_empty() {
+            learnt.append(&mut ops);
+            ops = learnt;
+        }
         self.history.record(at, ops)?;
         self.invalidate(&affected);
         Ok(affected)
+    }
+
+    /// Puts a database the catalog does not know into it, with its default character set and
+    /// collation as the server has them now (the server's defaults when the server does not show
+    /// it). Returns the change, for the history.
+    async fn learn_database(&mut self, db: &str) -> Result<Op> {
+        let (charset, collation) = match self.live.database_defaults(db).await? {
+            Some(defaults) => defaults,
+            None => {
+                let s = self.catalog.settings();
+                tracing::info!(database = %db, charset = %s.charset, collation = %s.collation, "A DDL statement needs a database the source does not show (dropped since, or hidden from this account); assuming the server's default character set for it.");
+                (s.charset.clone(), s.collation.clone())
+            }
+        };
+        let op = Op::PutDatabase { db: db.to_owned(), charset, collation };
+        history::apply(&mut self.catalog, &op);
+        Ok(op)
     }
 
     fn ops_for(&self, changes: &[TableChange]) -> (Vec<Op>, Vec<(String, String)>) {
