@@ -169,9 +169,14 @@ pub mod codes {
     pub const TABLE_ACCESS_DENIED: u16 = 1142;
 }
 
-/// Turns a driver error into an otter error that names `what` (a redacted URL or a role).
+/// Turns a driver error into an otter error that names `what` (a redacted URL or a role). TLS
+/// failures (certificate, handshake, no TLS on the server) become definite
+/// [`ErrorKind::Tls`] errors (see [`super::tls`]), other I/O errors transient connection errors.
 pub fn translate(e: mysql_async::Error, what: &str) -> Error {
     use mysql_async::Error as E;
+    if let Some(tls) = super::tls::failure(&e, what) {
+        return tls;
+    }
     match &e {
         E::Server(s) => {
             let (kind, hint) = match s.code {
