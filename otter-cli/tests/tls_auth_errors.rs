@@ -1,6 +1,9 @@
 //! Certificate and credential failures against real servers are definite: `otter run` stops
 //! within seconds with exit code 2 and a message that says what to set, instead of retrying for
-//! ever ("Cannot reach the target; retrying") — for the target and for the source alike.
+//! ever ("Cannot reach the target; retrying") — for the target and for the source alike. A
+//! server that requires TLS (`require_secure_transport`, or an account created `REQUIRE SSL`)
+//! answers a plain login with the same "access denied" as a wrong password; otter tells the two
+//! apart and says to turn TLS on.
 
 #[path = "common/certs.rs"]
 mod certs;
@@ -109,3 +112,81 @@ fn run_stops_when_the_target_password_is_wrong() {
     assert!(!log.contains("Wrong-pw-47"), "the password leaked: {log}");
 }
 
+/// Runs `otter check`; returns its exit code and its `source` rows.
+fn check(config: &Path) -> (Option<i32>, Vec<String>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_otter")).args(["check", "--config"]).arg(config).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code(), text.lines().filter(|l| l.contains(" source ")).map(str::to_owned).collect())
+}
+
+fn connect_row(rows: &[String]) -> &str {
+    rows.iter().find(|l| l.contains(" connect ")).unwrap_or_else(|| panic!("no connect row in {rows:#?}"))
+}
+
+/// What a plain login to a server that requires TLS must say.
+fn assert_asks_for_tls(text: &str) {
+    assert!(text.contains("the server requires TLS for this account"), "{text}");
+    assert!(text.contains("mode = \"required\"") && text.contains("ca_file = <the CA that signed the server certificate>"), "{text}");
+    assert!(text.contains("[pipeline.source.tls]"), "{text}");
+    assert!(!text.contains("check the user and password"), "{text}");
+}
+
+#[test]
+fn a_source_requiring_secure_transport_asks_for_tls() {
+    let certs = certs::make();
+    let a = MariaDb::start(certs::tls_server(ServerConfig::new(1), &certs).arg("--require-secure-transport=ON")).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = pipeline(dir.path(), &a.url(), &b.url(), "");
+    let (code, rows) = check(&cfg);
+    assert_eq!(code, Some(2), "{rows:#?}");
+    let connect = connect_row(&rows);
+    assert!(connect.contains("FAIL"), "{connect}");
+    assert_asks_for_tls(connect);
+
+    let (code, secs, log) = run_for(&cfg, 40);
+    assert_stopped_at_once(code, secs, &log);
+    assert_asks_for_tls(&log);
+
+    // Doing what the message says works.
+    let tls = format!("[pipeline.source.tls]\nmode = \"required\"\nca_file = \"{}\"\n", certs.ca.display());
+    let cfg = pipeline(dir.path(), &a.url(), &b.url(), &tls);
+    let (code, rows) = check(&cfg);
+    assert_eq!(code, Some(0), "{rows:#?}");
+    assert!(connect_row(&rows).contains("PASS"), "{rows:#?}");
+}
+
+#[test]
+fn a_source_account_requiring_ssl_asks_for_tls() {
+    let certs = certs::make();
+    let a = MariaDb::start(certs::tls_server(ServerConfig::new(1), &certs)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    a.sql("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'Repl-pw-19' REQUIRE SSL; GRANT ALL ON *.* TO 'repl'@'127.0.0.1'").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = pipeline(dir.path(), &a.url_for("repl", "Repl-pw-19"), &b.url(), "");
+    let (code, rows) = check(&cfg);
+    assert_eq!(code, Some(2), "{rows:#?}");
+    let connect = connect_row(&rows);
+    assert!(connect.contains("FAIL") && connect.contains("mysql://repl:***@127.0.0.1"), "{connect}");
+    assert_asks_for_tls(connect);
+    assert!(!rows.concat().contains("Repl-pw-19"), "the password leaked: {rows:#?}");
+
+    let (code, secs, log) = run_for(&cfg, 40);
+    assert_stopped_at_once(code, secs, &log);
+    assert_asks_for_tls(&log);
+
+    // A wrong password stays a wrong password, TLS or not.
+    let cfg = pipeline(dir.path(), &a.url_for("repl", "Wrong-pw-23"), &b.url(), "");
+    let (code, rows) = check(&cfg);
+    assert_eq!(code, Some(2), "{rows:#?}");
+    let connect = connect_row(&rows);
+    assert!(connect.contains("server error 1045") && connect.contains("check the user and password"), "{connect}");
+    assert!(!connect.contains("requires TLS"), "{connect}");
+
+    // Doing what the message says works.
+    let tls = format!("[pipeline.source.tls]\nmode = \"required\"\nca_file = \"{}\"\n", certs.ca.display());
+    let cfg = pipeline(dir.path(), &a.url_for("repl", "Repl-pw-19"), &b.url(), &tls);
+    let (code, rows) = check(&cfg);
+    assert_eq!(code, Some(0), "{rows:#?}");
+    assert!(connect_row(&rows).contains("PASS"), "{rows:#?}");
+}

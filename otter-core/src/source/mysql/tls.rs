@@ -1,5 +1,6 @@
 //! What a TLS failure means for the user: the driver's TLS errors turned into
-//! [`ErrorKind::Tls`] errors that say what to set.
+//! [`ErrorKind::Tls`] errors that say what to set, and the probe that tells a server or account
+//! that requires TLS apart from a wrong password.
 //!
 //! How mysql_async 0.37 (`default-rustls-ring`) reports them:
 //! - a certificate that does not verify, or any other handshake failure, as
@@ -12,11 +13,13 @@
 //!   `Error::Driver(DriverError::NoClientSslFlagFromServer)`.
 //!
 //! Invariants: every error built here is of kind Tls, so it is never retried; messages name the
-//! connection as given (a redacted URL or a role) and hold no password.
+//! connection as given (a redacted URL or a role) and hold no password; the probe connection is
+//! used for nothing but the login and closed at once.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
-use mysql_async::{DriverError, TlsError};
+use mysql_async::{Conn, DriverError, Opts, OptsBuilder, SslOpts, TlsError};
 use rustls::CertificateError;
 
 use crate::error::{Error, ErrorKind};
@@ -44,6 +47,43 @@ pub fn failure(e: &mysql_async::Error, what: &str) -> Option<Error> {
             ),
         )
     })
+}
+
+/// What to set when the server requires TLS of this login (see [`login_works_over_tls`]).
+pub const SET_TLS: &str = "set mode = \"required\" and ca_file = <the CA that signed the server certificate> in this \
+     connection's TLS table ([pipeline.source.tls] for a source, [pipeline.sink.tls] for a target)";
+
+/// The error for a login the server refused in plain text and accepts over TLS.
+pub fn required(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Tls,
+        format!("{what}: the server requires TLS for this account (it refused the plain login and accepted the same credentials over TLS): {SET_TLS}"),
+    )
+}
+
+/// Whether the server accepts the login of `opts` (TLS off) over TLS.
+///
+/// Why: MariaDB 10.11 answers a plain login to a server running with
+/// `require_secure_transport=ON`, and to an account created `REQUIRE SSL`, with the same
+/// `ER_ACCESS_DENIED_ERROR` (1045, SQLSTATE 28000, "Access denied for user 'u'@'h' (using
+/// password: YES)") as a wrong password, so the answer alone cannot tell them apart.
+///
+/// How: after such a refusal the same login is tried once over TLS, without certificate
+/// verification — only to learn whether the credentials work; the connection is closed at once
+/// and carries nothing else. The driver asks for TLS only when the server's handshake advertises
+/// it (`CLIENT_SSL`) and otherwise fails before sending any credentials, so a server without TLS
+/// keeps the authentication error; the credentials go to the host and port the plain attempt
+/// already sent them to. Any failure of the probe (wrong password, timeout) answers `false`.
+pub async fn login_works_over_tls(opts: &Opts, timeout: Duration) -> bool {
+    let ssl = SslOpts::default().with_danger_accept_invalid_certs(true).with_danger_skip_domain_validation(true);
+    let probe = OptsBuilder::from_opts(opts.clone()).ssl_opts(Some(ssl));
+    match tokio::time::timeout(timeout, Conn::new(probe)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.disconnect().await;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The first error in `e`'s source chain (`e` included) for which `pick` finds something.
