@@ -1,12 +1,20 @@
 //! `otter check --config FILE`: every preflight check of every pipeline's source and target,
 //! printed as a pass/warn/fail table. Exit 0 when nothing failed, 2 otherwise.
+//!
+//! Invariants: nothing is written anywhere; a pipeline that has a stored checkpoint has its
+//! `start_position` judged at that checkpoint, read as `otter run` reads it (the target's
+//! checkpoint table for a MySQL sink, else the local checkpoint file), not at the configured
+//! `from`, which a resuming run ignores.
 
 use std::path::PathBuf;
 
 use mysql_async::prelude::Queryable;
+use otter_core::checkpoint::FileCheckpointStore;
+use otter_core::position::Position;
 use otter_core::source::mysql::conn::{translate, ConnectOptions, ServerInfo};
-use otter_core::source::mysql::preflight::{run_all, Outcome};
+use otter_core::source::mysql::preflight::{check_checkpoint_available, run_all, Check, Outcome};
 use otter_core::{Error, ErrorKind, Result};
+use otter_load::checkpoint::CheckpointTable;
 
 use crate::config::{Config, PipelineConfig, SinkConfig};
 
@@ -36,13 +44,50 @@ fn row(p: &str, side: &'static str, check: impl Into<String>, outcome: std::resu
     Row { pipeline: p.to_owned(), side, check: check.into(), result, detail }
 }
 
-async fn source_rows(p: &PipelineConfig) -> Vec<Row> {
+/// The stored checkpoint the pipeline would resume from, read without writing anything, with
+/// where it is kept (what to delete to start again); `None` when no run stored one.
+async fn stored_checkpoint(cfg: &Config, p: &PipelineConfig) -> Result<Option<(Position, String)>> {
+    let file = FileCheckpointStore::new(&cfg.pipeline_dir(&p.name));
+    let mut kept = format!("the file {}", file.path().display());
+    if let SinkConfig::Mysql(m) = &p.sink {
+        kept = format!("the rows of pipeline {} in `{}`.`checkpoint` on the target, and {kept}", p.name, m.checkpoint_schema);
+        // A dry run reads nothing from the target (nor does `otter run`).
+        if !m.dry_run {
+            let mut conn = ConnectOptions::new(&m.url, &m.tls)?.connect().await?;
+            let stored = CheckpointTable::new(&m.checkpoint_schema, &p.name).load_if_present(&mut conn).await;
+            let _ = conn.disconnect().await;
+            if let Some(position) = stored.map_err(|e| e.context("reading the stored checkpoint"))?.and_then(|s| s.position) {
+                return Ok(Some((position, kept)));
+            }
+        }
+    }
+    Ok(file.load_sync()?.map(|c| (c.position, kept)))
+}
+
+async fn source_rows(p: &PipelineConfig, stored: Result<Option<(Position, String)>>) -> Vec<Row> {
     let name = &p.name;
     let attempt = async {
         let opts = ConnectOptions::new(&p.source.url, &p.source.tls)?;
         let mut conn = opts.connect().await?;
         let server = ServerInfo::query(&mut conn).await?;
-        let checks = run_all(&mut conn, &server, p.source.effective_server_id(name), &p.source.start_from()?).await?;
+        let mut checks = run_all(&mut conn, &server, p.source.effective_server_id(name), &p.source.start_from()?).await?;
+        // A resuming run starts at its stored checkpoint: judge that instead of `from`.
+        if let Some(slot) = checks.iter_mut().find(|c| c.name == "start_position") {
+            let outcome = match &stored {
+                Ok(None) => None,
+                Ok(Some((position, kept))) => Some(match check_checkpoint_available(&mut conn, &server, position, kept).await {
+                    Ok(c) => c.outcome,
+                    Err(e) => Outcome::Fail(e),
+                }),
+                Err(e) => Some(Outcome::Fail(Error::new(
+                    e.kind(),
+                    format!("cannot read the pipeline's stored checkpoint, so where it resumes is unknown: {e}"),
+                ))),
+            };
+            if let Some(outcome) = outcome {
+                *slot = Check { name: "start_position", outcome };
+            }
+        }
         Ok::<_, Error>((server, checks))
     };
     match attempt.await {
@@ -231,7 +276,8 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     let cfg = Config::load(&args.config)?;
     let mut rows = Vec::new();
     for p in &cfg.pipelines {
-        rows.extend(source_rows(p).await);
+        let stored = stored_checkpoint(&cfg, p).await;
+        rows.extend(source_rows(p, stored).await);
         rows.extend(target_rows(p).await);
     }
     rows.extend(site_rows(&cfg).await);

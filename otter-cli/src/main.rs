@@ -64,8 +64,8 @@ enum Command {
 /// Exit code for an error: 2 for bad input or configuration, 1 for runtime failures.
 fn exit_code(e: &otter_core::Error) -> i32 {
     match e.kind() {
-        ErrorKind::Config | ErrorKind::Preflight | ErrorKind::Privilege | ErrorKind::Auth | ErrorKind::PositionPurged
-        | ErrorKind::ServerIdConflict | ErrorKind::AlreadyRunning => 2,
+        ErrorKind::Config | ErrorKind::Preflight | ErrorKind::Privilege | ErrorKind::Auth | ErrorKind::Tls
+        | ErrorKind::PositionPurged | ErrorKind::ServerIdConflict | ErrorKind::AlreadyRunning => 2,
         _ => 1,
     }
 }

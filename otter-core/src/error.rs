@@ -3,7 +3,8 @@
 //!
 //! Invariants: messages say what is wrong and how to fix it; they never contain a password
 //! (connection URLs are redacted before they reach a message); context is attached once, at the
-//! layer that knows it (table, position).
+//! layer that knows it (table, position); [`ErrorKind::Auth`] and [`ErrorKind::Tls`] errors are
+//! never transient (no retry can change credentials, a certificate or a setting).
 
 use std::fmt;
 
@@ -17,6 +18,9 @@ pub enum ErrorKind {
     Connection,
     /// The server refused the credentials.
     Auth,
+    /// TLS cannot work as configured: the server certificate does not verify, the handshake
+    /// failed, the server does not offer TLS, or it requires TLS and the configuration has it off.
+    Tls,
     /// The account lacks a privilege.
     Privilege,
     /// A preflight check failed (binlog off, wrong format, ...).
@@ -75,10 +79,11 @@ impl Error {
         self
     }
 
-    /// Overrides whether retrying may help.
+    /// Overrides whether retrying may help. [`ErrorKind::Auth`] and [`ErrorKind::Tls`] errors
+    /// stay definite whatever is asked: a retry cannot fix credentials or a certificate.
     #[must_use]
     pub fn transient(mut self, transient: bool) -> Error {
-        self.0.transient = transient;
+        self.0.transient = transient && !matches!(self.0.kind, ErrorKind::Auth | ErrorKind::Tls);
         self
     }
 
@@ -178,6 +183,10 @@ mod tests {
         assert!(Error::new(ErrorKind::Connection, "x").is_transient());
         assert!(!Error::new(ErrorKind::SchemaMismatch, "x").is_transient());
         assert!(Error::new(ErrorKind::Server, "x").transient(true).is_transient());
+        for definite in [ErrorKind::Auth, ErrorKind::Tls] {
+            assert!(!Error::new(definite, "x").is_transient());
+            assert!(!Error::new(definite, "x").transient(true).is_transient());
+        }
         let e = Error::new(ErrorKind::Ddl, "cannot parse").context("at mysql-bin.000001:4");
         assert_eq!(e.to_string(), "at mysql-bin.000001:4: cannot parse");
     }

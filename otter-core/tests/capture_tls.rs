@@ -1,6 +1,6 @@
 //! TLS to the source against a real MariaDB that requires secure transport: with the CA trusted
 //! the capture works; certificates are verified by default, so an untrusted CA is refused; and a
-//! plain connection is refused by the server.
+//! plain connection is refused by the server, with an error that says to turn TLS on.
 
 mod common;
 
@@ -64,6 +64,8 @@ async fn tls_verifies_certificates() {
 
     let mut s = MysqlSource::start(config(&db.url(), "latest"), SourceOptions::default());
     let e = expect_error(&mut s, 30).await;
-    // MariaDB answers a plain connection under require_secure_transport with "access denied".
-    assert!(e.kind() == otter_core::ErrorKind::Auth || e.to_string().contains("secure"), "{e}");
+    // MariaDB answers a plain connection under require_secure_transport with "access denied";
+    // the same login over TLS works, so the error says to turn TLS on.
+    assert_eq!(e.kind(), otter_core::ErrorKind::Tls, "{e}");
+    assert!(e.to_string().contains("the server requires TLS for this account"), "{e}");
 }

@@ -152,6 +152,19 @@ impl CheckpointTable {
         })
     }
 
+    /// Reads the stored rows without creating anything, for read-only callers (`otter check`):
+    /// `Ok(None)` when the checkpoint table does not exist (no run stored anything there).
+    pub async fn load_if_present(&self, conn: &mut Conn) -> Result<Option<Stored>> {
+        let exists: Option<u8> = conn
+            .exec_first("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'checkpoint'", (self.schema.as_str(),))
+            .await
+            .map_err(|e| translate(e, "looking for the checkpoint table on the target"))?;
+        match exists {
+            Some(_) => self.load(conn).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Removes rows of partitions `>= parts` (after a clean change of the partition count).
     pub fn prune_sql(&self, parts: usize) -> String {
         format!("DELETE FROM {} WHERE pipeline = {} AND part >= {parts}", self.table(), quote(&self.pipeline))

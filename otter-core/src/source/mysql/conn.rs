@@ -91,11 +91,20 @@ impl ConnectOptions {
         self.opts.user().unwrap_or("").to_owned()
     }
 
-    /// Opens a connection.
+    /// Opens a connection. A plain login refused as "access denied" by a server that accepts it
+    /// over TLS (`require_secure_transport`, an account `REQUIRE SSL`) is a [`ErrorKind::Tls`]
+    /// error that says to turn TLS on, not an authentication error (see
+    /// [`super::tls::login_works_over_tls`]).
     pub async fn connect(&self) -> Result<Conn> {
         match tokio::time::timeout(self.connect_timeout, Conn::new(self.opts.clone())).await {
             Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(translate(e, &self.display_url())),
+            Ok(Err(e)) => {
+                let denied = server_code(&e) == Some(codes::ACCESS_DENIED) && self.opts.ssl_opts().is_none();
+                if denied && super::tls::login_works_over_tls(&self.opts, self.connect_timeout).await {
+                    return Err(super::tls::required(&self.display_url()));
+                }
+                Err(translate(e, &self.display_url()))
+            }
             Err(_) => Err(Error::new(
                 ErrorKind::Connection,
                 format!("timed out after {:?} connecting to {}", self.connect_timeout, self.display_url()),
@@ -167,15 +176,23 @@ pub mod codes {
     pub const QUERY_INTERRUPTED: u16 = 1317;
     /// ER_TABLEACCESS_DENIED_ERROR.
     pub const TABLE_ACCESS_DENIED: u16 = 1142;
+    /// ER_SECURE_TRANSPORT_REQUIRED (MySQL; MariaDB answers 1045 instead).
+    pub const SECURE_TRANSPORT_REQUIRED: u16 = 3159;
 }
 
-/// Turns a driver error into an otter error that names `what` (a redacted URL or a role).
+/// Turns a driver error into an otter error that names `what` (a redacted URL or a role). TLS
+/// failures (certificate, handshake, no TLS on the server) become definite
+/// [`ErrorKind::Tls`] errors (see [`super::tls`]), other I/O errors transient connection errors.
 pub fn translate(e: mysql_async::Error, what: &str) -> Error {
     use mysql_async::Error as E;
+    if let Some(tls) = super::tls::failure(&e, what) {
+        return tls;
+    }
     match &e {
         E::Server(s) => {
             let (kind, hint) = match s.code {
                 codes::ACCESS_DENIED => (ErrorKind::Auth, "check the user and password in the URL"),
+                codes::SECURE_TRANSPORT_REQUIRED => (ErrorKind::Tls, super::tls::SET_TLS),
                 codes::DB_ACCESS_DENIED | codes::SPECIFIC_ACCESS_DENIED | codes::TABLE_ACCESS_DENIED => {
                     (ErrorKind::Privilege, "grant the privilege the message names to the account")
                 }
@@ -234,6 +251,19 @@ mod tests {
     fn versions() {
         assert_eq!(version_number("10.11.19-MariaDB-0+deb12u1-log"), 101_119);
         assert_eq!(version_number("8.0.36"), 80_036);
+    }
+
+    #[test]
+    fn mysql_secure_transport_refusals_ask_for_tls() {
+        let refused = mysql_async::ServerError {
+            code: codes::SECURE_TRANSPORT_REQUIRED,
+            message: "Connections using insecure transport are prohibited while --require_secure_transport=ON.".into(),
+            state: "HY000".into(),
+        };
+        let e = translate(mysql_async::Error::Server(refused), "source");
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(!e.is_transient());
+        assert!(e.to_string().contains("mode = \"required\" and ca_file"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! handed out (inside a big transaction: after the rows already handed out).
 //!
 //! Invariants: nothing is handed out twice or skipped across reconnects; a failure that retrying
-//! cannot fix (bad credentials, purged position, schema mismatch) ends the source with an error.
+//! cannot fix (bad credentials, TLS that cannot work, purged position, schema mismatch) ends the source with an error.
 
 pub mod assemble;
 pub mod conn;
@@ -16,6 +16,7 @@ pub mod preflight;
 pub mod start;
 pub mod stream;
 pub mod tables;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -6,8 +6,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use super::conn::{translate, variable, ServerInfo};
+use super::start::from_checkpoint;
+use super::stream::StreamStart;
 use crate::error::{Error, ErrorKind, Result};
-use crate::position::{BinlogCoord, GtidState, StartFrom};
+use crate::position::{BinlogCoord, GtidState, Position, StartFrom};
 use crate::schema::Flavor;
 
 /// The outcome of one check.
@@ -269,6 +271,48 @@ pub async fn check_start_available(conn: &mut Conn, server: &ServerInfo, start: 
         )),
         _ => Ok(Check::pass("start_position", format!("binlogs {first} .. {} available", logs.last().map_or("", |l| &l.0)))),
     }
+}
+
+/// A pipeline's stored checkpoint `p` must still be on the source, judged by the rule the capture
+/// resumes with ([`from_checkpoint`]): its file position while that file is there, else its GTID
+/// position, which must not be older than the oldest binlog (as for a configured GTID start).
+/// `kept` says where the checkpoint is stored (what to delete to start again), for the message.
+pub async fn check_checkpoint_available(conn: &mut Conn, server: &ServerInfo, p: &Position, kept: &str) -> Result<Check> {
+    let logs = binary_logs(conn).await?;
+    let earliest = logs.first().map_or_else(|| "no binlog at all".to_owned(), |(f, _)| format!("{f}:4"));
+    let purged = |gtid: String| {
+        Check::fail(
+            "start_position",
+            ErrorKind::PositionPurged,
+            format!(
+                "the stored checkpoint {}{gtid} is no longer on the source (purged); earliest is {earliest}: the changes after \
+                 the checkpoint cannot be read any more — resync the tables, then delete the stored checkpoint ({kept}) so that \
+                 the pipeline starts from its configured `from`",
+                p.coord
+            ),
+        )
+    };
+    let gtid = match from_checkpoint(conn, p).await {
+        Ok(StreamStart::Coord(c)) => {
+            return Ok(Check::pass("start_position", format!("the stored checkpoint {c} is available: the pipeline resumes there")))
+        }
+        Ok(StreamStart::MariadbGtid(pos)) => GtidState::Mariadb(pos),
+        Ok(StreamStart::MysqlGtid(set)) => GtidState::Mysql(set),
+        Err(e) if e.kind() == ErrorKind::PositionPurged => return Ok(purged(String::new())),
+        Err(e) => return Err(e),
+    };
+    let by_gtid = check_start_available(conn, server, &StartFrom::Gtid(gtid.clone())).await?;
+    Ok(match by_gtid.outcome {
+        Outcome::Fail(e) if e.kind() == ErrorKind::PositionPurged => purged(format!(" (GTID {gtid})")),
+        Outcome::Fail(e) => Check { name: "start_position", outcome: Outcome::Fail(e) },
+        Outcome::Pass(_) | Outcome::Warn(_) => Check::pass(
+            "start_position",
+            format!(
+                "the stored checkpoint {} is in a purged binlog, but its GTID position {gtid} is available: the pipeline resumes there",
+                p.coord
+            ),
+        ),
+    })
 }
 
 /// GTID starts need GTIDs on the source.
