@@ -64,13 +64,13 @@ async fn stored_checkpoint(cfg: &Config, p: &PipelineConfig) -> Result<Option<(P
     Ok(file.load_sync()?.map(|c| (c.position, kept)))
 }
 
-async fn source_rows(p: &PipelineConfig, stored: Result<Option<(Position, String)>>) -> Vec<Row> {
+async fn source_rows(p: &PipelineConfig, identity: &str, stored: Result<Option<(Position, String)>>) -> Vec<Row> {
     let name = &p.name;
     let attempt = async {
         let opts = ConnectOptions::new(&p.source.url, &p.source.tls)?;
         let mut conn = opts.connect().await?;
         let server = ServerInfo::query(&mut conn).await?;
-        let mut checks = run_all(&mut conn, &server, p.source.effective_server_id(name), &p.source.start_from()?).await?;
+        let mut checks = run_all(&mut conn, &server, p.source.effective_server_id(identity), &p.source.start_from()?).await?;
         // A resuming run starts at its stored checkpoint: judge that instead of `from`.
         if let Some(slot) = checks.iter_mut().find(|c| c.name == "start_position") {
             let outcome = match &stored {
@@ -277,7 +277,7 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     let mut rows = Vec::new();
     for p in &cfg.pipelines {
         let stored = stored_checkpoint(&cfg, p).await;
-        rows.extend(source_rows(p, stored).await);
+        rows.extend(source_rows(p, &cfg.instance_identity(&p.name), stored).await);
         rows.extend(target_rows(p).await);
     }
     rows.extend(site_rows(&cfg).await);

@@ -252,6 +252,16 @@ impl Config {
     pub fn pipeline_dir(&self, name: &str) -> PathBuf {
         self.state_dir.join(name)
     }
+
+    /// Who runs pipeline `name` of this file on this machine: its name, this host and its state
+    /// directory. The default replica server id is derived from it (so two instances — other
+    /// hosts, other state directories — never share one), and it tells this instance's leftover
+    /// binlog dumps from other replicas'. Exclusive on this machine through the state lock.
+    pub fn instance_identity(&self, name: &str) -> String {
+        let dir = self.pipeline_dir(name);
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        format!("{name}@{}:{}", otter_core::instance::host_name(), dir.display())
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use otter_core::checkpoint::FileCheckpointStore;
+use otter_core::instance::InstanceLock;
 use otter_core::pipeline::{prometheus_text, resume_position, Metrics, Pipeline};
 use otter_core::sink::JsonlSink;
 use otter_core::source::mysql::{MysqlSource, SourceOptions};
@@ -40,9 +41,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let mut tasks = Vec::new();
     for (p, m) in cfg.pipelines.iter().cloned().zip(metrics.iter().cloned()) {
         let dir = cfg.pipeline_dir(&p.name);
+        let identity = cfg.instance_identity(&p.name);
         let stop = stop_rx.clone();
         let name = p.name.clone();
-        tasks.push((name, tokio::spawn(run_pipeline(p, dir, stop, m))));
+        tasks.push((name, tokio::spawn(run_pipeline(p, dir, identity, stop, m))));
     }
     let signal = tokio::spawn(async move {
         shutdown.wait().await;
@@ -75,7 +77,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
 }
 
-async fn run_pipeline(p: PipelineConfig, dir: PathBuf, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {
+async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {
+    // One process per pipeline state: a second `otter run` of this file fails here, naming us.
+    let _lock = InstanceLock::acquire(&dir.join("lock"), &format!("pipeline {} (state directory {})", p.name, dir.display()))?;
     let mut sink: Box<dyn Sink> = match &p.sink {
         SinkConfig::Mysql(m) => {
             let sink = MysqlSink::new(&p.name, m.clone())?;
@@ -87,10 +91,15 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, mut stop: watch::Receiver
         SinkConfig::Jsonl(j) => Box::new(JsonlSink::open(j.clone(), &p.name)?),
     };
     let store = Arc::new(FileCheckpointStore::new(&dir));
-    let resume = resume_position(&mut *sink, Some(&*store)).await?;
+    // Taking the pipeline on the target may wait (a dying holder, an unreachable target): a stop
+    // request ends the wait.
+    let resume = tokio::select! {
+        r = resume_position(&mut *sink, Some(&*store)) => r?,
+        _ = stopped(&mut stop) => return Ok(()),
+    };
     metrics.set_position(resume.clone());
     tracing::info!(pipeline = %p.name, position = ?resume.as_ref().map(ToString::to_string), "Starting pipeline.");
-    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume, name: p.name.clone(), skip_preflight: false };
+    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume, name: identity, skip_preflight: false };
     let mut source_cfg = p.source.clone();
     if let Some(tw) = &p.two_way {
         source_cfg.marks = tw.rules();
@@ -105,15 +114,16 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, mut stop: watch::Receiver
     if !chain.is_empty() {
         pipeline = pipeline.transform(Box::new(chain));
     }
-    pipeline
-        .run(async move {
-            while !*stop.borrow() {
-                if stop.changed().await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await
+    pipeline.run(async move { stopped(&mut stop).await }).await
+}
+
+/// Resolves once a stop was requested (or the requester is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            break;
+        }
+    }
 }
 
 async fn bind_metrics(addr: &str) -> Result<tokio::net::TcpListener> {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use otter_core::change::Event;
 use otter_core::checkpoint::{unix_now, Checkpoint, FileCheckpointStore};
+use otter_core::instance::InstanceLock;
 use otter_core::json::{chunk_json, ddl_json};
 use otter_core::position::Position;
 use otter_core::source::mysql::conn::{TlsConfig, TlsMode};
@@ -34,7 +35,8 @@ pub struct TailArgs {
     /// Tables to leave out.
     #[arg(long)]
     pub exclude: Vec<String>,
-    /// Replica server id (default: derived from the URL).
+    /// Replica server id (default: derived from the URL, this host and the output file or state
+    /// directory — or this process when there is neither — so two tails never share one).
     #[arg(long)]
     pub server_id: Option<u32>,
     /// Directory for the schema history and checkpoint (resume after a restart).
@@ -90,6 +92,24 @@ pub async fn run(args: TailArgs) -> Result<()> {
         config.tls = TlsConfig { mode: TlsMode::Required, ca_file: args.tls_ca.clone(), danger_skip_verify: false };
     }
     config.validate()?;
+    // One process per output file and state directory: a second `otter tail` on them fails here,
+    // naming the first (two writers would interleave lines and checkpoints).
+    let mut locks = Vec::new();
+    if let Some(p) = &args.output {
+        let mut lock = p.clone().into_os_string();
+        lock.push(".otter-lock");
+        locks.push(InstanceLock::acquire(&PathBuf::from(lock), &format!("output file {}", p.display()))?);
+    }
+    if let Some(d) = &args.state_dir {
+        locks.push(InstanceLock::acquire(&d.join("lock"), &format!("state directory {}", d.display()))?);
+    }
+    // Who captures: this host and the state it writes, or this process when it writes none (so
+    // the default server id differs between instances).
+    let host = otter_core::instance::host_name();
+    let identity = match args.output.as_ref().or(args.state_dir.as_ref()) {
+        Some(p) => format!("tail@{host}:{}", std::path::absolute(p).unwrap_or_else(|_| p.clone()).display()),
+        None => format!("tail@{host}:pid {}", std::process::id()),
+    };
     let store = args.state_dir.as_ref().map(|d| FileCheckpointStore::new(d));
     let mut resume = match &args.output {
         Some(p) => resume_from_output(p)?,
@@ -103,7 +123,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
     let options = SourceOptions {
         state_dir: args.state_dir.as_ref().map(|d| d.join("schema")),
         resume,
-        name: "tail".into(),
+        name: identity,
         skip_preflight: false,
     };
     let mut out: Box<dyn Write + Send> = match &args.output {

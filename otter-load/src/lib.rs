@@ -32,6 +32,7 @@ pub mod bulk;
 pub mod checkpoint;
 pub mod config;
 pub mod conflict;
+pub mod ddl_effect;
 pub mod dialect;
 pub mod fence;
 mod error;

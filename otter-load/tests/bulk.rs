@@ -108,3 +108,60 @@ async fn a_target_with_a_small_max_allowed_packet_gets_statements() {
     sync_until_equal("bulk", &a, &b, "s\\..*", config(&b, 2), TABLES, 120).await;
     assert_eq!(bulk_executions(&b), 0, "bulk execution with a 1 MiB max_allowed_packet");
 }
+
+/// Burns CPU on every core until dropped (the load under which orphaned commits used to win
+/// the race against the restarted run).
+struct CpuLoad(std::sync::Arc<std::sync::atomic::AtomicBool>, Vec<std::thread::JoinHandle<()>>);
+
+impl CpuLoad {
+    fn start() -> CpuLoad {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                })
+            })
+            .collect();
+        CpuLoad(stop, threads)
+    }
+}
+
+impl Drop for CpuLoad {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.1.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_and_restarted_twenty_times_under_cpu_load_applies_nothing_twice() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    a.sql(SCHEMA).unwrap();
+    let _load = CpuLoad::start();
+    let mut applied = 0u64;
+    for round in 0..20u32 {
+        workload(&a, round * 300, (round + 1) * 300);
+        let running = start("bulk", &a, &b, "s\\..*", config(&b, 2), 101).await;
+        // Abort (no graceful stop) as soon as this round's apply has begun.
+        let count = || b.value("SELECT COUNT(*) FROM s.nokey").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        while count() <= applied && !running.finished() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert!(!running.finished(), "round {round}: the pipeline stopped on its own");
+        running.abort();
+        applied = count();
+        assert!(applied <= u64::from(round + 1) * 300, "round {round}: {applied} keyless rows on B for {} on A", (round + 1) * 300);
+    }
+    let running = start("bulk", &a, &b, "s\\..*", config(&b, 2), 101).await;
+    wait_equal(&a, &b, TABLES, 180, Some(&running)).await;
+    running.stop().await.unwrap();
+    assert_eq!(b.value("SELECT COUNT(*) FROM s.nokey").unwrap(), "6000");
+}

@@ -8,7 +8,10 @@
 //! - a checkpoint is saved only for a position whose batch and all earlier batches the sink
 //!   acknowledged ([`OrderedAcks`]);
 //! - on shutdown the reader stops, every batch already read is written and acknowledged, and the
-//!   final checkpoint is saved before `run` returns.
+//!   final checkpoint is saved before `run` returns — unless that takes longer than the drain
+//!   timeout (an unreachable target, a sink retrying): then the writer is dropped where it is and
+//!   `run` returns `Ok`; nothing half-applied remains (sinks commit a batch whole or not at all)
+//!   and the checkpoint stays at the last acknowledged batch, so the next run redoes the rest.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -85,6 +88,7 @@ pub struct Pipeline {
     metrics: Arc<Metrics>,
     checkpoint_every: Duration,
     status_file: Option<PathBuf>,
+    drain_timeout: Duration,
 }
 
 impl Pipeline {
@@ -101,6 +105,7 @@ impl Pipeline {
             batching: BatchConfig::default(),
             checkpoint_every: Duration::from_millis(200),
             status_file: None,
+            drain_timeout: Duration::from_secs(5),
         }
     }
 
@@ -140,6 +145,14 @@ impl Pipeline {
         self
     }
 
+    /// How long a stop waits for the batches in flight before it gives up on them (default 5 s;
+    /// they are redone by the next run).
+    #[must_use]
+    pub fn drain_timeout(mut self, d: Duration) -> Pipeline {
+        self.drain_timeout = d;
+        self
+    }
+
     /// Writes a JSON status snapshot to this file every second (read by `otter status`).
     #[must_use]
     pub fn status_file(mut self, path: PathBuf) -> Pipeline {
@@ -155,12 +168,36 @@ impl Pipeline {
     /// Runs until the source ends, an error occurs, or `shutdown` resolves (then drains and
     /// returns `Ok`).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
-        let Pipeline { name, mut source, mut transforms, mut sink, store, batching, metrics, checkpoint_every, status_file } = self;
+        let Pipeline { name, mut source, mut transforms, mut sink, store, batching, metrics, checkpoint_every, status_file, drain_timeout } = self;
         metrics.set_state("running");
         let (tx, rx) = mpsc::channel::<Batch>(batching.max_in_flight.max(1));
-        let reader = read_loop(&mut *source, &mut transforms, batching, tx, shutdown);
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let stop = async move {
+            while !*stop_rx.borrow() {
+                if stop_rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        let reader = read_loop(&mut *source, &mut transforms, batching, tx, stop);
         let writer = write_loop(&name, &mut *sink, store.as_deref(), batching, rx, &metrics, checkpoint_every, status_file.as_ref());
-        let result = tokio::try_join!(reader, writer).map(|_| ());
+        let work = async { tokio::try_join!(reader, writer).map(|_| ()) };
+        tokio::pin!(work);
+        tokio::pin!(shutdown);
+        let mut stopping = false;
+        let result = loop {
+            tokio::select! {
+                r = &mut work => break r,
+                _ = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    let _ = stop_tx.send(true);
+                }
+                _ = tokio::time::sleep(drain_timeout), if stopping => {
+                    tracing::warn!(pipeline = %name, timeout_secs = drain_timeout.as_secs(), "Stop: the batches in flight did not finish in time; leaving them to the next run.");
+                    break Ok(());
+                }
+            }
+        };
         match &result {
             Ok(()) => metrics.set_state("stopped"),
             Err(e) => {

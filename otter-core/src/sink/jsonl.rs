@@ -21,7 +21,8 @@
 //! covers were written (and synced with `sync`); the sidecar's length always ends right after the
 //! lines of the event whose position it records — the lines of chunks of a transaction not yet
 //! complete (no position) are written but not covered, so a crash inside a transaction rewinds
-//! to its start; one sink per file (two writers would break the accounting).
+//! to its start; one sink per file (two writers would break the accounting): a second sink on
+//! the same file fails at once, naming the process that writes it (`PATH.otter-lock`).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use super::format::{now_ms, render_event, Context, Format};
 use super::offset::{self, Offset};
 use crate::error::{Error, ErrorKind, Result};
+use crate::instance::InstanceLock;
 use crate::position::Position;
 use crate::traits::{Ack, Batch, Sink};
 
@@ -97,6 +99,8 @@ enum Output {
 struct FileOut {
     path: PathBuf,
     file: File,
+    /// `PATH.otter-lock`: one sink per file, on this machine.
+    _lock: InstanceLock,
     /// Current length of the file (what we appended included).
     len: u64,
     /// The last record written to the sidecar.
@@ -106,6 +110,9 @@ struct FileOut {
 
 impl FileOut {
     fn open(path: PathBuf, sync: bool) -> Result<FileOut> {
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".otter-lock");
+        let lock = InstanceLock::acquire(&PathBuf::from(lock_path), &format!("output file {}", path.display()))?;
         let file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -113,7 +120,7 @@ impl FileOut {
             .open(&path)
             .map_err(|e| Error::new(ErrorKind::Sink, format!("cannot open {}", path.display())).with_source(e))?;
         let recorded = offset::repair(&path, &file, sync)?;
-        Ok(FileOut { path, file, len: recorded.len, recorded, sync })
+        Ok(FileOut { path, file, _lock: lock, len: recorded.len, recorded, sync })
     }
 
     /// Appends `bytes`; then, when `record` is `(n, position)`, records that the first `n` of

@@ -61,6 +61,14 @@ pub use self::columns::{Columns, ColumnsConfig};
 pub use self::filter::{EventKind, FilterConfig, KindFilter};
 pub use self::pattern::{NameTemplate, TablePattern};
 pub use self::route::{Route, RouteConfig, RouteRule};
+
+/// Rewrites the table names a DDL statement mentions (in `CREATE`/`ALTER`/`DROP`/`RENAME`/
+/// `TRUNCATE TABLE`, `LIKE`, `REFERENCES`, index DDL; never inside strings, comments or
+/// `SELECT` parts): `route` maps `(db, table)` — unqualified names resolved in `default_db` — to
+/// a new name, written qualified and backquoted. `None` when nothing changed.
+pub fn rewrite_ddl_tables(sql: &str, default_db: &str, route: impl FnMut(&str, &str) -> Option<(String, String)>) -> Option<String> {
+    self::ddl_rewrite::rewrite(sql, default_db, route)
+}
 use crate::error::Result;
 use crate::traits::{Batch, Transform};
 

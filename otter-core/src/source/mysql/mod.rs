@@ -13,6 +13,7 @@
 pub mod assemble;
 pub mod conn;
 pub mod preflight;
+pub mod replica_lock;
 pub mod start;
 pub mod stream;
 pub mod tables;
@@ -46,7 +47,9 @@ pub struct MysqlSourceConfig {
     /// (MariaDB 10.5+; REPLICATION CLIENT on MySQL) and SELECT on the captured tables.
     pub url: String,
     /// The replica server id to register with; must be unique among the source's replicas.
-    /// Default: derived from the URL and the pipeline name.
+    /// Default: derived from the URL and the capturing instance (`otter run`: the pipeline name,
+    /// this host and the state directory), so two instances never share one. Two otter dumps
+    /// with one server id are refused (the second fails, the first keeps streaming).
     #[serde(default)]
     pub server_id: Option<u32>,
     /// Where to start without a checkpoint: `latest` (default), `earliest`, `FILE:OFFSET`, a GTID
@@ -164,7 +167,10 @@ pub struct SourceOptions {
     pub state_dir: Option<PathBuf>,
     /// Resume here instead of the configured start.
     pub resume: Option<Position>,
-    /// Salt for the default server id (the pipeline name).
+    /// Who captures: the default server id is derived from it, and it tells this instance's
+    /// leftover dump sessions from other replicas' ([`replica_lock`]). Two instances must not
+    /// share one: the CLI uses the pipeline name with this host and the state directory (or the
+    /// process id when there is no state).
     pub name: String,
     /// Skip the preflight checks (they still run for `otter check`).
     pub skip_preflight: bool,
@@ -265,7 +271,7 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut delivered = false;
-        let end = session(&opts, &server, server_id, &stream_start, heartbeat, &mut asm, &tx, &mut delivered).await;
+        let end = session(&opts, &server, server_id, &options.name, &stream_start, heartbeat, &mut asm, &tx, &mut delivered).await;
         match end {
             Ok(true) => return Ok(()), // the consumer went away
             Ok(false) => tracing::warn!(position = %asm.resume_position(), "The source ended the binlog stream; reconnecting."),
@@ -292,13 +298,14 @@ async fn session(
     opts: &ConnectOptions,
     server: &ServerInfo,
     server_id: u32,
+    identity: &str,
     start: &StreamStart,
     heartbeat: Duration,
     asm: &mut Assembler,
     tx: &mpsc::Sender<Result<Event>>,
     delivered: &mut bool,
 ) -> Result<bool> {
-    let mut conn = BinlogConn::open(opts, server, server_id, start, heartbeat).await?;
+    let mut conn = BinlogConn::open(opts, server, server_id, Some(identity), start, heartbeat).await?;
     let mut parser = Parser::with_checksum(ChecksumAlg::Off);
     let mut out = Vec::new();
     loop {

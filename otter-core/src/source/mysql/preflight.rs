@@ -155,7 +155,8 @@ pub async fn check_privileges(conn: &mut Conn, server: &ServerInfo) -> Result<Ch
 ///
 /// A replica registered with our id may be our own previous process (killed, restarted at once):
 /// the server forgets it only when its dump thread next writes (a heartbeat), so the check waits
-/// up to `grace` for such a registration to disappear before calling it a conflict.
+/// up to `grace` for such a registration to disappear before calling it a conflict — unless it is
+/// an otter dump (it holds the server id's lock), which the capture's claim sorts out at once.
 pub async fn check_server_id(conn: &mut Conn, server: &ServerInfo, ours: u32) -> Result<Check> {
     check_server_id_within(conn, server, ours, std::time::Duration::from_secs(15)).await
 }
@@ -176,6 +177,13 @@ pub async fn check_server_id_within(conn: &mut Conn, server: &ServerInfo, ours: 
         let Some(host) = holder else {
             return Ok(Check::pass("server_id", format!("replica server_id {ours} is free")));
         };
+        // An otter dump holds its server id's lock: whether it is a leftover of this instance or
+        // another one's is decided when the dump claims the id (super::replica_lock).
+        let otter: Option<Option<u64>> =
+            conn.exec_first("SELECT IS_USED_LOCK(?)", (super::replica_lock::server_id_lock(ours),)).await.unwrap_or(None);
+        if otter.flatten().is_some() {
+            return Ok(Check::pass("server_id", format!("replica server_id {ours} is used by an otter dump; the capture claims it")));
+        }
         if std::time::Instant::now() >= deadline {
             return Ok(Check::fail(
                 "server_id",

@@ -122,7 +122,7 @@ async fn file_created(opts: &ConnectOptions, server: &ServerInfo, server_id: u32
     let start = StreamStart::Coord(BinlogCoord::new(file, 4));
     // A distinct, temporary replica id so that the probe does not kick the real dump out.
     let probe_id = server_id.wrapping_add(0x4000_0000).max(1);
-    let mut conn = BinlogConn::open(opts, server, probe_id, &start, Duration::from_secs(30)).await?;
+    let mut conn = BinlogConn::open(opts, server, probe_id, None, &start, Duration::from_secs(30)).await?;
     let mut parser = Parser::new();
     for _ in 0..4 {
         let Some(raw) = conn.next(&start).await? else { return Ok(None) };

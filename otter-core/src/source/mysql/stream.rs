@@ -49,6 +49,7 @@ pub struct RawEvent {
 /// An open binlog dump.
 pub struct BinlogConn {
     stream: BinlogStream,
+    server_id: u32,
     /// Header bytes of payload inner events the driver will deliver and otter must drop.
     expect_inner: VecDeque<Vec<u8>>,
     seen_format: bool,
@@ -58,15 +59,22 @@ pub struct BinlogConn {
 const MARIA_SLAVE_CAPABILITY_GTID: u32 = 4;
 
 impl BinlogConn {
-    /// Connects, registers as replica `server_id` and starts the dump at `start`.
+    /// Connects, registers as replica `server_id` and starts the dump at `start`. With an
+    /// `identity` (the capturing instance's), the server id is claimed first
+    /// ([`super::replica_lock`]): a server id another otter streams with is an error, not a
+    /// silent takeover of its stream.
     pub async fn open(
         opts: &ConnectOptions,
         server: &ServerInfo,
         server_id: u32,
+        identity: Option<&str>,
         start: &StreamStart,
         heartbeat: Duration,
     ) -> Result<BinlogConn> {
         let mut conn = opts.connect().await?;
+        if let Some(identity) = identity {
+            super::replica_lock::claim(&mut conn, server_id, identity).await?;
+        }
         let nanos = heartbeat.as_nanos().clamp(1_000_000, 4_294_967 * 1_000_000_000);
         let mut setup = vec![format!("SET @master_heartbeat_period = {nanos}")];
         if server.flavor == Flavor::MariaDb {
@@ -94,8 +102,8 @@ impl BinlogConn {
                 request = request.with_gtid().with_gtid_set(sids(set)?);
             }
         }
-        let stream = conn.get_binlog_stream(request).await.map_err(|e| dump_error(e, start))?;
-        Ok(BinlogConn { stream, expect_inner: VecDeque::new(), seen_format: false, limits: Limits::default() })
+        let stream = conn.get_binlog_stream(request).await.map_err(|e| dump_error(e, start, server_id))?;
+        Ok(BinlogConn { stream, server_id, expect_inner: VecDeque::new(), seen_format: false, limits: Limits::default() })
     }
 
     /// The next event; `Ok(None)` when the server ended the dump (shutdown, or the session was
@@ -103,7 +111,7 @@ impl BinlogConn {
     pub async fn next(&mut self, start: &StreamStart) -> Result<Option<RawEvent>> {
         loop {
             let Some(item) = self.stream.next().await else { return Ok(None) };
-            let event = item.map_err(|e| dump_error(e, start))?;
+            let event = item.map_err(|e| dump_error(e, start, self.server_id))?;
             let mut frame = Vec::with_capacity(event.header().event_size() as usize);
             event.header().serialize(&mut frame);
             frame.extend_from_slice(event.data());
@@ -214,20 +222,27 @@ fn sids(set: &GtidSet) -> Result<Vec<Sid<'static>>> {
         .collect()
 }
 
+/// ER_SLAVE_SAME_ID: another replica registered with our server id and the server ended our dump.
+const SAME_SERVER_ID: u16 = 4052;
+
 /// Translates a dump failure into an error that names the start position and what to do.
-fn dump_error(e: mysql_async::Error, start: &StreamStart) -> Error {
+fn dump_error(e: mysql_async::Error, start: &StreamStart, server_id: u32) -> Error {
+    let msg = match &e {
+        mysql_async::Error::Server(s) => s.message.clone(),
+        _ => String::new(),
+    };
+    let lower = msg.to_ascii_lowercase();
+    let same_id = lower.contains("same server_uuid") || lower.contains("same server_id") || lower.contains("same server id");
+    if server_code(&e) == Some(SAME_SERVER_ID) || (server_code(&e) == Some(codes::FATAL_READING_BINLOG) && same_id) {
+        return Error::new(
+            ErrorKind::ServerIdConflict,
+            format!(
+                "server id {server_id} is already streaming from this server: another otter, or a replica with the same id, \
+                 connected with it and the server ended this stream ({msg}); set a distinct server_id"
+            ),
+        );
+    }
     if server_code(&e) == Some(codes::FATAL_READING_BINLOG) {
-        let msg = match &e {
-            mysql_async::Error::Server(s) => s.message.clone(),
-            _ => String::new(),
-        };
-        let lower = msg.to_ascii_lowercase();
-        if lower.contains("same server_uuid") || lower.contains("same server_id") || lower.contains("same server id") {
-            return Error::new(
-                ErrorKind::ServerIdConflict,
-                format!("another replica uses the same server id ({msg}): give this source a distinct server_id"),
-            );
-        }
         if lower.contains("purged") || lower.contains("could not find first log file") || lower.contains("could not find gtid") || lower.contains("is missing the gtid") {
             return Error::new(
                 ErrorKind::PositionPurged,

@@ -74,6 +74,11 @@ pub fn required(what: &str) -> Error {
 /// it (`CLIENT_SSL`) and otherwise fails before sending any credentials, so a server without TLS
 /// keeps the authentication error; the credentials go to the host and port the plain attempt
 /// already sent them to. Any failure of the probe (wrong password, timeout) answers `false`.
+///
+/// Security: an unverified TLS session adds no exposure over the plain attempt that preceded it —
+/// a man in the middle able to answer that attempt can already obtain the password from it (it can
+/// demand `caching_sha2_password` and hand the client its own RSA key), and it sees the session's
+/// data anyway, which is what configuring TLS off accepts.
 pub async fn login_works_over_tls(opts: &Opts, timeout: Duration) -> bool {
     let ssl = SslOpts::default().with_danger_accept_invalid_certs(true).with_danger_skip_domain_validation(true);
     let probe = OptsBuilder::from_opts(opts.clone()).ssl_opts(Some(ssl));
