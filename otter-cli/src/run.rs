@@ -99,7 +99,13 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut sto
     };
     metrics.set_position(resume.clone());
     tracing::info!(pipeline = %p.name, position = ?resume.as_ref().map(ToString::to_string), "Starting pipeline.");
-    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume, name: identity, skip_preflight: false };
+    // Who owns the capture: the target's lease makes a MySQL pipeline exclusive across
+    // machines; otherwise this machine's state lock does.
+    let owner = match &p.sink {
+        SinkConfig::Mysql(m) => Some(format!("{} -> {} {}", p.name, otter_core::error::redact_url(&m.url), m.checkpoint_schema)),
+        SinkConfig::Jsonl(_) => None,
+    };
+    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume, name: identity, skip_preflight: false, owner };
     let mut source_cfg = p.source.clone();
     if let Some(tw) = &p.two_way {
         source_cfg.marks = tw.rules();

@@ -124,6 +124,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
         state_dir: args.state_dir.as_ref().map(|d| d.join("schema")),
         resume,
         name: identity,
+        owner: None,
         skip_preflight: false,
     };
     let mut out: Box<dyn Write + Send> = match &args.output {

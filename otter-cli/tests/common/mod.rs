@@ -107,15 +107,19 @@ pub fn config(dir: &Path, a: &MariaDb, b: &MariaDb, workers: usize) -> PathBuf {
 /// Writes a config for pipeline `a_to_b` capturing `include` (a TOML-escaped pattern), with
 /// `extra` TOML appended (e.g. `[[pipeline.transform]]` tables), and returns its path.
 pub fn config_with(dir: &Path, a: &MariaDb, b: &MariaDb, workers: usize, include: &str, extra: &str) -> PathBuf {
+    config_sink(dir, a, &b.url(), workers, include, "", extra)
+}
+
+/// [`config_with`] for a target URL, with `sink_extra` TOML lines in `[pipeline.sink]`.
+pub fn config_sink(dir: &Path, a: &MariaDb, b_url: &str, workers: usize, include: &str, sink_extra: &str, extra: &str) -> PathBuf {
     let text = format!(
         "state_dir = \"{}\"\n\
          [[pipeline]]\nname = \"a_to_b\"\n\
          [pipeline.source]\nurl = \"{}\"\nfrom = \"earliest\"\ninclude = [\"{include}\"]\nserver_id = 777\nheartbeat_secs = 1\nmax_reconnect_backoff_secs = 1\n\
-         [pipeline.sink]\nkind = \"mysql\"\nurl = \"{}\"\nworkers = {workers}\nmax_retry_backoff_secs = 1\n\
+         [pipeline.sink]\nkind = \"mysql\"\nurl = \"{b_url}\"\nworkers = {workers}\nmax_retry_backoff_secs = 1\n{sink_extra}\n\
          [pipeline.batch]\nlinger_ms = 20\n{extra}",
         dir.join("state").display(),
         a.url(),
-        b.url()
     );
     let path = dir.join("pipe.toml");
     std::fs::write(&path, text).unwrap();

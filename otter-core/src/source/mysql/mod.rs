@@ -174,6 +174,12 @@ pub struct SourceOptions {
     pub name: String,
     /// Skip the preflight checks (they still run for `otter check`).
     pub skip_preflight: bool,
+    /// Who owns this capture exclusively (default: `name`). A binlog dump on the source that
+    /// holds the same owner's lock is a leftover of this owner and is ended when this capture
+    /// claims its server id ([`replica_lock`]). For a pipeline whose target lease makes it
+    /// exclusive across machines, the pipeline and its target: the new holder then ends the
+    /// dump of an old holder that was paused or cut off.
+    pub owner: Option<String>,
 }
 
 impl MysqlSource {
@@ -271,7 +277,8 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut delivered = false;
-        let end = session(&opts, &server, server_id, &options.name, &stream_start, heartbeat, &mut asm, &tx, &mut delivered).await;
+        let owner = options.owner.clone().unwrap_or_else(|| options.name.clone());
+        let end = session(&opts, &server, server_id, &owner, &stream_start, heartbeat, &mut asm, &tx, &mut delivered).await;
         match end {
             Ok(true) => return Ok(()), // the consumer went away
             Ok(false) => tracing::warn!(position = %asm.resume_position(), "The source ended the binlog stream; reconnecting."),

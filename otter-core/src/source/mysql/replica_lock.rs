@@ -8,11 +8,12 @@
 //!
 //! Invariants: the lock `otter.server_id.<id>` lives and dies with the dump's session (a dead
 //! process frees it as soon as the server notices); next to it the session holds
-//! `otter.replica.<hash of the instance identity>`. When the id's lock is held by a session that
-//! also holds *our* identity lock, that session is a leftover of this very instance (a previous
-//! connection, or the process before a kill -9 and restart — the instance identity is exclusive
-//! on this machine through its state lock) and is killed instead of waited for. A replica that
-//! is not an otter takes no lock; the server's own "same server id" error covers it.
+//! `otter.replica.<hash of the capture's owner>`. When the id's lock is held by a session that
+//! also holds *our* owner lock, that session is a leftover of this owner (a previous connection,
+//! the process before a kill -9 and restart, or a holder that lost the pipeline — the owner is
+//! exclusive: a state directory's lock on one machine, the target's lease across machines) and is
+//! killed instead of waited for. A replica that is not an otter takes no lock; the server's own
+//! "same server id" error covers it.
 
 use std::time::Duration;
 

@@ -1,0 +1,225 @@
+//! Faults of the otter process itself, through `otter run` against real servers, while a writer
+//! keeps changing the source (small transactions, deletes, and 5,000-row transactions into a
+//! keyless table and a table whose only key is a nullable unique key):
+//! - kill -9 ten times, each followed by an immediate restart, aimed alternately at the moment
+//!   the target executes one of otter's apply statements (the apply sent as text, so a big
+//!   transaction is a long multi-statement packet) and 0.2-1.5 s after a big source commit: the
+//!   tables end equal, nothing applied twice (the keyless table would show it), no stop on a
+//!   duplicate key;
+//! - an instance frozen with SIGSTOP while a second one (another state directory, as on another
+//!   machine) takes the pipeline over, then SIGCONT: the first stops, its writes rejected; the
+//!   data is intact.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use common::{config_sink, interrupt, spawn_run, Rng};
+use otter_testkit::{Client, MariaDb, ServerConfig};
+
+const TABLES: &[&str] = &["w.sb", "w.nokey", "w.uniq"];
+
+fn schema(a: &MariaDb) {
+    a.sql(
+        "CREATE DATABASE w;
+         CREATE TABLE w.sb (id INT PRIMARY KEY, k INT NOT NULL, c CHAR(60) NOT NULL, KEY (k));
+         CREATE TABLE w.nokey (a INT, b VARCHAR(20));
+         CREATE TABLE w.uniq (u INT NULL, v VARCHAR(20), UNIQUE KEY (u))",
+    )
+    .unwrap();
+}
+
+/// Writes until `stop`; after each 5,000-row transaction commits, sends on `big`.
+fn writer(client: Client, stop: Arc<AtomicBool>, big: mpsc::Sender<()>) {
+    let mut rng = Rng(0x5eed);
+    let mut next_u = 1u64;
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        if i % 40 == 0 {
+            let rows: Vec<String> = (0..5000).map(|n| format!("({}, 'big{i}-{n}')", n % 97)).collect();
+            let uniq: Vec<String> = (0..5000)
+                .map(|n| {
+                    next_u += 1;
+                    if n % 10 == 0 { format!("(NULL, 'n{i}')") } else { format!("({next_u}, 'u{i}')") }
+                })
+                .collect();
+            let sql = format!("BEGIN; INSERT INTO w.nokey VALUES {}; INSERT INTO w.uniq VALUES {}; COMMIT", rows.join(","), uniq.join(","));
+            if let Err(e) = client.sql(&sql) {
+                panic!("the source refused a big transaction: {}", e.to_string().lines().last().unwrap_or(""));
+            }
+            let _ = big.send(());
+            continue;
+        }
+        let id = rng.below(300) + 1;
+        let sql = match rng.below(6) {
+            0 | 1 => format!("INSERT INTO w.sb VALUES ({id}, {}, 'c{i}') ON DUPLICATE KEY UPDATE k = k + 1, c = 'u{i}'", rng.below(100)),
+            2 => format!("DELETE FROM w.sb WHERE id = {id}"),
+            3 => format!("INSERT INTO w.nokey VALUES ({}, 's{i}'), ({}, 's{i}')", rng.below(97), rng.below(97)),
+            4 => format!("DELETE FROM w.nokey WHERE a = {} LIMIT 3", rng.below(97)),
+            _ => format!("DELETE FROM w.uniq WHERE u = {}", rng.below(next_u.max(2))),
+        };
+        client.sql(&format!("BEGIN; {sql}; COMMIT")).unwrap();
+    }
+}
+
+fn checksums(db: &MariaDb) -> Vec<(String, String)> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let sum = db.query(&format!("CHECKSUM TABLE {t}")).map(|r| r[0][1].clone()).unwrap_or_default();
+            (sum, db.value(&format!("SELECT COUNT(*) FROM {t}")).unwrap_or_default())
+        })
+        .collect()
+}
+
+fn wait_equal(a: &MariaDb, b: &MariaDb, secs: u64, running: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (x, y) = (checksums(a), checksums(b));
+        if x == y {
+            return;
+        }
+        if let Some(status) = running.try_wait().unwrap() {
+            panic!("otter exited ({status}) before the tables were equal\nsource {x:?}\ntarget {y:?}\n{}", tail(log));
+        }
+        assert!(Instant::now() < deadline, "tables differ after {secs}s\nsource {x:?}\ntarget {y:?}\n{}", tail(log));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The last lines of a log.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+/// Waits (at most `secs`) until `b` executes one of otter's apply statements on `w`.
+fn apply_in_flight(b_url: &str, secs: u64) -> bool {
+    use mysql_async::prelude::Queryable;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(b_url).unwrap()).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            let n: Option<u64> = conn
+                .query_first(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND ID <> CONNECTION_ID() \
+                     AND (INFO LIKE 'INSERT INTO `w`%' OR INFO LIKE 'START TRANSACTION%')",
+                )
+                .await
+                .unwrap();
+            if n.unwrap_or(0) > 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        false
+    })
+}
+
+fn signal(child: &Child, sig: &str) {
+    Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
+}
+
+#[test]
+fn kill9_with_immediate_restarts_applies_nothing_twice() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    schema(&a);
+    let dir = tempfile::tempdir().unwrap();
+    // Applies as text statements: a big transaction is one long multi-statement packet.
+    let config = config_sink(dir.path(), &a, &b.url(), 2, "w\\\\..*", "bulk_min_rows = 0\nload_data_min_rows = 0", "");
+    let log = dir.path().join("run.log");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (big_tx, big_rx) = mpsc::channel();
+    let w = {
+        let (client, stop) = (a.client(), Arc::clone(&stop));
+        std::thread::spawn(move || writer(client, stop, big_tx))
+    };
+    let mut otter = spawn_run(&config, &log);
+    let mut rng = Rng(0xdead_beef);
+    let mut aimed = 0;
+    for kill in 0..10 {
+        if kill % 2 == 0 {
+            // Aimed at an apply the target is executing right now.
+            while big_rx.try_recv().is_ok() {}
+            big_rx.recv_timeout(Duration::from_secs(60)).expect("no big transaction");
+            aimed += usize::from(apply_in_flight(&b.url(), 10));
+        } else {
+            // 0.2-1.5 s after a big source transaction committed.
+            big_rx.recv_timeout(Duration::from_secs(60)).expect("no big transaction");
+            std::thread::sleep(Duration::from_millis(200 + rng.below(1300)));
+        }
+        if let Some(status) = otter.try_wait().unwrap() {
+            panic!("otter stopped on its own ({status}) before kill {kill}:\n{}", tail(&log));
+        }
+        otter.kill().unwrap(); // SIGKILL
+        otter.wait().unwrap();
+        otter = spawn_run(&config, &log);
+    }
+    assert!(aimed >= 3, "only {aimed} of 5 kills met an apply in flight");
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    wait_equal(&a, &b, 180, &mut otter, &log);
+    assert!(interrupt(otter).success(), "{}", tail(&log));
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!text.contains("Duplicate entry"), "a row was applied twice:\n{}", tail(&log));
+}
+
+#[test]
+fn a_frozen_instance_is_taken_over_and_its_writes_rejected() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    schema(&a);
+    let (dir1, dir2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config1 = config_sink(dir1.path(), &a, &b.url(), 2, "w\\\\..*", "lease_secs = 2", "");
+    let config2 = config_sink(dir2.path(), &a, &b.url(), 2, "w\\\\..*", "lease_secs = 2", "");
+    let (log1, log2) = (dir1.path().join("run.log"), dir2.path().join("run.log"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (big_tx, big_rx) = mpsc::channel();
+    let w = {
+        let (client, stop) = (a.client(), Arc::clone(&stop));
+        std::thread::spawn(move || writer(client, stop, big_tx))
+    };
+    let mut first = spawn_run(&config1, &log1);
+    // Freeze it right after a big source commit, while it applies.
+    big_rx.recv_timeout(Duration::from_secs(60)).expect("no big transaction");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&first, "-STOP");
+    // Its lease expires (idle longer than lease_secs on the target's clock); the second
+    // instance takes the pipeline over.
+    std::thread::sleep(Duration::from_secs(4));
+    let mut second = spawn_run(&config2, &log2);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log2).unwrap_or_default().contains("Loader ready") {
+        assert!(Instant::now() < deadline, "no takeover:\n{}", tail(&log2));
+        assert!(second.try_wait().unwrap().is_none(), "the second instance stopped:\n{}", tail(&log2));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(std::fs::read_to_string(&log2).unwrap().contains("taking over and fencing it"), "{}", tail(&log2));
+    std::thread::sleep(Duration::from_secs(2));
+    // Thawed, the first instance finds the pipeline gone: its writes are rejected and it stops.
+    signal(&first, "-CONT");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = first.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the frozen instance kept running after SIGCONT:\n{}", tail(&log1));
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(1), "{}", tail(&log1));
+    let text1 = std::fs::read_to_string(&log1).unwrap();
+    assert!(text1.contains("was taken over on the target by") && text1.contains("(epoch 2)") && text1.contains("rolled back"), "{}", tail(&log1));
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    wait_equal(&a, &b, 180, &mut second, &log2);
+    assert!(interrupt(second).success(), "{}", tail(&log2));
+    assert_eq!(b.query("SELECT DISTINCT epoch FROM otter.checkpoint").unwrap(), [["2"]]);
+}
