@@ -40,7 +40,7 @@ fn writer(client: Client, stop: Arc<AtomicBool>, big: mpsc::Sender<()>) {
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
         i += 1;
-        if i % 40 == 0 {
+        if i.is_multiple_of(40) {
             let rows: Vec<String> = (0..5000).map(|n| format!("({}, 'big{i}-{n}')", n % 97)).collect();
             let uniq: Vec<String> = (0..5000)
                 .map(|n| {
