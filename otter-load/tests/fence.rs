@@ -149,3 +149,15 @@ async fn checkpoint_statements_touch_only_their_pipeline_in_every_sql_mode() {
         assert_eq!(x, [1], "sql_mode {mode:?}: another pipeline's row was touched");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_sharing_a_target_take_their_leases_at_the_same_time() {
+    let (_a, b) = setup();
+    let mut sinks: Vec<MysqlSink> = (0..4).map(|i| MysqlSink::new(&format!("p{i}"), config(&b)).unwrap()).collect();
+    // First-time lease rows of different pipelines never lock each other (no gap locks).
+    let results = futures_util::future::join_all(sinks.iter_mut().map(|s| s.stored_position())).await;
+    for r in results {
+        r.unwrap();
+    }
+    assert_eq!(b.value("SELECT COUNT(*) FROM otter.lease WHERE epoch = 1").unwrap(), "4");
+}

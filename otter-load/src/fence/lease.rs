@@ -149,6 +149,8 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
 async fn raise_epoch(conn: &mut Conn, schema: &str, pipeline: &str, conns: &str, boot: i64) -> Result<u64> {
     let lease = format!("{}.{}", otter_core::mysql::quote::ident(schema), otter_core::mysql::quote::ident(LEASE_TABLE));
     let ckpt = format!("{}.`checkpoint`", otter_core::mysql::quote::ident(schema));
+    // READ COMMITTED: no gap locks, so pipelines sharing the table never wait on each other.
+    conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").await.map_err(err)?;
     conn.query_drop("SET SESSION innodb_lock_wait_timeout = 2").await.map_err(err)?;
     let me = Holder::current().to_string();
     for attempt in 0.. {
@@ -156,7 +158,7 @@ async fn raise_epoch(conn: &mut Conn, schema: &str, pipeline: &str, conns: &str,
         let locked: std::result::Result<Option<u64>, _> = conn.exec_first(format!("SELECT epoch FROM {lease} WHERE pipeline = ? FOR UPDATE"), (pipeline,)).await;
         let old = match locked {
             Ok(v) => v.unwrap_or(0),
-            Err(e) if server_code(&e) == Some(1205) && attempt < 15 => {
+            Err(e) if matches!(server_code(&e), Some(1205 | 1213)) && attempt < 15 => {
                 let _ = conn.query_drop("ROLLBACK").await;
                 tracing::info!(pipeline, "Waiting for the old holder's open transactions; killing its connections.");
                 kill_registered(conn, conns, pipeline, None, boot).await?;
@@ -170,15 +172,32 @@ async fn raise_epoch(conn: &mut Conn, schema: &str, pipeline: &str, conns: &str,
         let stored: Option<Option<u64>> =
             conn.exec_first(format!("SELECT MAX(epoch) FROM {ckpt} WHERE pipeline = ?"), (pipeline,)).await.map_err(err)?;
         let epoch = old.max(stored.flatten().unwrap_or(0)) + 1;
+        // Never lower, and above whatever a racing first insert wrote: the epoch read back is ours.
         let write = format!(
             "INSERT INTO {lease} (pipeline, epoch, holder, since, lease_conn) VALUES ({p}, {epoch}, {h}, UTC_TIMESTAMP(6), CONNECTION_ID()) \
-             ON DUPLICATE KEY UPDATE epoch = VALUES(epoch), holder = VALUES(holder), since = VALUES(since), lease_conn = VALUES(lease_conn)",
+             ON DUPLICATE KEY UPDATE epoch = GREATEST(epoch + 1, VALUES(epoch)), holder = VALUES(holder), since = VALUES(since), \
+             lease_conn = VALUES(lease_conn)",
             p = text(pipeline),
             h = text(&me),
         );
-        conn.query_drop(write).await.map_err(err)?;
-        conn.query_drop("COMMIT").await.map_err(err)?;
-        return Ok(epoch);
+        let written = async {
+            conn.query_drop(write).await?;
+            let e: Option<u64> = conn.exec_first(format!("SELECT epoch FROM {lease} WHERE pipeline = ?"), (pipeline,)).await?;
+            conn.query_drop("COMMIT").await?;
+            Ok::<_, mysql_async::Error>(e)
+        };
+        match written.await {
+            Ok(Some(epoch)) => return Ok(epoch),
+            Ok(None) => return Err(Error::new(ErrorKind::Sink, format!("the lease row of pipeline {pipeline} vanished while it was taken"))),
+            Err(e) if matches!(server_code(&e), Some(1205 | 1213)) && attempt < 15 => {
+                let _ = conn.query_drop("ROLLBACK").await;
+                continue;
+            }
+            Err(e) => {
+                let _ = conn.query_drop("ROLLBACK").await;
+                return Err(err(e));
+            }
+        }
     }
     Err(Error::new(ErrorKind::Sink, format!("could not take pipeline {pipeline}: its old holder's transactions stay open and cannot be killed")))
 }
