@@ -36,7 +36,8 @@ use crate::checkpoint::{CheckpointTable, Stored};
 use crate::fence::{Lease, LeaseOptions};
 use otter_core::mysql::quote::ident;
 use crate::config::MysqlSinkConfig;
-use crate::conflict::{CompiledRule, Guarded};
+use crate::conflict::tombstone::Tombstones;
+use crate::conflict::{CompiledRule, ConflictPolicy, Guarded};
 use otter_core::two_way::TwoWayConfig;
 use crate::dialect::mysql::MysqlDialect;
 use crate::dialect::SqlDialect;
@@ -91,6 +92,9 @@ pub struct MysqlSink {
     dispatched: bool,
     /// The pipeline's lease on the target (none in a dry run).
     lease: Option<Lease>,
+    /// Delete tombstones of the `last-writer-wins` tables on the target (none without such
+    /// rules, and in a dry run).
+    tombs: Option<Tombstones>,
 }
 
 impl MysqlSink {
@@ -120,6 +124,7 @@ impl MysqlSink {
             start: None,
             dispatched: false,
             lease: None,
+            tombs: None,
         })
     }
 
@@ -163,6 +168,8 @@ impl MysqlSink {
         }
         let ckpt = self.ckpt.clone();
         let cfg = Arc::clone(&self.cfg);
+        let rules = self.rules.clone();
+        let site = self.two_way.as_ref().map_or_else(|| "target".to_owned(), |t| t.target_site.clone());
         let marks_schema = self.two_way.as_ref().map_or(cfg.checkpoint_schema.clone(), |t| t.marks_schema.clone());
         let conn = self.meta().await?;
         let (version,): (String,) = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?.unwrap_or_default();
@@ -178,10 +185,16 @@ impl MysqlSink {
             for s in tables {
                 conn.query_drop(s).await.map_err(|e| translate(e, "creating otter's tables on the target"))?;
             }
+            crate::conflict::upgrade(conn, &marks_schema).await?;
             // Take the pipeline (waiting for the old holder's last transactions), then read where
             // it stopped: nothing of the old holder commits after this read.
             let options = LeaseOptions { ttl: Duration::from_secs(cfg.lease_secs), ..LeaseOptions::default() };
             self.lease = Some(crate::fence::acquire(&self.opts, ckpt.schema(), &self.name, &options).await?);
+            if rules.iter().any(|r| r.rule.policy == ConflictPolicy::LastWriterWins) {
+                let mut tombs = Tombstones::new(&marks_schema, &site);
+                tombs.ensure_existing(self.meta().await?, &rules).await?;
+                self.tombs = Some(tombs);
+            }
         }
         let fence = self.lease.as_ref().map(|l| Arc::clone(l.fence()));
         let conn = self.meta().await?;
@@ -276,6 +289,11 @@ impl MysqlSink {
                         "{}.{} has a conflict rule but no primary or unique key on the target; conflicts need a key",
                         schema.db, schema.name
                     )));
+                }
+                if let Some(tombs) = self.tombs.as_mut().filter(|_| rule.rule.policy == ConflictPolicy::LastWriterWins) {
+                    let key: Vec<&str> = info.key.iter().filter_map(|&i| schema.columns.get(i).map(|c| c.name.as_str())).collect();
+                    let conn = self.meta.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
+                    tombs.ensure(conn, &schema.db, &schema.name, key, &rule.rule).await?;
                 }
                 // Change by change, one partition per table: order (and key changes) kept.
                 let p = self.partition(&schema, None, None, &mut keybuf);
@@ -385,6 +403,9 @@ impl MysqlSink {
             .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
         wait_all(vec![rx]).await?;
         self.targets.clear();
+        if let Some(t) = self.tombs.as_mut() {
+            t.forget();
+        }
         self.last_ddl = Some(ddl.position.clone());
         // Everything before the DDL is applied everywhere: it is a safe resume point.
         self.tracker.lock().through = Some(ddl.position.clone());
@@ -481,6 +502,21 @@ impl Sink for MysqlSink {
                     self.last_write = Instant::now();
                 }
             }
+        }
+        if let Some(gc) = self.tombs.as_mut().and_then(Tombstones::gc_due) {
+            let opts = self.opts.clone();
+            tokio::spawn(async move {
+                let run = async {
+                    let mut conn = opts.connect().await?;
+                    for sql in gc {
+                        conn.query_drop(sql).await.map_err(|e| translate(e, "removing old tombstones"))?;
+                    }
+                    Ok::<_, Error>(())
+                };
+                if let Err(e) = run.await {
+                    tracing::warn!(error = %e, "Could not remove old tombstones; trying again later.");
+                }
+            });
         }
         let tracker = Arc::clone(&self.tracker);
         self.completions.retain(|h| !h.is_finished());

@@ -171,27 +171,25 @@ impl Pipeline {
         let Pipeline { name, mut source, mut transforms, mut sink, store, batching, metrics, checkpoint_every, status_file, drain_timeout } = self;
         metrics.set_state("running");
         let (tx, rx) = mpsc::channel::<Batch>(batching.max_in_flight.max(1));
+        // The reader watches the stop request itself (it must not read past it); the drain timer
+        // learns of it through the watch.
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let stop = async move {
-            while !*stop_rx.borrow() {
-                if stop_rx.changed().await.is_err() {
-                    break;
-                }
-            }
+            shutdown.await;
+            let _ = stop_tx.send(true);
         };
         let reader = read_loop(&mut *source, &mut transforms, batching, tx, stop);
         let writer = write_loop(&name, &mut *sink, store.as_deref(), batching, rx, &metrics, checkpoint_every, status_file.as_ref());
         let work = async { tokio::try_join!(reader, writer).map(|_| ()) };
         tokio::pin!(work);
-        tokio::pin!(shutdown);
-        let mut stopping = false;
+        let (mut stopping, mut reader_done) = (false, false);
         let result = loop {
             tokio::select! {
                 r = &mut work => break r,
-                _ = &mut shutdown, if !stopping => {
-                    stopping = true;
-                    let _ = stop_tx.send(true);
-                }
+                changed = stop_rx.changed(), if !stopping && !reader_done => match changed {
+                    Ok(()) => stopping = true,
+                    Err(_) => reader_done = true,
+                },
                 _ = tokio::time::sleep(drain_timeout), if stopping => {
                     tracing::warn!(pipeline = %name, timeout_secs = drain_timeout.as_secs(), "Stop: the batches in flight did not finish in time; leaving them to the next run.");
                     break Ok(());

@@ -22,7 +22,9 @@
 //! spatial) are not compared (their text forms are not exact), so conflicts only in them go
 //! unnoticed.
 
+mod policies;
 mod sql;
+pub(crate) mod tombstone;
 
 use otter_core::mysql::quote::{ident, text};
 use otter_core::two_way::{MARK_TABLE, NOSYNC_TABLE};
@@ -30,7 +32,8 @@ use otter_core::{Error, Result};
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use sql::{guarded_statements, Guarded, Sites};
+pub(crate) use policies::guarded_statements;
+pub(crate) use sql::{Guarded, Sites};
 
 /// How conflicting changes to a table are resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +83,15 @@ pub struct ConflictRule {
     /// `column-groups`: column groups (columns not listed form a group each).
     #[serde(default)]
     pub groups: Vec<Vec<String>>,
+    /// `last-writer-wins`: how long a site remembers a deleted row's key and version (its
+    /// tombstone), hours (default 168, a week). Keep it longer than any replication delay between
+    /// the sites: a change that arrives later than that after a delete of its row re-inserts it.
+    #[serde(default = "default_tombstone_hours")]
+    pub tombstone_hours: u64,
+}
+
+fn default_tombstone_hours() -> u64 {
+    168
 }
 
 /// A rule ready to match tables.
@@ -111,7 +123,12 @@ pub fn compile(rules: &[ConflictRule]) -> Result<Vec<CompiledRule>> {
                 }
             };
             match r.policy {
-                ConflictPolicy::LastWriterWins => need(&r.column, "column")?,
+                ConflictPolicy::LastWriterWins => {
+                    need(&r.column, "column")?;
+                    if r.tombstone_hours == 0 {
+                        return Err(Error::config(format!("{what}: `tombstone_hours` must be at least 1")));
+                    }
+                }
                 ConflictPolicy::PrimaryWins => need(&r.primary, "primary")?,
                 ConflictPolicy::ColumnGroups => {
                     need(&r.primary, "primary")?;
@@ -162,16 +179,37 @@ pub fn ensure_sql(schema: &str) -> Vec<String> {
                local_row LONGTEXT NULL,
                incoming_row LONGTEXT NULL,
                winner VARCHAR(64) NOT NULL,
+               decision VARCHAR(255) NOT NULL DEFAULT '',
                KEY by_table (db, tbl)
              ) ENGINE=InnoDB COMMENT='otter: conflicts detected on this site and how they were resolved'"
         ),
     ]
 }
 
-/// The statements that open an apply transaction with its origin mark.
-pub fn mark_sql(schema: &str, pipeline: &str, part: usize, origin: &str, via: &str) -> [String; 2] {
+/// Brings a conflict log created by an older otter up to date (the `decision` column).
+pub async fn upgrade(conn: &mut mysql_async::Conn, schema: &str) -> Result<()> {
+    use mysql_async::prelude::Queryable;
+    let has: Option<String> = conn
+        .exec_first(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'conflicts' AND COLUMN_NAME = 'decision'",
+            (schema,),
+        )
+        .await
+        .map_err(|e| otter_core::source::mysql::conn::translate(e, "target"))?;
+    if has.is_none() {
+        conn.query_drop(format!("ALTER TABLE {}.`conflicts` ADD COLUMN decision VARCHAR(255) NOT NULL DEFAULT ''", ident(schema)))
+            .await
+            .map_err(|e| otter_core::source::mysql::conn::translate(e, "adding the decision column to the conflict log"))?;
+    }
+    Ok(())
+}
+
+/// The statements that open an apply transaction with its origin mark (the session variable
+/// `@otter_origin` tells the tombstone triggers which site a delete came from).
+pub fn mark_sql(schema: &str, pipeline: &str, part: usize, origin: &str, via: &str) -> [String; 3] {
     let s = ident(schema);
     [
+        format!("SET @otter_origin = {}", text(origin)),
         format!("DELETE FROM {s}.`{MARK_TABLE}` WHERE pipeline = {} AND part = {part}", text(pipeline)),
         format!("INSERT INTO {s}.`{MARK_TABLE}` (pipeline, part, origin, via) VALUES ({}, {part}, {}, {})", text(pipeline), text(origin), text(via)),
     ]
@@ -182,7 +220,7 @@ mod tests {
     use super::*;
 
     fn rule(policy: ConflictPolicy) -> ConflictRule {
-        ConflictRule { tables: "shop\\..*".into(), policy, column: None, site_column: None, primary: None, groups: Vec::new() }
+        ConflictRule { tables: "shop\\..*".into(), policy, column: None, site_column: None, primary: None, groups: Vec::new(), tombstone_hours: 168 }
     }
 
     #[test]

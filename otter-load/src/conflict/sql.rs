@@ -11,7 +11,7 @@ use otter_core::change::{ChangeId, ChangeKind, Row};
 use otter_core::schema::SqlType;
 use otter_core::{Error, Result};
 
-use super::{CompiledRule, ConflictPolicy};
+use super::CompiledRule;
 use crate::dialect::{column, key_predicate, SqlDialect, TargetTable};
 
 /// A change applied with conflict checks (never merged with others).
@@ -40,37 +40,37 @@ pub(crate) struct Sites<'a> {
     pub schema: &'a str,
 }
 
-struct Ctx<'a, 'b> {
-    d: &'a dyn SqlDialect,
-    t: &'a TargetTable<'b>,
-    rule: &'a CompiledRule,
-    sites: Sites<'a>,
+pub(super) struct Ctx<'a, 'b> {
+    pub(super) d: &'a dyn SqlDialect,
+    pub(super) t: &'a TargetTable<'b>,
+    pub(super) rule: &'a CompiledRule,
+    pub(super) sites: Sites<'a>,
 }
 
-fn q(v: &str) -> String {
+pub(super) fn q(v: &str) -> String {
     otter_core::mysql::quote::text(v)
 }
 
 impl Ctx<'_, '_> {
-    fn table(&self) -> String {
+    pub(super) fn table(&self) -> String {
         let mut s = String::new();
         self.d.table(self.t.db, self.t.name, &mut s);
         s
     }
 
-    fn ident(&self, name: &str) -> String {
+    pub(super) fn ident(&self, name: &str) -> String {
         let mut s = String::new();
         self.d.ident(name, &mut s);
         s
     }
 
-    fn key(&self, img: &[Value<'static>]) -> Result<String> {
+    pub(super) fn key(&self, img: &[Value<'static>]) -> Result<String> {
         let mut s = String::new();
         key_predicate(self.d, self.t, img, " <=> ", &mut s)?;
         Ok(s)
     }
 
-    fn lit(&self, img: &[Value<'static>], i: usize) -> Result<String> {
+    pub(super) fn lit(&self, img: &[Value<'static>], i: usize) -> Result<String> {
         let col = column(self.t, i)?;
         let v = img.get(i).ok_or_else(|| Error::new(otter_core::ErrorKind::Sink, format!("row image has no column {}", col.name)))?;
         let mut s = String::new();
@@ -79,12 +79,12 @@ impl Ctx<'_, '_> {
     }
 
     /// Written columns present in `img`.
-    fn present(&self, img: &[Value<'static>]) -> Vec<usize> {
+    pub(super) fn present(&self, img: &[Value<'static>]) -> Vec<usize> {
         self.t.columns.iter().copied().filter(|&i| !matches!(img.get(i), Some(Value::Absent) | None)).collect()
     }
 
     /// `col <=> lit AND ...` over the comparable columns of `cols` (TRUE when none).
-    fn eq(&self, img: &[Value<'static>], cols: &[usize]) -> Result<String> {
+    pub(super) fn eq(&self, img: &[Value<'static>], cols: &[usize]) -> Result<String> {
         let mut parts = Vec::new();
         for &i in cols {
             let col = column(self.t, i)?;
@@ -98,7 +98,7 @@ impl Ctx<'_, '_> {
         Ok(if parts.is_empty() { "TRUE".into() } else { format!("({})", parts.join(" AND ")) })
     }
 
-    fn json_of_target(&self, cols: &[usize]) -> Result<String> {
+    pub(super) fn json_of_target(&self, cols: &[usize]) -> Result<String> {
         let mut parts = Vec::new();
         for &i in cols {
             let col = column(self.t, i)?;
@@ -107,7 +107,7 @@ impl Ctx<'_, '_> {
         Ok(format!("JSON_OBJECT({})", parts.join(", ")))
     }
 
-    fn json_of(&self, img: &[Value<'static>], cols: &[usize]) -> Result<String> {
+    pub(super) fn json_of(&self, img: &[Value<'static>], cols: &[usize]) -> Result<String> {
         let mut parts = Vec::new();
         for &i in cols {
             parts.push(format!("{}, {}", q(&column(self.t, i)?.name), self.lit(img, i)?));
@@ -115,28 +115,57 @@ impl Ctx<'_, '_> {
         Ok(format!("JSON_OBJECT({})", parts.join(", ")))
     }
 
-    /// Records a conflict when the row at `key_img`'s key matches `cond`.
-    fn log(&self, key_img: &[Value<'static>], incoming: Option<&[Value<'static>]>, cond: &str, winner: &str) -> Result<String> {
+    /// Records a decision when the row at `key_img`'s key exists and matches `cond`.
+    pub(super) fn log(&self, key_img: &[Value<'static>], incoming: Option<&[Value<'static>]>, cond: &str, winner: &str, decision: &str) -> Result<String> {
         let from = format!("{} WHERE {} AND {cond}", self.table(), self.key(key_img)?);
-        self.log_insert(key_img, &self.json_of_target(self.t.columns)?, incoming, winner, &from)
+        self.log_insert(key_img, &self.json_of_target(self.t.columns)?, incoming, winner, decision, &from)
     }
 
-    /// Records a conflict when the row at `key_img`'s key is missing.
-    fn log_missing(&self, key_img: &[Value<'static>], incoming: &[Value<'static>], winner: &str) -> Result<String> {
-        let from = format!("DUAL WHERE NOT EXISTS (SELECT 1 FROM {} WHERE {})", self.table(), self.key(key_img)?);
-        self.log_insert(key_img, "NULL", Some(incoming), winner, &from)
+    /// Records a decision when no row has the key of any of `keys` and `cond` holds.
+    pub(super) fn log_gone(
+        &self,
+        keys: &[&[Value<'static>]],
+        incoming: Option<&[Value<'static>]>,
+        cond: &str,
+        winner: &str,
+        decision: &str,
+    ) -> Result<String> {
+        let from = format!("DUAL WHERE {} AND {cond}", self.absent(keys)?);
+        let key_img = keys.first().copied().unwrap_or_default();
+        self.log_insert(key_img, "NULL", incoming, winner, decision, &from)
     }
 
-    /// `INSERT INTO conflicts ... SELECT <entry> FROM <from>`.
-    fn log_insert(&self, key_img: &[Value<'static>], local: &str, incoming: Option<&[Value<'static>]>, winner: &str, from: &str) -> Result<String> {
+    /// `NOT EXISTS` a row with the key of any of `keys`.
+    pub(super) fn absent(&self, keys: &[&[Value<'static>]]) -> Result<String> {
+        let mut parts = Vec::new();
+        for k in keys {
+            let p = format!("NOT EXISTS (SELECT 1 FROM {} WHERE {})", self.table(), self.key(k)?);
+            if !parts.contains(&p) {
+                parts.push(p);
+            }
+        }
+        Ok(parts.join(" AND "))
+    }
+
+    /// `INSERT INTO conflicts ... SELECT <entry> FROM <from>`: `local` is the row here (an SQL
+    /// expression), `winner` and `decision` SQL expressions.
+    pub(super) fn log_insert(
+        &self,
+        key_img: &[Value<'static>],
+        local: &str,
+        incoming: Option<&[Value<'static>]>,
+        winner: &str,
+        decision: &str,
+        from: &str,
+    ) -> Result<String> {
         let s = self.sites;
         let incoming = match incoming {
             Some(img) => self.json_of(img, &self.present(img))?,
             None => "NULL".into(),
         };
         Ok(format!(
-            "INSERT INTO {}.`conflicts` (pipeline, db, tbl, row_key, policy, origin, local_row, incoming_row, winner) \
-             SELECT {}, {}, {}, {}, {}, {}, {local}, {incoming}, {winner} FROM {from}",
+            "INSERT INTO {}.`conflicts` (pipeline, db, tbl, row_key, policy, origin, local_row, incoming_row, winner, decision) \
+             SELECT {}, {}, {}, {}, {}, {}, {local}, {incoming}, {winner}, {decision} FROM {from}",
             otter_core::mysql::quote::ident(s.schema),
             q(s.pipeline),
             q(self.t.db),
@@ -147,7 +176,7 @@ impl Ctx<'_, '_> {
         ))
     }
 
-    fn update(&self, key_img: &[Value<'static>], after: &[Value<'static>], cols: &[usize], cond: &str) -> Result<Option<String>> {
+    pub(super) fn update(&self, key_img: &[Value<'static>], after: &[Value<'static>], cols: &[usize], cond: &str) -> Result<Option<String>> {
         if cols.is_empty() {
             return Ok(None);
         }
@@ -160,34 +189,34 @@ impl Ctx<'_, '_> {
 
     /// A locking read of the row: waits for a concurrent writer of the same key (even one whose
     /// insert is not committed yet), so the checks that follow see its committed row.
-    fn lock(&self, img: &[Value<'static>]) -> Result<String> {
+    pub(super) fn lock(&self, img: &[Value<'static>]) -> Result<String> {
         Ok(format!("SELECT 1 FROM {} WHERE {} FOR UPDATE", self.table(), self.key(img)?))
     }
 
-    fn delete(&self, before: &[Value<'static>], cond: &str) -> Result<String> {
+    pub(super) fn delete(&self, before: &[Value<'static>], cond: &str) -> Result<String> {
         Ok(format!("DELETE FROM {} WHERE {} AND {cond}", self.table(), self.key(before)?))
     }
 
-    /// Inserts `after` unless a row with the key of any of `keys` exists.
-    fn insert_missing(&self, after: &[Value<'static>], keys: &[&[Value<'static>]]) -> Result<String> {
+    /// Inserts `after` unless a row with the key of any of `keys` exists (and `also` holds).
+    pub(super) fn insert_missing(&self, after: &[Value<'static>], keys: &[&[Value<'static>]], also: Option<&str>) -> Result<String> {
         let cols = self.present(after);
         let names: Vec<String> = cols.iter().map(|&i| column(self.t, i).map(|c| self.ident(&c.name))).collect::<Result<_>>()?;
         let vals: Vec<String> = cols.iter().map(|&i| self.lit(after, i)).collect::<Result<_>>()?;
-        let mut absent = Vec::new();
-        for k in keys {
-            absent.push(format!("NOT EXISTS (SELECT 1 FROM {} WHERE {})", self.table(), self.key(k)?));
+        let mut cond = self.absent(keys)?;
+        if let Some(a) = also {
+            cond = format!("{cond} AND {a}");
         }
-        Ok(format!(
-            "INSERT INTO {} ({}) SELECT {} FROM DUAL WHERE {}",
-            self.table(),
-            names.join(", "),
-            vals.join(", "),
-            absent.join(" AND ")
-        ))
+        Ok(format!("INSERT INTO {} ({}) SELECT {} FROM DUAL WHERE {cond}", self.table(), names.join(", "), vals.join(", ")))
+    }
+
+    /// The rule's version column (quoted) and `img`'s version (a literal).
+    pub(super) fn version(&self, img: &[Value<'static>]) -> Result<(String, String)> {
+        let vcol = self.named(self.rule.rule.column.as_deref().unwrap_or_default())?;
+        Ok((self.ident(&column(self.t, vcol)?.name), self.lit(img, vcol)?))
     }
 
     /// Last-writer-wins: the incoming image (with version `img`) wins the current row.
-    fn lww_wins(&self, img: &[Value<'static>], strict_delete: bool) -> Result<String> {
+    pub(super) fn lww_wins(&self, img: &[Value<'static>], strict_delete: bool) -> Result<String> {
         let r = &self.rule.rule;
         let vcol = self.named(r.column.as_deref().unwrap_or_default())?;
         let v = self.ident(&column(self.t, vcol)?.name);
@@ -205,7 +234,7 @@ impl Ctx<'_, '_> {
         Ok(format!("({v} < {vin} OR ({v} <=> {vin} AND {tie}))"))
     }
 
-    fn named(&self, name: &str) -> Result<usize> {
+    pub(super) fn named(&self, name: &str) -> Result<usize> {
         self.t.schema.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
             Error::config(format!(
                 "conflict rule for {}.{} names column {name:?}, which the table does not have",
@@ -215,113 +244,12 @@ impl Ctx<'_, '_> {
     }
 }
 
-fn need<'r>(img: &'r Option<Row>, what: &str) -> Result<&'r [Value<'static>]> {
+pub(super) fn need<'r>(img: &'r Option<Row>, what: &str) -> Result<&'r [Value<'static>]> {
     img.as_deref().ok_or_else(|| Error::new(otter_core::ErrorKind::Sink, format!("a change without its {what} image")))
 }
 
-/// The statements that apply `op` under `rule`.
-pub(crate) fn guarded_statements(
-    d: &dyn SqlDialect,
-    t: &TargetTable<'_>,
-    rule: &CompiledRule,
-    sites: Sites<'_>,
-    op: &Guarded,
-) -> Result<Vec<String>> {
-    let c = Ctx { d, t, rule, sites };
-    let (origin, target) = (q(sites.origin), q(sites.target));
-    let primary = rule.rule.primary.as_deref().unwrap_or_default();
-    let at_primary = sites.target == primary;
-    let mut out = Vec::new();
-    for img in [op.before.as_deref(), op.after.as_deref()].into_iter().flatten() {
-        let l = c.lock(img)?;
-        if !out.contains(&l) {
-            out.push(l);
-        }
-    }
-    match (rule.rule.policy, op.kind) {
-        (ConflictPolicy::LastWriterWins, ChangeKind::Delete) => {
-            let b = need(&op.before, "before")?;
-            let wins = c.lww_wins(b, true)?;
-            out.push(c.log(b, None, &format!("NOT {}", c.eq(b, &c.present(b))?), &format!("IF({wins}, {origin}, {target})"))?);
-            out.push(c.delete(b, &wins)?);
-        }
-        (ConflictPolicy::LastWriterWins, kind) => {
-            let a = need(&op.after, "after")?;
-            let b = if kind == ChangeKind::Update { need(&op.before, "before")? } else { a };
-            let wins = c.lww_wins(a, false)?;
-            out.push(c.log(b, Some(a), &format!("NOT {}", c.eq(b, &c.present(b))?), &format!("IF({wins}, {origin}, {target})"))?);
-            out.extend(c.update(b, a, &c.present(a), &wins)?);
-            out.push(c.insert_missing(a, &[b, a])?);
-        }
-        (ConflictPolicy::PrimaryWins | ConflictPolicy::Report, ChangeKind::Delete) => {
-            let b = need(&op.before, "before")?;
-            let differs = format!("NOT {}", c.eq(b, &c.present(b))?);
-            if at_primary && rule.rule.policy == ConflictPolicy::PrimaryWins {
-                out.push(c.log(b, None, &differs, &target)?);
-                out.push(c.delete(b, &c.eq(b, &c.present(b))?)?);
-            } else {
-                out.push(c.log(b, None, &differs, &origin)?);
-                out.push(c.delete(b, "TRUE")?);
-            }
-        }
-        (ConflictPolicy::Report, ChangeKind::Insert) | (ConflictPolicy::PrimaryWins, ChangeKind::Insert) if at_primary || rule.rule.policy == ConflictPolicy::Report => {
-            let a = need(&op.after, "after")?;
-            // Insert first, then log a row that is there and differs: a concurrent insert of the
-            // same key (another source) is waited for by the insert and then seen by the log.
-            out.push(c.insert_missing(a, &[a])?);
-            out.push(c.log(a, Some(a), &format!("NOT {}", c.eq(a, &c.present(a))?), &target)?);
-        }
-        (ConflictPolicy::PrimaryWins, ChangeKind::Update) if at_primary => {
-            let (b, a) = (need(&op.before, "before")?, need(&op.after, "after")?);
-            let same = c.eq(b, &c.present(b))?;
-            out.push(c.log(b, Some(a), &format!("NOT {same}"), &target)?);
-            out.push(c.log_missing(b, a, &target)?);
-            out.extend(c.update(b, a, &c.present(a), &same)?);
-        }
-        (ConflictPolicy::PrimaryWins | ConflictPolicy::Report, kind) => {
-            // Not at the primary (or fan-in updates): the incoming change is applied.
-            let a = need(&op.after, "after")?;
-            let b = if kind == ChangeKind::Update { need(&op.before, "before")? } else { a };
-            out.push(c.log(b, Some(a), &format!("NOT {}", c.eq(b, &c.present(b))?), &origin)?);
-            out.extend(c.update(b, a, &c.present(a), "TRUE")?);
-            out.push(c.insert_missing(a, &[b, a])?);
-        }
-        (ConflictPolicy::ColumnGroups, ChangeKind::Delete) => {
-            let b = need(&op.before, "before")?;
-            out.push(c.log(b, None, &format!("NOT {}", c.eq(b, &c.present(b))?), &origin)?);
-            out.push(c.delete(b, "TRUE")?);
-        }
-        (ConflictPolicy::ColumnGroups, ChangeKind::Insert) => {
-            let a = need(&op.after, "after")?;
-            let winner = if at_primary { &target } else { &origin };
-            out.push(c.log(a, Some(a), &format!("NOT {}", c.eq(a, &c.present(a))?), winner)?);
-            if !at_primary {
-                out.extend(c.update(a, a, &c.present(a), "TRUE")?);
-            }
-            out.push(c.insert_missing(a, &[a])?);
-        }
-        (ConflictPolicy::ColumnGroups, ChangeKind::Update) => {
-            let (b, a) = (need(&op.before, "before")?, need(&op.after, "after")?);
-            let changed: Vec<usize> = c.present(a).into_iter().filter(|&i| b.get(i) != a.get(i)).collect();
-            let key_changed = t.key.iter().any(|i| changed.contains(i));
-            for group in groups(&c, &changed)? {
-                let same = c.eq(b, &group)?;
-                let winner = if at_primary { &target } else { &origin };
-                out.push(c.log(b, Some(a), &format!("NOT {same}"), winner)?);
-                let cond = if at_primary { same } else { "TRUE".into() };
-                let set: Vec<usize> = group.into_iter().filter(|i| !t.key.contains(i) && !matches!(a.get(*i), Some(Value::Absent) | None)).collect();
-                out.extend(c.update(b, a, &set, &cond)?);
-            }
-            if key_changed {
-                out.extend(c.update(b, a, t.key, "TRUE")?);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The column groups (as written columns) that `changed` touches.
-fn groups(c: &Ctx<'_, '_>, changed: &[usize]) -> Result<Vec<Vec<usize>>> {
+pub(super) fn groups(c: &Ctx<'_, '_>, changed: &[usize]) -> Result<Vec<Vec<usize>>> {
     let mut listed: Vec<Vec<usize>> = Vec::new();
     for g in &c.rule.rule.groups {
         let mut cols = Vec::new();

@@ -1,0 +1,181 @@
+//! Deletes racing updates in a two-way pair A <-> B (one `otter run`, two pipelines, harness
+//! servers), for every policy: with otter stopped, each row gets one change on A and one on B —
+//! {update, delete} x {update, delete} x {A's version older than, equal to, newer than B's} — then
+//! otter runs until both sites are quiet. Both sites end identical, each row as docs/TWO_WAY.md
+//! names the winner, and every decision that changed or dropped an incoming change is in
+//! `otter.conflicts` on the site that made it.
+
+mod two_way_support;
+
+use two_way_support::{assert_quiet, config, interrupt, sites, spawn_run, tail, wait_converged, Edge, Site};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Op {
+    Update,
+    Delete,
+}
+
+/// One row's race: A's op at version `va`, B's at `vb`.
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    id: i64,
+    a: Op,
+    b: Op,
+    va: i64,
+    vb: i64,
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut id = 0;
+    for a in [Op::Update, Op::Delete] {
+        for b in [Op::Update, Op::Delete] {
+            for (va, vb) in [(2, 3), (2, 2), (3, 2)] {
+                id += 1;
+                out.push(Case { id, a, b, va, vb });
+            }
+        }
+    }
+    out
+}
+
+const RULES: &str = "[[pipeline.sink.conflict]]\ntables = \"s\\\\.lww\"\npolicy = \"last-writer-wins\"\ncolumn = \"version\"\n\
+     [[pipeline.sink.conflict]]\ntables = \"s\\\\.pw\"\npolicy = \"primary-wins\"\nprimary = \"A\"\n\
+     [[pipeline.sink.conflict]]\ntables = \"s\\\\.cg\"\npolicy = \"column-groups\"\nprimary = \"A\"\ngroups = [[\"a\"], [\"b\"]]\n";
+
+/// What a site does to a row (`table`) in `case` for `site` ("A" or "B").
+fn change(table: &str, c: &Case, site: &str) -> String {
+    let (op, v) = if site == "A" { (c.a, c.va) } else { (c.b, c.vb) };
+    let id = c.id;
+    // column-groups: A writes group `a`, B group `b`; the other tables: the whole row.
+    let set = if table == "s.cg" {
+        if site == "A" { format!("a = {}", 100 + id) } else { format!("b = {}", 200 + id) }
+    } else {
+        format!("version = {v}, site = '{site}', payload = '{site}-{id}'")
+    };
+    match op {
+        Op::Update => format!("UPDATE {table} SET {set} WHERE id = {id};"),
+        Op::Delete => format!("UPDATE {table} SET {set} WHERE id = {id}; DELETE FROM {table} WHERE id = {id};"),
+    }
+}
+
+/// The row the docs name the winner (`None`: deleted), as `version,site,payload` or `a,b`.
+fn expected(table: &str, c: &Case) -> Option<String> {
+    let row = |site: &str, v: i64| Some(format!("{v}\t{site}\t{site}-{}", c.id));
+    match (table, c.a, c.b) {
+        (_, Op::Delete, Op::Delete) => None,
+        // Newer version wins; on equal versions the higher site (B); a delete of version v beats
+        // a write of version <= v.
+        ("s.lww", Op::Update, Op::Update) => if c.va > c.vb { row("A", c.va) } else { row("B", c.vb) },
+        ("s.lww", Op::Update, Op::Delete) => (c.va > c.vb).then(|| row("A", c.va)).flatten(),
+        ("s.lww", Op::Delete, Op::Update) => (c.vb > c.va).then(|| row("B", c.vb)).flatten(),
+        // The primary (A) wins.
+        ("s.pw", Op::Update, _) => row("A", c.va),
+        ("s.pw", Op::Delete, _) => None,
+        // Different groups both survive; deletes win.
+        ("s.cg", Op::Update, Op::Update) => Some(format!("{}\t{}", 100 + c.id, 200 + c.id)),
+        ("s.cg", _, _) => None,
+        _ => unreachable!(),
+    }
+}
+
+fn read(site: &Site, table: &str, id: i64) -> Option<String> {
+    let cols = if table == "s.cg" { "a, b" } else { "version, site, payload" };
+    let v = site.db.sql(&format!("SELECT {cols} FROM {table} WHERE id = {id}")).unwrap();
+    v.lines().next().map(str::to_owned)
+}
+
+/// The decisions logged on `site` for row `id` of `table`.
+fn decisions(site: &Site, table: &str, id: i64) -> Vec<String> {
+    let tbl = table.trim_start_matches("s.");
+    site.db
+        .query(&format!("SELECT decision FROM otter.conflicts WHERE tbl = '{tbl}' AND JSON_VALUE(row_key, '$.id') = {id} ORDER BY id"))
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+}
+
+#[test]
+fn two_way_deletes_racing_updates_converge_under_every_policy() {
+    let s = sites(&["A", "B"]);
+    let (a, b) = (&s[0], &s[1]);
+    let cases = cases();
+    let mut sql = String::from(
+        "CREATE DATABASE s;
+         CREATE TABLE s.lww (id INT PRIMARY KEY, version BIGINT NOT NULL, site VARCHAR(4) NOT NULL, payload VARCHAR(20) NOT NULL);
+         CREATE TABLE s.pw (id INT PRIMARY KEY, version BIGINT NOT NULL, site VARCHAR(4) NOT NULL, payload VARCHAR(20) NOT NULL);
+         CREATE TABLE s.cg (id INT PRIMARY KEY, version BIGINT NOT NULL, a INT NOT NULL, b INT NOT NULL);",
+    );
+    // The reproduction of the issue, as two more last-writer-wins rows.
+    for c in cases.iter().map(|c| c.id).chain([100, 101]) {
+        sql.push_str(&format!(
+            "INSERT INTO s.lww VALUES ({c}, 1, 'A', 'init'); INSERT INTO s.pw VALUES ({c}, 1, 'A', 'init'); INSERT INTO s.cg VALUES ({c}, 1, 0, 0);"
+        ));
+    }
+    a.db.sql(&sql).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let inc: &[&str] = &["s\\..*"];
+    let edges = [Edge { from: a, to: b, include: inc, forward: false }, Edge { from: b, to: a, include: inc, forward: false }];
+    let cfg = config(dir.path(), &edges, RULES);
+    let log = dir.path().join("otter.log");
+
+    // Synced, then stopped.
+    let child = spawn_run(&cfg, &log);
+    wait_converged(&[a, b], &["s"], 120, &log);
+    assert!(interrupt(child, &log).success(), "{}", tail(&log));
+
+    // One change per site per row while otter is stopped.
+    for site in [a, b] {
+        let mut sql = String::new();
+        for table in ["s.lww", "s.pw", "s.cg"] {
+            for c in &cases {
+                sql.push_str(&change(table, c, &site.name));
+            }
+        }
+        site.db.sql(&sql).unwrap();
+    }
+    // The issue's rows: A updates to 2 and deletes / to 2, 3 and deletes; B updates to 2.
+    a.db.sql("UPDATE s.lww SET version = 2, site = 'A' WHERE id = 100; DELETE FROM s.lww WHERE id = 100;
+              UPDATE s.lww SET version = 2, site = 'A' WHERE id = 101; UPDATE s.lww SET version = 3 WHERE id = 101; DELETE FROM s.lww WHERE id = 101;")
+        .unwrap();
+    b.db.sql("UPDATE s.lww SET version = 2, site = 'B', payload = 'B-100' WHERE id = 100; UPDATE s.lww SET version = 2, site = 'B', payload = 'B-101' WHERE id = 101;")
+        .unwrap();
+
+    let child = spawn_run(&cfg, &log);
+    wait_converged(&[a, b], &["s"], 120, &log);
+    assert_quiet(&[a, b], &log);
+    assert!(interrupt(child, &log).success(), "{}", tail(&log));
+
+    let mut failures = Vec::new();
+    for table in ["s.lww", "s.pw", "s.cg"] {
+        for c in &cases {
+            let want = expected(table, c);
+            for site in [a, b] {
+                let got = read(site, table, c.id);
+                if got != want {
+                    failures.push(format!("{table} {c:?} on {}: {got:?}, expected {want:?}", site.name));
+                }
+                // Every race here changes or drops an incoming change on both sites — except
+                // column-groups updates of different groups, which merge.
+                let merged = table == "s.cg" && c.a == Op::Update && c.b == Op::Update;
+                let logged = decisions(site, table, c.id);
+                if !merged && (logged.is_empty() || logged.iter().any(String::is_empty)) {
+                    failures.push(format!("{table} {c:?}: decisions on {}: {logged:?}", site.name));
+                }
+            }
+        }
+    }
+    for id in [100, 101] {
+        for site in [a, b] {
+            if let Some(row) = read(site, "s.lww", id) {
+                failures.push(format!("issue row {id} on {}: {row} (the delete at an equal or higher version must win)", site.name));
+            }
+        }
+        let on_a = decisions(a, "s.lww", id);
+        if !on_a.iter().any(|d| d.starts_with("incoming change dropped: the row was deleted here at version")) {
+            failures.push(format!("issue row {id}: A did not log dropping B's update: {on_a:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}\nlog tail:\n{}", failures.join("\n"), tail(&log));
+}
