@@ -6,8 +6,9 @@
 //! not the change's before image (for an insert: an existing row that differs). Policies:
 //! - `last-writer-wins`: the write with the higher `column` (a version or timestamp) wins; ties go
 //!   to the higher site — the one in `site_column` when set (rows carry their writer's site; needed
-//!   for meshes), else the site of the change vs the target site (exact for pairs). An update wins
-//!   over a concurrent delete (the deleting site re-inserts it), a delete wins over older writes;
+//!   for meshes), else the site of the change vs the target site (exact for pairs). A delete of a
+//!   row at version `v` beats writes of version `<= v` and loses to newer ones, on every site:
+//!   sites that deleted a row remember its key and version in a tombstone ([`tombstone`]);
 //! - `primary-wins`: on the `primary` site a conflicting remote change is not applied; elsewhere
 //!   the incoming change is applied (it came from, or through, the primary);
 //! - `column-groups`: updates only set the column groups they changed (each listed group, and each
@@ -16,9 +17,10 @@
 //! - `report`: for fan-in (many sources into one table): an insert of an existing key with other
 //!   content is not applied but recorded; other changes are applied as usual.
 //!
-//! Invariants: every conflict detected is written to `<schema>.conflicts` in the same transaction
-//! as the decision; decisions depend only on the two row versions and the site names, so every
-//! site decides the same way and all converge. Columns of approximate types (FLOAT, DOUBLE, JSON,
+//! Invariants: every decision that changes or drops an incoming change is written to
+//! `<schema>.conflicts` (with its reason) in the same transaction as the decision; decisions
+//! depend only on the row versions (a tombstone's included) and the site names, so every site
+//! decides the same way and all converge. Columns of approximate types (FLOAT, DOUBLE, JSON,
 //! spatial) are not compared (their text forms are not exact), so conflicts only in them go
 //! unnoticed.
 
