@@ -5,14 +5,12 @@
 //! answers a plain login with the same "access denied" as a wrong password; otter tells the two
 //! apart and says to turn TLS on.
 
-#[path = "common/certs.rs"]
-mod certs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use otter_testkit::{MariaDb, ServerConfig};
+use otter_testkit::{Certs, MariaDb, ServerConfig};
 
 /// A pipeline `p` from `source` to a MySQL `target`, with `extra` TOML appended (e.g. a
 /// `[pipeline.sink.tls]` table).
@@ -64,9 +62,9 @@ fn assert_stopped_at_once(code: Option<i32>, secs: f64, log: &str) {
 
 #[test]
 fn run_stops_when_the_target_certificate_does_not_verify() {
-    let certs = certs::make();
+    let certs = Certs::generate().unwrap();
     let a = MariaDb::start(ServerConfig::new(1)).unwrap();
-    let b = MariaDb::start(certs::tls_server(ServerConfig::new(2), &certs)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2).tls(&certs)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // TLS required, but the CA that signed B's certificate is not trusted.
     let cfg = pipeline(dir.path(), &a.url(), &b.url(), "[pipeline.sink.tls]\nmode = \"required\"\n");
@@ -86,8 +84,8 @@ fn run_stops_when_the_target_certificate_does_not_verify() {
 
 #[test]
 fn run_stops_when_the_source_certificate_does_not_verify() {
-    let certs = certs::make();
-    let a = MariaDb::start(certs::tls_server(ServerConfig::new(1), &certs)).unwrap();
+    let certs = Certs::generate().unwrap();
+    let a = MariaDb::start(ServerConfig::new(1).tls(&certs)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = pipeline(dir.path(), &a.url(), &b.url(), "[pipeline.source.tls]\nmode = \"required\"\n");
@@ -133,8 +131,8 @@ fn assert_asks_for_tls(text: &str) {
 
 #[test]
 fn a_source_requiring_secure_transport_asks_for_tls() {
-    let certs = certs::make();
-    let a = MariaDb::start(certs::tls_server(ServerConfig::new(1), &certs).arg("--require-secure-transport=ON")).unwrap();
+    let certs = Certs::generate().unwrap();
+    let a = MariaDb::start(ServerConfig::new(1).tls(&certs).arg("--require-secure-transport=ON")).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = pipeline(dir.path(), &a.url(), &b.url(), "");
@@ -158,8 +156,8 @@ fn a_source_requiring_secure_transport_asks_for_tls() {
 
 #[test]
 fn a_source_account_requiring_ssl_asks_for_tls() {
-    let certs = certs::make();
-    let a = MariaDb::start(certs::tls_server(ServerConfig::new(1), &certs)).unwrap();
+    let certs = Certs::generate().unwrap();
+    let a = MariaDb::start(ServerConfig::new(1).tls(&certs)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     a.sql("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'Repl-pw-19' REQUIRE SSL; GRANT ALL ON *.* TO 'repl'@'127.0.0.1'").unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -111,6 +111,13 @@ impl ServerConfig {
         self
     }
 
+    /// Offers TLS with `certs` (clients choose; add `--require-secure-transport=ON` to require it).
+    pub fn tls(self, certs: &crate::Certs) -> Self {
+        self.arg(format!("--ssl-ca={}", certs.ca.display()))
+            .arg(format!("--ssl-cert={}", certs.cert.display()))
+            .arg(format!("--ssl-key={}", certs.key.display()))
+    }
+
     /// The `mariadbd` flags for these options (datadir, ports and paths are added by the server).
     pub(crate) fn flags(&self, binlog_base: &str) -> Vec<String> {
         let mut f = vec![format!("--server-id={}", self.server_id)];

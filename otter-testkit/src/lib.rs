@@ -16,10 +16,12 @@
 //!
 //! MariaDB must be installed (`scripts/test` installs `mariadb-server` when it is missing).
 
+mod certs;
 mod config;
 mod server;
 mod spawn;
 
+pub use certs::Certs;
 pub use config::ServerConfig;
 pub use server::{Client, MariaDb};
 pub use spawn::process_alive;
