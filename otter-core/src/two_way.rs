@@ -4,9 +4,13 @@
 //! Every transaction the MySQL loader applies in a two-way pipeline begins with a row written to
 //! `<marks schema>.txn_mark` (`pipeline, part, origin, via`): `origin` is the site where the change
 //! was first written, `via` the site it was copied from. A DDL statement it applies starts with the
-//! comment `/* otter:mark origin=A via=B */` (servers keep leading comments of DDL in the binlog);
-//! a `DROP TABLE`, which servers rewrite without comments, is applied as a marked `RENAME TABLE` into
-//! the marks schema followed by a drop there, and forwarded again as the `DROP TABLE` it was.
+//! comment `/* otter:mark origin=A via=B */` (servers keep leading comments of DDL in the binlog),
+//! right after a row `(CONNECTION_ID(), origin, via)` written to `<marks schema>.ddl_mark` by the same
+//! session: statements servers log rewritten without their comments (`CREATE VIEW`, `CREATE
+//! TRIGGER/PROCEDURE/FUNCTION/EVENT`, which get a `DEFINER` clause) are matched to that row by the
+//! QUERY event's thread id. A `DROP TABLE`, which servers also rewrite, is applied as a marked
+//! `RENAME TABLE` into the marks schema followed by a drop there, and forwarded again as the
+//! `DROP TABLE` it was.
 //! Applications mark their own transactions "do not replicate" (Otter's `_SYNC` flag) by writing
 //! a row to `<marks schema>.nosync`, or DDL with the comment `/* otter:nosync */`.
 //!
@@ -14,6 +18,10 @@
 //! - a source never emits rows of the marks schema (checkpoints, marks, conflict log);
 //! - a transaction's mark is its first row event, so every chunk of a transaction of any size is
 //!   decided before any of it is emitted;
+//! - a DDL statement's mark is its leading comment when it has one, otherwise the `ddl_mark` row its
+//!   session wrote just before (see `source::mysql::ddl_marks`);
+//! - triggers named `otter_…` ([`is_own_trigger`]) are otter's own, created by each site's loader:
+//!   their `CREATE/DROP TRIGGER` is never forwarded, in one-way and two-way pipelines alike;
 //! - [`MarkRules::forwards`] drops a change destined to its origin or to the site it came from, and
 //!   (unless `forward`) every change not written at the source site — in a pair or a mesh nothing
 //!   comes back; in a tree (`forward = true` on inner edges) every site gets a change once.
@@ -22,6 +30,11 @@ use serde::{Deserialize, Serialize};
 
 /// Table of origin marks, in the marks schema.
 pub const MARK_TABLE: &str = "txn_mark";
+/// Table of DDL marks, in the marks schema: the origin mark of the next DDL statement of a loader
+/// session (`conn_id` = `CONNECTION_ID()`), for statements servers log without their comments.
+pub const DDL_MARK_TABLE: &str = "ddl_mark";
+/// Prefix of the names of otter's own triggers (compared case-insensitively).
+pub const OWN_TRIGGER_PREFIX: &str = "otter_";
 /// Table applications write to mark a transaction "do not replicate", in the marks schema.
 pub const NOSYNC_TABLE: &str = "nosync";
 /// Default marks schema (the loader's checkpoint schema).
@@ -96,7 +109,8 @@ impl TwoWayConfig {
     }
 }
 
-fn valid_site(s: &str) -> bool {
+/// True for a valid site name (1-64 letters, digits, `_` or `-`).
+pub(crate) fn valid_site(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -136,6 +150,11 @@ impl MarkRules {
         db.eq_ignore_ascii_case(&self.schema) && table.eq_ignore_ascii_case(MARK_TABLE)
     }
 
+    /// True for the DDL marks table of these rules.
+    pub fn is_ddl_mark_table(&self, db: &str, table: &str) -> bool {
+        db.eq_ignore_ascii_case(&self.schema) && table.eq_ignore_ascii_case(DDL_MARK_TABLE)
+    }
+
     /// True for the "do not replicate" table of these rules.
     pub fn is_nosync_table(&self, db: &str, table: &str) -> bool {
         db.eq_ignore_ascii_case(&self.schema) && table.eq_ignore_ascii_case(NOSYNC_TABLE)
@@ -166,6 +185,25 @@ pub fn ddl_mark(sql: &str) -> Option<Mark> {
         }
     }
     (valid_site(&mark.origin) && valid_site(&mark.via)).then_some(mark)
+}
+
+/// The statements a loader session runs right before a DDL statement to mark it (see
+/// [`DDL_MARK_TABLE`]): a delete of the session's previous row and the insert of the new one, with
+/// two `?` parameters, `origin` and `via`. Deleted and re-inserted, never updated, so the row is
+/// complete in the binlog under every `binlog_row_image`.
+pub fn ddl_mark_sql(schema: &str) -> [String; 2] {
+    let table = format!("{}.{}", crate::mysql::quote::ident(schema), crate::mysql::quote::ident(DDL_MARK_TABLE));
+    [
+        format!("DELETE FROM {table} WHERE conn_id = CONNECTION_ID()"),
+        format!("INSERT INTO {table} (conn_id, origin, via, at) VALUES (CONNECTION_ID(), ?, ?, SYSDATE(6))"),
+    ]
+}
+
+/// True when `sql` creates or drops one of otter's own triggers (named `otter_…`, any case).
+pub fn is_own_trigger(sql: &str) -> bool {
+    crate::schema::trigger_name(sql).is_some_and(|name| {
+        name.get(..OWN_TRIGGER_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(OWN_TRIGGER_PREFIX))
+    })
 }
 
 /// `sql` without a leading otter mark comment.
@@ -215,6 +253,27 @@ mod tests {
         assert_eq!(ddl_mark("ALTER TABLE t ADD c INT /* otter:mark origin=a via=b */"), None, "leading only");
         assert_eq!(ddl_mark("/* otter:mark origin= via=b */ x"), None);
         assert_eq!(strip_ddl_mark("/* other */ x"), "/* other */ x");
+    }
+
+    #[test]
+    fn two_way_own_triggers() {
+        assert!(is_own_trigger("CREATE DEFINER=`root`@`localhost` TRIGGER `otter_tomb_t` AFTER DELETE ON `t` FOR EACH ROW SET @a = 1"));
+        assert!(is_own_trigger("CREATE TRIGGER IF NOT EXISTS s.OTTER_x BEFORE INSERT ON t FOR EACH ROW SET @a = 1"));
+        assert!(is_own_trigger("DROP TRIGGER IF EXISTS `s`.`Otter_x`"));
+        assert!(is_own_trigger("drop trigger otter_"));
+        assert!(!is_own_trigger("CREATE DEFINER=`otter_app`@`%` TRIGGER app_t BEFORE INSERT ON t FOR EACH ROW SET @a = 1"), "the definer is not the name");
+        assert!(!is_own_trigger("CREATE TRIGGER otter BEFORE INSERT ON t FOR EACH ROW SET @a = 1"));
+        assert!(!is_own_trigger("CREATE TRIGGER ottertrig BEFORE INSERT ON t FOR EACH ROW SET @a = 1"));
+        assert!(!is_own_trigger("CREATE TABLE otter_t (id INT)"));
+        assert!(!is_own_trigger("CREATE DEFINER=`root`@`localhost` VIEW `otter_v` AS SELECT 1"));
+        assert!(!is_own_trigger("DROP TRIGGER `s`.`üotter_x`"));
+    }
+
+    #[test]
+    fn two_way_ddl_mark_statements_quote_the_schema() {
+        let [delete, insert] = ddl_mark_sql("my`marks");
+        assert_eq!(delete, "DELETE FROM `my``marks`.`ddl_mark` WHERE conn_id = CONNECTION_ID()");
+        assert!(insert.starts_with("INSERT INTO `my``marks`.`ddl_mark` (conn_id, origin, via, at) VALUES (CONNECTION_ID(), ?, ?, "), "{insert}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod model;
 mod sql_type;
 
 pub use ddl::{
-    classify, Catalog, Database, DdlError, Flavor, QueryKind, Settings, SqlMode, TableChange,
+    classify, trigger_name, Catalog, Database, DdlError, Flavor, QueryKind, Settings, SqlMode, TableChange,
 };
 pub use model::{names_equal, Column, Generated, Index, IndexKind, TableSchema, UniqueKey};
 pub use sql_type::{ColumnType, SqlType};

@@ -163,6 +163,15 @@ pub fn ensure_sql(schema: &str) -> Vec<String> {
              ) ENGINE=InnoDB COMMENT='otter: origin marks of applied transactions (first row of each)'"
         ),
         format!(
+            "CREATE TABLE IF NOT EXISTS {s}.`{}` (
+               conn_id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+               origin VARCHAR(64) NOT NULL,
+               via VARCHAR(64) NOT NULL,
+               at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+             ) ENGINE=InnoDB COMMENT='otter: origin mark of the next DDL statement of each loader session'",
+            otter_core::two_way::DDL_MARK_TABLE
+        ),
+        format!(
             "CREATE TABLE IF NOT EXISTS {s}.`{NOSYNC_TABLE}` (
                id INT NOT NULL PRIMARY KEY,
                n BIGINT NOT NULL DEFAULT 0

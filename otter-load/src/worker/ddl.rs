@@ -129,15 +129,23 @@ impl Worker {
     }
 }
 
-/// Applies a DDL with its origin mark: a leading comment, or for `DROP TABLE` (which servers log
-/// rewritten, without comments) a marked rename of each table into the marks schema and a drop
-/// there.
+/// Applies a DDL with its origin mark: a leading comment, right after a row in
+/// `<marks schema>.ddl_mark` for this session (statements servers log rewritten without comments
+/// — views, triggers, routines, events — are recognised by it); or for `DROP TABLE` (also logged
+/// rewritten) a marked rename of each table into the marks schema and a drop there.
+///
+/// The `ddl_mark` row is written in the transaction the fence check left open (nothing else is in
+/// it), which the DDL's implicit commit commits just before the statement runs, so the fence's
+/// shared lock is still held when the DDL starts; without a fence each statement commits alone.
 async fn marked_ddl(conn: &mut Conn, tw: &TwoWayConfig, ddl: &DdlEvent) -> std::result::Result<(), mysql_async::Error> {
     let origin = ddl.meta.origin.as_deref().unwrap_or(&tw.source_site);
     let stmt = two_way::strip_ddl_mark(&ddl.statement);
     let words: Vec<String> = stmt.split_whitespace().take(4).map(str::to_ascii_uppercase).collect();
     let is_drop_table = words.first().map(String::as_str) == Some("DROP") && words.get(1).map(String::as_str) == Some("TABLE");
     if !is_drop_table || ddl.tables.is_empty() {
+        let [delete, insert] = two_way::ddl_mark_sql(&tw.marks_schema);
+        conn.query_drop(delete).await?;
+        conn.exec_drop(insert, (origin, tw.source_site.as_str())).await?;
         return conn.query_drop(format!("{}{stmt}", two_way::ddl_comment(origin, &tw.source_site, false))).await;
     }
     let if_exists = words.get(2).map(String::as_str) == Some("IF") && words.get(3).map(String::as_str) == Some("EXISTS");

@@ -24,6 +24,7 @@ mod parser;
 mod resolve;
 mod settings;
 mod statement;
+mod trigger;
 mod types;
 
 #[cfg(test)]
@@ -31,6 +32,7 @@ mod tests;
 
 pub use catalog::{Catalog, Database, TableChange};
 pub use settings::{Flavor, Settings, SqlMode};
+pub use trigger::trigger_name;
 pub(crate) use types::parse_column_type;
 
 use lexer::{LexOptions, Token, TokenKind};

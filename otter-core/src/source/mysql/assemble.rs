@@ -22,6 +22,10 @@
 //! - a transaction carrying an origin mark the [`MarkRules`] do not forward is dropped whole (the
 //!   mark is its first row event) and passed over like a filtered one; rows of otter's own schema
 //!   are never emitted, and passing only them does not count as progress worth recording;
+//! - a DDL statement's mark is its leading comment, else the `ddl_mark` row its session wrote
+//!   just before (matched by thread id, see [`super::ddl_marks`]); a DDL the rules do not forward
+//!   is passed over; `CREATE/DROP TRIGGER otter_…` (otter's own triggers) is never emitted and,
+//!   like DDL of otter's own schema, is no progress worth recording;
 //! - data that cannot be captured correctly (statement-format DML of captured tables, INCIDENT
 //!   events) stops the capture with an error rather than being skipped.
 
@@ -31,6 +35,7 @@ use std::time::{Duration, Instant};
 use otter_binlog::event::query::QueryEvent;
 use otter_binlog::{EventData, EventHeader, Parser, RowsEvent, RowsKind, TableMap};
 
+use super::ddl_marks::PendingDdlMarks;
 use super::tables::{convert, Binding, Tables};
 use crate::change::{ChangeId, ChangeKind, DdlEvent, Event, Progress, RowChange, TxnChunk, TxnMeta};
 use crate::checkpoint::unix_now;
@@ -85,6 +90,7 @@ pub struct Assembler {
     last_progress: Instant,
     progress_due: bool,
     marks: MarkRules,
+    ddl_marks: PendingDdlMarks,
 }
 
 impl Assembler {
@@ -103,6 +109,7 @@ impl Assembler {
             last_progress: Instant::now(),
             progress_due: false,
             marks: MarkRules::default(),
+            ddl_marks: PendingDdlMarks::default(),
         }
     }
 
@@ -185,6 +192,10 @@ impl Assembler {
                 self.pending_gtid = None;
             }
             EventData::Query(q) => self.on_query(&h, q, start, out).await?,
+            // The server stopped, or this binlog began at its start (an FDE re-sent at a reconnect
+            // carries 0): session (thread) ids start again, pending DDL marks are void.
+            EventData::Stop => self.ddl_marks.clear(),
+            EventData::FormatDescription(f) if f.create_timestamp != 0 => self.ddl_marks.clear(),
             EventData::TableMap(tm) => {
                 self.tables.bind(tm, &start).await?;
             }
@@ -272,7 +283,12 @@ impl Assembler {
 
     async fn on_query(&mut self, h: &EventHeader, q: &QueryEvent<'_>, start: BinlogCoord, out: &mut Vec<Event>) -> Result<()> {
         let sql = q.query_text();
-        match classify(&sql) {
+        let kind = classify(&sql);
+        if matches!(kind, QueryKind::Begin | QueryKind::Xa | QueryKind::Dml | QueryKind::Other) {
+            // The session went on with something else: a DDL mark it wrote is void.
+            self.ddl_marks.forget(q.thread_id);
+        }
+        match kind {
             QueryKind::Begin | QueryKind::Xa => {
                 if self.txn.is_none() {
                     self.open(h, start);
@@ -304,6 +320,7 @@ impl Assembler {
                 let gtid_value = self.pending_gtid.take();
                 self.fold_gtid(gtid_value.as_ref().map(|(g, _)| g));
                 self.next = end.clone();
+                let pending = self.ddl_marks.take(q.thread_id, h.timestamp);
                 if let Some(t) = self.not_before {
                     if i64::from(h.timestamp) < t {
                         // Before the requested start time: the history has it, the output not.
@@ -312,17 +329,25 @@ impl Assembler {
                     }
                     self.not_before = None;
                 }
-                let mark = two_way::ddl_mark(&sql);
+                // The leading comment wins; otherwise the mark the session wrote just before.
+                let mark = two_way::ddl_mark(&sql).or_else(|| {
+                    let m = pending?;
+                    tracing::debug!(thread = q.thread_id, origin = %m.origin, via = %m.via, at = %end, "DDL marked by its session's ddl_mark row.");
+                    Some(m)
+                });
                 let forward = self.marks.forwards(mark.as_ref());
                 let own = |d: &str| d.eq_ignore_ascii_case(&self.marks.schema);
-                let only_own = if affected.is_empty() { own(&schema) } else { affected.iter().all(|(d, _)| own(d)) };
-                let allowed = forward && affected.iter().any(|(d, t)| {
+                let own_trigger = two_way::is_own_trigger(&sql);
+                let only_own = own_trigger || if affected.is_empty() { own(&schema) } else { affected.iter().all(|(d, _)| own(d)) };
+                // Statements without tables (views, triggers, routines...) go by their database.
+                let captured = affected.iter().any(|(d, t)| {
                     if t.is_empty() {
                         self.tables.filter().allows_database(d)
                     } else {
                         self.tables.filter().allows(d, t)
                     }
                 }) || (affected.is_empty() && self.tables.filter().allows_database(&schema));
+                let allowed = !own_trigger && forward && captured;
                 if allowed {
                     let statement = match &mark {
                         // A DROP TABLE the loader applied as a rename into the marks schema.
@@ -395,6 +420,13 @@ impl Assembler {
                 }
             } else if self.marks.is_nosync_table(&db, &name) {
                 self.set_mark(h, start, Mark::nosync());
+            } else if self.marks.is_ddl_mark_table(&db, &name) && rows.kind == RowsKind::Write {
+                // The mark of the session's next DDL statement (see `super::ddl_marks`).
+                let mut cursor = rows.rows(table).map_err(|e| Error::from(e.at(start.offset)))?;
+                let (mut before, mut after) = (Vec::new(), Vec::new());
+                while cursor.next_into(&mut before, &mut after).map_err(|e| Error::from(e.at(start.offset)))? {
+                    self.ddl_marks.remember(&after, h.timestamp);
+                }
             }
             return Ok(()); // otter's own tables are never emitted
         }

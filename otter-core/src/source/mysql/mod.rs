@@ -12,6 +12,7 @@
 
 pub mod assemble;
 pub mod conn;
+pub mod ddl_marks;
 pub mod preflight;
 pub mod replica_lock;
 pub mod start;
