@@ -1,14 +1,20 @@
-//! Whether the target already has what a refused DDL statement would create: a database that
-//! exists, or a table whose definition is exactly the one the statement creates (e.g. a DBA
-//! prepared the target before the first run, or the statement ran before a crash).
+//! Whether the target already has what a refused DDL statement would make: a database that
+//! exists, a table whose definition is exactly the one the statement creates (e.g. a DBA prepared
+//! the target before the first run, or the statement ran before a crash), or a table that already
+//! looks exactly as an `ALTER TABLE` / `CREATE INDEX` / `DROP INDEX` refused with "duplicate
+//! column", "duplicate key name", "multiple primary key" or "can't drop" makes it (two sites ran
+//! the same DDL; see [`alter`]).
 //!
 //! Invariants: "the same table" is decided by the target server itself — the statement is run
-//! again as a `TEMPORARY` table of another name in the same database (so it gets that database's
+//! again on a `TEMPORARY` table of another name in the same database (so it gets that database's
 //! defaults; a temporary table is visible to this session only and a row-format binlog does not
-//! log it), in the same session settings, and the two `SHOW CREATE TABLE` texts are compared
-//! (names and the `AUTO_INCREMENT` counter aside); nothing is assumed from the statement's text.
-//! The scratch table is always dropped. Anything that cannot be decided is reported as unknown
-//! (the caller then treats the refusal as any other error).
+//! log it: with the binary log on in another format nothing is run and the answer is unknown), in
+//! the same session settings, and the two `SHOW CREATE TABLE` texts are compared (names and the
+//! `AUTO_INCREMENT` counter aside); nothing is assumed from the statement's text. The scratch
+//! table is always dropped. Anything that cannot be decided is reported as unknown (the caller
+//! then treats the refusal as any other error).
+
+mod alter;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -20,6 +26,14 @@ use otter_core::two_way::strip_ddl_mark;
 const DATABASE_EXISTS: u16 = 1007;
 /// ER_TABLE_EXISTS_ERROR.
 const TABLE_EXISTS: u16 = 1050;
+/// ER_DUP_FIELDNAME.
+const DUPLICATE_COLUMN: u16 = 1060;
+/// ER_DUP_KEYNAME.
+const DUPLICATE_KEY_NAME: u16 = 1061;
+/// ER_MULTIPLE_PRI_KEY.
+const MULTIPLE_PRIMARY_KEY: u16 = 1068;
+/// ER_CANT_DROP_FIELD_OR_KEY.
+const CANT_DROP: u16 = 1091;
 
 /// What the target has of a DDL that failed with `code`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +56,7 @@ pub async fn check(conn: &mut Conn, ddl: &DdlEvent, code: u16) -> Effect {
             Some((db, table)) => compare_table(conn, ddl, db, table).await,
             None => Effect::Unknown,
         },
+        DUPLICATE_COLUMN | DUPLICATE_KEY_NAME | MULTIPLE_PRIMARY_KEY | CANT_DROP => alter::compare(conn, ddl).await,
         _ => Effect::Unknown,
     }
 }
@@ -54,8 +69,10 @@ fn first_words(sql: &str, words: &[&str]) -> bool {
 }
 
 async fn compare_table(conn: &mut Conn, ddl: &DdlEvent, db: &str, table: &str) -> Effect {
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
-    let scratch = format!("_otter_cmp_{stamp}");
+    if !scratch_is_private(conn).await {
+        return Effect::Unknown;
+    }
+    let scratch = scratch_name();
     let statement = strip_ddl_mark(&ddl.statement).trim_start();
     let renamed = otter_core::transform::rewrite_ddl_tables(statement, &ddl.schema, |d, t| {
         (d.eq_ignore_ascii_case(db) && t.eq_ignore_ascii_case(table)).then(|| (db.to_owned(), scratch.clone()))
@@ -78,6 +95,19 @@ async fn compare_table(conn: &mut Conn, ddl: &DdlEvent, db: &str, table: &str) -
         )),
         _ => Effect::Unknown,
     }
+}
+
+/// A name for a scratch table, unique within the session.
+fn scratch_name() -> String {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    format!("_otter_cmp_{stamp}")
+}
+
+/// True when a temporary table made in this session is written to no binary log: the log is
+/// off (globally or for the session) or row-based.
+async fn scratch_is_private(conn: &mut Conn) -> bool {
+    let row: Option<(u8, u8, String)> = conn.query_first("SELECT @@GLOBAL.log_bin, @@SESSION.sql_log_bin, @@SESSION.binlog_format").await.ok().flatten();
+    row.is_some_and(|(log_bin, sql_log_bin, format)| log_bin == 0 || sql_log_bin == 0 || format.eq_ignore_ascii_case("ROW"))
 }
 
 async fn show_create(conn: &mut Conn, db: &str, table: &str) -> Option<String> {

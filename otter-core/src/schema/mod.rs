@@ -18,7 +18,8 @@ mod model;
 mod sql_type;
 
 pub use ddl::{
-    classify, trigger_name, Catalog, Database, DdlError, Flavor, QueryKind, Settings, SqlMode, TableChange,
+    alter_outline, classify, trigger_name, AlterOutline, Catalog, Database, DdlError, Flavor, QueryKind, Settings, SqlMode,
+    TableChange,
 };
 pub use model::{names_equal, Column, Generated, Index, IndexKind, TableSchema, UniqueKey};
 pub use sql_type::{ColumnType, SqlType};

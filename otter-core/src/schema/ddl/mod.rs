@@ -1,5 +1,6 @@
 //! Reading DDL from the binlog: classifying QUERY events and applying DDL statements to an
-//! in-memory [`Catalog`].
+//! in-memory [`Catalog`]; and, with the same parser, naming what an `ALTER TABLE` adds and drops
+//! ([`alter_outline`]).
 //!
 //! Invariants:
 //! - nothing here panics, whatever the input (a property test feeds it random text);
@@ -20,6 +21,7 @@ mod column;
 mod create;
 mod exec;
 mod lexer;
+mod outline;
 mod parser;
 mod resolve;
 mod settings;
@@ -31,6 +33,7 @@ mod types;
 mod tests;
 
 pub use catalog::{Catalog, Database, TableChange};
+pub use outline::{alter_outline, AlterOutline};
 pub use settings::{Flavor, Settings, SqlMode};
 pub use trigger::trigger_name;
 pub(crate) use types::parse_column_type;
