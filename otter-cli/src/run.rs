@@ -44,7 +44,17 @@ pub async fn run(args: RunArgs) -> Result<()> {
         let identity = cfg.instance_identity(&p.name);
         let stop = stop_rx.clone();
         let name = p.name.clone();
-        tasks.push((name, tokio::spawn(run_pipeline(p, dir, identity, stop, m))));
+        let name_for_result = p.name.clone();
+        // Each pipeline reports its own end when it happens (not when the ones before it end).
+        let task = async move {
+            let r = run_pipeline(p, dir, identity, stop, m).await;
+            match &r {
+                Ok(()) => tracing::info!(pipeline = %name, "Pipeline stopped."),
+                Err(e) => tracing::error!(pipeline = %name, error = %e, "Pipeline failed."),
+            }
+            r
+        };
+        tasks.push((name_for_result, tokio::spawn(task)));
     }
     let signal = tokio::spawn(async move {
         shutdown.wait().await;
@@ -54,11 +64,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let mut failures = Vec::new();
     for (name, t) in tasks {
         match t.await {
-            Ok(Ok(())) => tracing::info!(pipeline = %name, "Pipeline stopped."),
-            Ok(Err(e)) => {
-                tracing::error!(pipeline = %name, error = %e, "Pipeline failed.");
-                failures.push((name, e));
-            }
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failures.push((name, e)),
             Err(e) => failures.push((name, Error::new(ErrorKind::Other, "pipeline task panicked").with_source(e))),
         }
     }

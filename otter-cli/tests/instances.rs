@@ -144,3 +144,37 @@ fn sigterm_ends_a_run_whose_target_is_unreachable() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}:\n{}", log_text(&log));
 }
+
+#[test]
+fn a_pipeline_that_fails_is_logged_at_once_while_the_others_run() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    schema(&a);
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "state_dir = \"{state}\"\n\
+         [[pipeline]]\nname = \"good\"\n[pipeline.source]\nurl = \"{a}\"\nfrom = \"earliest\"\ninclude = [\"w\\\\..*\"]\n\
+         [pipeline.sink]\nkind = \"mysql\"\nurl = \"{b}\"\n\
+         [[pipeline]]\nname = \"bad\"\n[pipeline.source]\nurl = \"{a}\"\nfrom = \"earliest\"\ninclude = [\"w\\\\..*\"]\n\
+         [pipeline.sink]\nkind = \"mysql\"\nurl = \"{bad}\"\ncheckpoint_schema = \"otter_bad\"\n",
+        state = dir.path().join("state").display(),
+        a = a.url(),
+        b = b.url(),
+        bad = b.url_for("nobody", "wrong"),
+    );
+    let config = dir.path().join("pipe.toml");
+    std::fs::write(&config, text).unwrap();
+    let log = dir.path().join("run.log");
+    let mut child = spawn_run(&config, &log);
+    // The second pipeline's failure is logged while the first one still runs.
+    wait_log(&log, "Pipeline failed. pipeline=bad", 60);
+    assert!(child.try_wait().unwrap().is_none(), "{}", log_text(&log));
+    a.sql("INSERT INTO w.sb1 VALUES (1, 1, 'c', 'p')").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.value("SELECT COUNT(*) FROM w.sb1").unwrap_or_default() != "1" {
+        assert!(Instant::now() < deadline, "{}", log_text(&log));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = interrupt(child);
+    assert_eq!(status.code(), Some(2), "the failed pipeline's error decides the exit code");
+}
