@@ -289,3 +289,40 @@ fn two_way_live_pair_with_deletes_and_kill9_converges_with_a_complete_log() {
     }
     assert!(missing.is_empty(), "raced rows without a logged decision: {missing:?}");
 }
+
+#[test]
+fn two_way_tombstones_expire_after_tombstone_hours() {
+    let s = sites(&["A", "B"]);
+    let (a, b) = (&s[0], &s[1]);
+    a.db.sql("CREATE DATABASE s; CREATE TABLE s.t (id INT PRIMARY KEY, version BIGINT NOT NULL, site VARCHAR(4) NOT NULL, payload VARCHAR(20) NOT NULL);
+              INSERT INTO s.t VALUES (1, 1, 'A', 'init'), (2, 1, 'A', 'init');")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let inc: &[&str] = &["s\\..*"];
+    let edges = [Edge { from: a, to: b, include: inc, forward: false }, Edge { from: b, to: a, include: inc, forward: false }];
+    let rule = "[[pipeline.sink.conflict]]\ntables = \"s\\\\.t\"\npolicy = \"last-writer-wins\"\ncolumn = \"version\"\ntombstone_hours = 1\n";
+    let cfg = config(dir.path(), &edges, rule);
+    let log = dir.path().join("otter.log");
+    let child = spawn_run(&cfg, &log);
+    wait_converged(&[a, b], &["s"], 120, &log);
+    assert!(interrupt(child, &log).success(), "{}", tail(&log));
+
+    // A deletes both rows at version 5; B updates both to the older version 3.
+    a.db.sql("UPDATE s.t SET version = 5 WHERE id IN (1, 2); DELETE FROM s.t WHERE id IN (1, 2);").unwrap();
+    b.db.sql("UPDATE s.t SET version = 3, site = 'B', payload = 'B' WHERE id IN (1, 2);").unwrap();
+    let tomb = a.db.value("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_COMMENT LIKE '%tombstones of s.t%'").unwrap();
+    assert_eq!(a.db.value(&format!("SELECT COUNT(*) FROM {tomb}")).unwrap(), "2", "the trigger recorded both deletes");
+    // Row 2's delete is older than tombstone_hours (as after a long outage).
+    a.db.sql(&format!("UPDATE {tomb} SET otter_at = UTC_TIMESTAMP(6) - INTERVAL 2 HOUR WHERE id = 2")).unwrap();
+
+    let child = spawn_run(&cfg, &log);
+    assert_quiet(&[a, b], &log);
+    assert!(interrupt(child, &log).success(), "{}", tail(&log));
+    // Row 1: within the bound, the delete (version 5) wins over B's older update on both sites.
+    assert_eq!((read(a, "s.t", 1), read(b, "s.t", 1)), (None, None));
+    // Row 2: beyond the bound A no longer knows it deleted the row: B's update re-inserts it there
+    // (logged), while B applied A's delete — the documented cost of an expired tombstone.
+    assert_eq!((read(a, "s.t", 2), read(b, "s.t", 2)), (Some("3\tB\tB".to_owned()), None));
+    assert!(decisions(a, "s.t", 2).iter().any(|d| d == "row missing here: re-inserted"), "{:?}", decisions(a, "s.t", 2));
+    assert_eq!(a.db.value(&format!("SELECT COUNT(*) FROM {tomb} WHERE id = 2")).unwrap(), "0", "the expired tombstone was collected");
+}

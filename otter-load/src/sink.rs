@@ -192,7 +192,12 @@ impl MysqlSink {
             self.lease = Some(crate::fence::acquire(&self.opts, ckpt.schema(), &self.name, &options).await?);
             if rules.iter().any(|r| r.rule.policy == ConflictPolicy::LastWriterWins) {
                 let mut tombs = Tombstones::new(&marks_schema, &site);
-                tombs.ensure_existing(self.meta().await?, &rules).await?;
+                let conn = self.meta().await?;
+                tombs.ensure_existing(conn, &rules).await?;
+                // Expired tombstones go before anything of this run is applied.
+                for sql in tombs.gc_due().unwrap_or_default() {
+                    conn.query_drop(sql).await.map_err(|e| translate(e, "removing old tombstones"))?;
+                }
                 self.tombs = Some(tombs);
             }
         }
