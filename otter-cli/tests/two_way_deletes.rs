@@ -326,3 +326,41 @@ fn two_way_tombstones_expire_after_tombstone_hours() {
     assert!(decisions(a, "s.t", 2).iter().any(|d| d == "row missing here: re-inserted"), "{:?}", decisions(a, "s.t", 2));
     assert_eq!(a.db.value(&format!("SELECT COUNT(*) FROM {tomb} WHERE id = 2")).unwrap(), "0", "the expired tombstone was collected");
 }
+
+#[test]
+fn two_way_tombstones_follow_a_changed_key() {
+    let s = sites(&["A", "B"]);
+    let (a, b) = (&s[0], &s[1]);
+    a.db.sql("CREATE DATABASE s; CREATE TABLE s.t (id INT PRIMARY KEY, version BIGINT NOT NULL, site VARCHAR(4) NOT NULL, payload VARCHAR(20) NOT NULL);
+              INSERT INTO s.t VALUES (1, 1, 'A', 'init'), (2, 1, 'A', 'init'), (3, 1, 'A', 'init');")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let inc: &[&str] = &["s\\..*"];
+    let edges = [Edge { from: a, to: b, include: inc, forward: false }, Edge { from: b, to: a, include: inc, forward: false }];
+    let rule = "[[pipeline.sink.conflict]]\ntables = \"s\\\\.t\"\npolicy = \"last-writer-wins\"\ncolumn = \"version\"\n";
+    let cfg = config(dir.path(), &edges, rule);
+    let log = dir.path().join("otter.log");
+    let child = spawn_run(&cfg, &log);
+    wait_converged(&[a, b], &["s"], 120, &log);
+    // The key changes on A (replicated to B); then both sites change and delete rows.
+    a.db.sql("ALTER TABLE s.t ADD COLUMN x INT NOT NULL DEFAULT 0, DROP PRIMARY KEY, ADD PRIMARY KEY (id, x)").unwrap();
+    wait_converged(&[a, b], &["s"], 120, &log);
+    a.db.sql("INSERT INTO s.t VALUES (4, 2, 'A', 'new', 7); UPDATE s.t SET version = 3, site = 'A' WHERE id = 1").unwrap();
+    b.db.sql("INSERT INTO s.t VALUES (5, 2, 'B', 'new', 8); UPDATE s.t SET version = 3, site = 'B' WHERE id = 2").unwrap();
+    wait_converged(&[a, b], &["s"], 120, &log);
+    // Deletes keep working on both sites (the triggers follow the table) and replicate.
+    a.db.sql("UPDATE s.t SET version = 4 WHERE id = 3; DELETE FROM s.t WHERE id = 3").unwrap();
+    b.db.sql("UPDATE s.t SET version = 4 WHERE id = 4; DELETE FROM s.t WHERE id = 4").unwrap();
+    wait_converged(&[a, b], &["s"], 120, &log);
+    assert_quiet(&[a, b], &log);
+    assert!(interrupt(child, &log).success(), "{}", tail(&log));
+    for site in [a, b] {
+        assert_eq!(site.db.value("SELECT GROUP_CONCAT(id ORDER BY id) FROM s.t").unwrap(), "1,2,5", "rows on {}", site.name);
+        let tomb = site.db.value("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_COMMENT LIKE '%tombstones of s.t%'").unwrap();
+        let key = site
+            .db
+            .value(&format!("SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) FROM information_schema.STATISTICS WHERE TABLE_NAME = '{tomb}' AND INDEX_NAME = 'PRIMARY'"))
+            .unwrap();
+        assert_eq!(key, "id,x", "tombstone key on {}", site.name);
+    }
+}

@@ -92,6 +92,16 @@ pub(crate) async fn ensure(conn: &mut Conn, t: &Target<'_>) -> Result<()> {
             None => ty.clone(),
         })
     };
+    if let Some(missing) = t.key.iter().chain([&t.version]).find(|c| !described.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(c))) {
+        // The table no longer fits the rule: our trigger (naming that column) would make every
+        // delete fail, so it goes first.
+        let drop = format!("DROP TRIGGER IF EXISTS {}.{}", ident(t.db), ident(&trigger(t.db, t.table)));
+        conn.query_drop(drop).await.map_err(err)?;
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("last-writer-wins on {}.{}: the target table has no column {missing}: fix the table or the rule", t.db, t.table),
+        ));
+    }
     // A tombstone table keyed on other columns (the table's key changed) starts over.
     let tomb_name = format!("tomb_{}", hash(t.db, t.table));
     let pk: Vec<String> = conn
@@ -123,13 +133,6 @@ pub(crate) async fn ensure(conn: &mut Conn, t: &Target<'_>) -> Result<()> {
     );
     conn.query_drop(create).await.map_err(err)?;
     let name = trigger(t.db, t.table);
-    let exists: Option<String> = conn
-        .exec_first("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?", (t.db, name.as_str()))
-        .await
-        .map_err(err)?;
-    if exists.is_some() {
-        return Ok(());
-    }
     let old: Vec<String> = t.key.iter().chain([&t.version]).map(|c| format!("OLD.{}", ident(c))).collect();
     let body = format!(
         "INSERT INTO {tomb} ({}, {v}, {s}, {a}) VALUES ({}, COALESCE(@otter_origin, {site}), UTC_TIMESTAMP(6)) {}",
@@ -141,6 +144,20 @@ pub(crate) async fn ensure(conn: &mut Conn, t: &Target<'_>) -> Result<()> {
         a = ident(AT),
         site = text(t.site),
     );
+    // A trigger whose body is not this one (the table's key, version column or site changed) is
+    // replaced: a stale body could name columns that are gone and make every delete fail.
+    let existing: Option<String> = conn
+        .exec_first("SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?", (t.db, name.as_str()))
+        .await
+        .map_err(err)?;
+    match existing {
+        Some(b) if b.trim() == body => return Ok(()),
+        Some(_) => {
+            tracing::info!(table = %format!("{}.{}", t.db, t.table), trigger = %name, "Replacing the delete tombstone trigger (the table changed).");
+            conn.query_drop(format!("DROP TRIGGER IF EXISTS {}.{}", ident(t.db), ident(&name))).await.map_err(err)?;
+        }
+        None => {}
+    }
     let create = format!("CREATE TRIGGER {}.{} AFTER DELETE ON {}.{} FOR EACH ROW {body}", ident(t.db), ident(&name), ident(t.db), ident(t.table));
     match conn.query_drop(create).await {
         Ok(()) => {
@@ -192,8 +209,8 @@ pub(crate) fn gc_sql(tomb: &str, hours: u64, limit: u64) -> String {
 pub(crate) struct Tombstones {
     schema: String,
     site: String,
-    /// Tombstone table -> retention hours, for the tables made in this run.
-    made: HashMap<(String, String), (String, u64)>,
+    /// Per table made in this run: the key it was made for, the tombstone table, retention hours.
+    made: HashMap<(String, String), (Vec<String>, String, u64)>,
     last_gc: Option<Instant>,
 }
 
@@ -206,15 +223,17 @@ impl Tombstones {
         Tombstones { schema: schema.to_owned(), site: site.to_owned(), made: HashMap::new(), last_gc: None }
     }
 
-    /// Makes sure `db.table` (key columns `key`) has its tombstones under `rule`.
+    /// Makes sure `db.table` (key columns `key`) has its tombstones under `rule` — again when
+    /// its key is not the one they were made for (a DDL another pipeline applied changed it).
     pub(crate) async fn ensure(&mut self, conn: &mut Conn, db: &str, table: &str, key: Vec<&str>, rule: &super::ConflictRule) -> Result<()> {
         let id = (db.to_owned(), table.to_owned());
-        if self.made.contains_key(&id) {
+        if self.made.get(&id).is_some_and(|(k, _, _)| k.len() == key.len() && k.iter().zip(&key).all(|(a, b)| a.eq_ignore_ascii_case(b))) {
             return Ok(());
         }
         let version = rule.column.as_deref().unwrap_or_default();
+        let owned: Vec<String> = key.iter().map(|k| (*k).to_owned()).collect();
         ensure(conn, &Target { schema: &self.schema, db, table, key, version, site: &self.site }).await?;
-        self.made.insert(id, (self::table(&self.schema, db, table), rule.tombstone_hours));
+        self.made.insert(id, (owned, self::table(&self.schema, db, table), rule.tombstone_hours));
         Ok(())
     }
 
@@ -255,7 +274,7 @@ impl Tombstones {
             return None;
         }
         self.last_gc = Some(Instant::now());
-        Some(self.made.values().map(|(tomb, hours)| gc_sql(tomb, *hours, 10_000)).collect())
+        Some(self.made.values().map(|(_, tomb, hours)| gc_sql(tomb, *hours, 10_000)).collect())
     }
 }
 
