@@ -220,6 +220,14 @@ fn a_frozen_instance_is_taken_over_and_its_writes_rejected() {
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
     wait_equal(&a, &b, 180, &mut second, &log2);
+    // The lease (and its lock) followed the pipeline: a third instance is refused, naming the
+    // second one, not the first.
+    let dir3 = tempfile::tempdir().unwrap();
+    let config3 = config_sink(dir3.path(), &a, &b.url(), 2, "w\\\\..*", "lease_secs = 2", "");
+    let out = Command::new(env!("CARGO_BIN_EXE_otter")).args(["run", "--config"]).arg(&config3).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("pid {} on host", second.id())) && err.contains("epoch 2"), "{err}");
     assert!(interrupt(second).success(), "{}", tail(&log2));
     assert_eq!(b.query("SELECT DISTINCT epoch FROM otter.checkpoint").unwrap(), [["2"]]);
 }

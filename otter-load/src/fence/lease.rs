@@ -95,17 +95,24 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
         // The holder's lease connection lives. It is idle longer than the lease only when the
         // holder stopped using it: paused, or cut off from the target.
         let probe = format!(
-            "SELECT l.epoch, l.holder, (SELECT p.TIME FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)) \
+            "SELECT l.epoch, l.holder, IS_USED_LOCK(?), (SELECT p.TIME FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)) \
              FROM {} l WHERE l.pipeline = ?",
             table(LEASE_TABLE)
         );
-        let current: Option<(u64, String, Option<u64>)> = conn.exec_first(probe, (name.as_str(), pipeline)).await.map_err(err)?;
+        let current: Option<(u64, String, Option<u64>, Option<u64>)> =
+            conn.exec_first(probe, (name.as_str(), name.as_str(), pipeline)).await.map_err(err)?;
         let ttl = options.ttl.as_secs().max(1);
         match current {
-            Some((_, holder, Some(idle))) if idle > ttl => {
+            Some((_, holder, Some(lease_conn), Some(idle))) if idle > ttl => {
                 tracing::warn!(pipeline, holder = %holder, idle_secs = idle, "The pipeline's holder stopped renewing its lease (paused or cut off); taking over and fencing it.");
+                // Its lease connection goes too, so that the lease lock follows the pipeline.
+                match conn.query_drop(format!("KILL CONNECTION {lease_conn}")).await {
+                    Ok(()) => {}
+                    Err(e) if server_code(&e) == Some(1094) => {}
+                    Err(e) => tracing::warn!(pipeline, error = %translate(e, "target"), "Cannot kill the old holder's lease connection."),
+                }
             }
-            Some((epoch, holder, idle)) => {
+            Some((epoch, holder, _, idle)) => {
                 let state = match idle {
                     Some(s) => format!("its lease was renewed {s} s ago and lasts {ttl} s"),
                     None => "its lease connection belongs to another account, so only its end frees the pipeline".into(),
