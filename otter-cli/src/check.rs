@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use mysql_async::prelude::Queryable;
 use otter_core::checkpoint::FileCheckpointStore;
 use otter_core::position::Position;
-use otter_core::source::mysql::conn::{translate, ConnectOptions, ServerInfo};
+use otter_core::mysql::conn::{translate, ConnectOptions, ServerInfo};
 use otter_core::source::mysql::preflight::{check_checkpoint_available, run_all, Check, Outcome};
 use otter_core::{Error, ErrorKind, Result};
 use otter_load::checkpoint::CheckpointTable;
@@ -212,7 +212,7 @@ fn speed_rows(name: &str, m: &otter_load::MysqlSinkConfig, version: &str, vars: 
 /// Auto-increment settings of every site of the two-way pipelines: sites that all accept inserts
 /// must not generate the same keys.
 async fn site_rows(cfg: &Config) -> Vec<Row> {
-    let mut sites: Vec<(String, String, otter_core::source::mysql::conn::TlsConfig)> = Vec::new();
+    let mut sites: Vec<(String, String, otter_core::mysql::conn::TlsConfig)> = Vec::new();
     for p in &cfg.pipelines {
         let (Some(tw), SinkConfig::Mysql(m)) = (&p.two_way, &p.sink) else { continue };
         for (site, url, tls) in [(&tw.source_site, &p.source.url, &p.source.tls), (&tw.target_site, &m.url, &m.tls)] {

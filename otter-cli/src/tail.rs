@@ -14,7 +14,7 @@ use otter_core::checkpoint::{unix_now, Checkpoint, FileCheckpointStore};
 use otter_core::instance::InstanceLock;
 use otter_core::json::{chunk_json, ddl_json};
 use otter_core::position::Position;
-use otter_core::source::mysql::conn::{TlsConfig, TlsMode};
+use otter_core::mysql::conn::{TlsConfig, TlsMode};
 use otter_core::source::mysql::{MysqlSource, MysqlSourceConfig, SourceOptions};
 use otter_core::source::Source;
 use otter_core::{Error, ErrorKind, Result};

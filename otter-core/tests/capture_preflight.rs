@@ -5,7 +5,7 @@
 mod common;
 
 use common::{config, expect_error};
-use otter_core::source::mysql::conn::{ConnectOptions, ServerInfo, TlsConfig};
+use otter_core::mysql::conn::{ConnectOptions, ServerInfo, TlsConfig};
 use otter_core::source::mysql::preflight::{self, Outcome};
 use otter_core::source::mysql::{MysqlSource, SourceOptions};
 use otter_core::ErrorKind;

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{collect_until, config, expect_error, images, txn_count};
-use otter_core::source::mysql::conn::{TlsConfig, TlsMode};
+use otter_core::mysql::conn::{TlsConfig, TlsMode};
 use otter_core::source::mysql::{MysqlSource, SourceOptions};
 use otter_testkit::{Certs, MariaDb, ServerConfig};
 

@@ -20,7 +20,7 @@ use mysql_async::Conn;
 use otter_core::change::ChangeId;
 use otter_core::mysql::quote::{ident, text as quote};
 use otter_core::position::{BinlogCoord, Position};
-use otter_core::source::mysql::conn::translate;
+use otter_core::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
 
 /// What a pipeline stored on the target.

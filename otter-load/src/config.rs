@@ -1,6 +1,6 @@
 //! Configuration of the MySQL/MariaDB loader (`[pipeline.sink] kind = "mysql"`).
 
-use otter_core::source::mysql::conn::{ConnectOptions, TlsConfig};
+use otter_core::mysql::conn::{ConnectOptions, TlsConfig};
 use otter_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 

@@ -26,7 +26,7 @@ use mysql_async::Conn;
 use otter_core::change::{ChangeId, Event, RowChange};
 use otter_core::position::Position;
 use otter_core::schema::TableSchema;
-use otter_core::source::mysql::conn::{translate, ConnectOptions};
+use otter_core::mysql::conn::{translate, ConnectOptions};
 use otter_core::traits::{Ack, Batch, Sink};
 use otter_core::{Error, ErrorKind, Result};
 use parking_lot::Mutex;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use otter_core::schema::{names_equal, TableSchema};
-use otter_core::source::mysql::conn::translate;
+use otter_core::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
 
 /// How one source schema maps onto its target table.

@@ -14,7 +14,7 @@
 use futures_util::stream;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use otter_core::source::mysql::conn::{codes, translate};
+use otter_core::mysql::conn::{codes, translate};
 use otter_core::Result;
 
 use crate::bulk::{BulkRun, TableGates, CLIENT_BINARY, CLIENT_RESTORE};

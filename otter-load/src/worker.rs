@@ -32,7 +32,7 @@ use mysql_async::Conn;
 use otter_core::change::{ChangeId, DdlEvent};
 use otter_core::position::Position;
 use otter_core::schema::TableSchema;
-use otter_core::source::mysql::conn::{translate, ConnectOptions};
+use otter_core::mysql::conn::{translate, ConnectOptions};
 use otter_core::{Error, ErrorKind, Result};
 use tokio::sync::{mpsc, oneshot};
 

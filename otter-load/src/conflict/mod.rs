@@ -206,11 +206,11 @@ pub async fn upgrade(conn: &mut mysql_async::Conn, schema: &str) -> Result<()> {
             (schema,),
         )
         .await
-        .map_err(|e| otter_core::source::mysql::conn::translate(e, "target"))?;
+        .map_err(|e| otter_core::mysql::conn::translate(e, "target"))?;
     if has.is_none() {
         conn.query_drop(format!("ALTER TABLE {}.`conflicts` ADD COLUMN decision VARCHAR(255) NOT NULL DEFAULT ''", ident(schema)))
             .await
-            .map_err(|e| otter_core::source::mysql::conn::translate(e, "adding the decision column to the conflict log"))?;
+            .map_err(|e| otter_core::mysql::conn::translate(e, "adding the decision column to the conflict log"))?;
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use otter_core::mysql::quote::{ident, text};
-use otter_core::source::mysql::conn::translate;
+use otter_core::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
 
 /// Columns of a tombstone table besides the key columns.
@@ -165,7 +165,7 @@ pub(crate) async fn ensure(conn: &mut Conn, t: &Target<'_>) -> Result<()> {
             Ok(())
         }
         // Another loader of this site created it a moment ago.
-        Err(e) if otter_core::source::mysql::conn::server_code(&e) == Some(1359) => Ok(()),
+        Err(e) if otter_core::mysql::conn::server_code(&e) == Some(1359) => Ok(()),
         Err(e) => Err(err(e).context(format!(
             "last-writer-wins on {}.{} needs a delete trigger on the target (TRIGGER privilege on the table; with the binary log on, \
              SUPER or log_bin_trust_function_creators = ON)",

@@ -46,7 +46,7 @@ impl MysqlDialect {
 
     /// The dialect of a server that reports `version` (`SELECT @@version`).
     pub fn for_version(version: &str) -> MysqlDialect {
-        let number = otter_core::source::mysql::conn::version_number(version);
+        let number = otter_core::mysql::conn::version_number(version);
         if version.to_ascii_lowercase().contains("mariadb") {
             MysqlDialect::mariadb(number)
         } else {

@@ -15,7 +15,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use otter_core::instance::Holder;
 use otter_core::mysql::quote::text;
-use otter_core::source::mysql::conn::{server_code, translate, ConnectOptions};
+use otter_core::mysql::conn::{server_code, translate, ConnectOptions};
 use otter_core::{Error, ErrorKind, Result};
 
 use super::{Fence, CONN_TABLE, LEASE_TABLE};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use otter_core::change::DdlEvent;
-use otter_core::source::mysql::conn::{server_code, translate};
+use otter_core::mysql::conn::{server_code, translate};
 use otter_core::two_way::{self, TwoWayConfig};
 use otter_core::{Error, ErrorKind, Result};
 

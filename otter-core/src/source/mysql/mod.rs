@@ -11,14 +11,12 @@
 //! cannot fix (bad credentials, TLS that cannot work, purged position, schema mismatch) ends the source with an error.
 
 pub mod assemble;
-pub mod conn;
 pub mod ddl_marks;
 pub mod preflight;
 pub mod replica_lock;
 pub mod start;
 pub mod stream;
 pub mod tables;
-pub mod tls;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use self::assemble::{Assembler, ChunkLimits};
-use self::conn::{variable, ConnectOptions, ServerInfo, TlsConfig};
+use crate::mysql::conn::{variable, ConnectOptions, ServerInfo, TlsConfig};
 use self::stream::{BinlogConn, StreamStart};
 use self::tables::{LiveSchema, SchemaErrorPolicy, Tables};
 use crate::change::{Event, Progress};

@@ -5,7 +5,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use super::conn::{translate, variable, ServerInfo};
+use crate::mysql::conn::{translate, variable, ServerInfo};
 use super::start::from_checkpoint;
 use super::stream::StreamStart;
 use crate::error::{Error, ErrorKind, Result};

@@ -20,7 +20,7 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use super::conn::{server_code, translate};
+use crate::mysql::conn::{server_code, translate};
 use crate::error::{Error, ErrorKind, Result};
 
 /// How long a server id in use by another session is waited for before it is reported.

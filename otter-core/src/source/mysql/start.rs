@@ -11,7 +11,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use otter_binlog::{EventData, Parser};
 
-use super::conn::{translate, variable, ConnectOptions, ServerInfo};
+use crate::mysql::conn::{translate, variable, ConnectOptions, ServerInfo};
 use super::preflight::binary_logs;
 use super::stream::{BinlogConn, StreamStart};
 use crate::error::{Error, ErrorKind, Result};

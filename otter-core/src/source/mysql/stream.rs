@@ -21,7 +21,7 @@ use mysql_common::proto::MySerialize;
 use otter_binlog::event::payload::PayloadEvent;
 use otter_binlog::{EventType, Limits, Parser, Status};
 
-use super::conn::{codes, server_code, translate, ConnectOptions, ServerInfo};
+use crate::mysql::conn::{codes, server_code, translate, ConnectOptions, ServerInfo};
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::{BinlogCoord, GtidSet, MariadbGtidPos};
 use crate::schema::Flavor;

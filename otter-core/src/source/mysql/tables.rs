@@ -23,7 +23,7 @@ use mysql_async::Conn;
 use otter_binlog::column::Kind;
 use otter_binlog::{TableMap, Value};
 
-use super::conn::{translate, ConnectOptions};
+use crate::mysql::conn::{translate, ConnectOptions};
 use crate::mysql::quote::ident;
 use crate::change::Row;
 use crate::error::{Error, ErrorKind, Result};
