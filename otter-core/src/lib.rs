@@ -9,6 +9,7 @@ pub mod json;
 pub mod mysql;
 pub mod pipeline;
 pub mod position;
+pub mod preflight;
 pub mod schema;
 pub mod sink;
 pub mod source;

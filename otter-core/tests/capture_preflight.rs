@@ -6,7 +6,8 @@ mod common;
 
 use common::{config, expect_error};
 use otter_core::mysql::conn::{ConnectOptions, ServerInfo, TlsConfig};
-use otter_core::source::mysql::preflight::{self, Outcome};
+use otter_core::preflight::Outcome;
+use otter_core::source::mysql::preflight;
 use otter_core::source::mysql::{MysqlSource, SourceOptions};
 use otter_core::ErrorKind;
 use otter_testkit::{MariaDb, ServerConfig};

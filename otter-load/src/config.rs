@@ -99,10 +99,10 @@ fn default_rows_per_statement() -> usize {
     500
 }
 fn default_load_data_min_rows() -> usize {
-    crate::load_data::DEFAULT_MIN_ROWS
+    crate::mysql::load_data::DEFAULT_MIN_ROWS
 }
 fn default_bulk_min_rows() -> usize {
-    crate::bulk::DEFAULT_MIN_ROWS
+    crate::mysql::bulk::DEFAULT_MIN_ROWS
 }
 fn default_backoff() -> u64 {
     30

@@ -22,28 +22,27 @@
 //! # }
 //! ```
 //!
-//! Layers: [`merge`] folds a batch's changes per (table, key) with Otter's rules; the sink
-//! partitions the merged ops by key hash over the workers; each [`worker`] applies its share in
-//! one transaction with its checkpoint row; the [`dialect::SqlDialect`] seam spells the SQL
-//! (MySQL/MariaDB live, Oracle-style `MERGE` as a second dialect).
+//! Layers: the engine — [`merge`] folds a batch's changes per (table, key) with Otter's rules,
+//! the [`sink`] partitions the merged ops by key hash over the workers and completes batches in
+//! order, [`conflict`] decides which tables go change by change, each [`worker`] drives one
+//! partition — and, behind the [`Target`] seam, the database: [`mysql`] for MySQL and MariaDB
+//! (checkpoint rows in the data's transaction, the fence, bulk execution, `LOAD DATA`, DDL). The
+//! [`dialect::SqlDialect`] seam spells SQL for SQL targets (MySQL/MariaDB live, an Oracle-style
+//! `MERGE` dialect with golden tests; no Oracle driver is built in).
 #![deny(missing_docs)]
 
-pub mod bulk;
-pub mod checkpoint;
 pub mod config;
 pub mod conflict;
-pub mod ddl_effect;
 pub mod dialect;
-pub mod fence;
 mod error;
-pub mod load_data;
 pub mod merge;
+pub mod mysql;
 mod report;
 pub mod sink;
 pub mod target;
-pub mod txn;
 pub mod worker;
 
 pub use config::MysqlSinkConfig;
 pub use merge::ApplyMode;
-pub use sink::MysqlSink;
+pub use sink::{ApplySink, EngineConfig, MysqlSink};
+pub use target::{PartitionWriter, Target};

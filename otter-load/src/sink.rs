@@ -1,7 +1,8 @@
-//! `MysqlSink`: the loader as a pipeline [`Sink`]. For every batch it merges changes per table
-//! and key, partitions the ops by key hash over the workers (order per key kept), and acknowledges
-//! the batch once every partition committed its share together with its checkpoint row. DDL is
-//! applied alone: after every earlier change everywhere (a barrier), before any later one.
+//! [`ApplySink`]: the apply engine as a pipeline [`Sink`], over any [`Target`]. For every batch
+//! it merges changes per table and key, partitions the ops by key hash over the writers (order per
+//! key kept), and acknowledges the batch once every partition committed its share together with
+//! its progress. DDL is applied alone: after every earlier change everywhere (a barrier), before
+//! any later one. [`MysqlSink`] is the engine over the MySQL/MariaDB target.
 //!
 //! Invariants:
 //! - partitioning is a fixed hash of (target table, key), so a key always lands on the same
@@ -15,35 +16,26 @@
 //!   created, so resuming there never skips a change.
 
 use std::collections::BTreeMap;
-
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
 use otter_core::change::{ChangeId, Event, RowChange};
 use otter_core::position::Position;
 use otter_core::schema::TableSchema;
-use otter_core::mysql::conn::{translate, ConnectOptions};
 use otter_core::traits::{Ack, Batch, Sink};
+use otter_core::two_way::TwoWayConfig;
 use otter_core::{Error, ErrorKind, Result};
 use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::checkpoint::{CheckpointTable, Stored};
-use crate::fence::{Lease, LeaseOptions};
-use otter_core::mysql::quote::ident;
 use crate::config::MysqlSinkConfig;
-use crate::conflict::tombstone::Tombstones;
-use crate::conflict::{CompiledRule, ConflictPolicy, Guarded};
-use otter_core::two_way::TwoWayConfig;
-use crate::dialect::mysql::MysqlDialect;
-use crate::dialect::SqlDialect;
-use crate::merge::{key_bytes_into, merge, Op};
-use crate::target::TargetCache;
-use crate::worker::{Job, TableOps, Worker};
+use crate::conflict::{CompiledRule, Guarded};
+use crate::merge::{key_bytes_into, merge, ApplyMode, Op};
+use crate::mysql::MysqlTarget;
+use crate::target::{PipelineContext, Target};
+use crate::worker::{Job, TableOps};
 
 /// Batches fully applied, in order.
 #[derive(Debug, Default)]
@@ -67,17 +59,27 @@ impl Tracker {
     }
 }
 
-/// The MySQL/MariaDB loader.
-pub struct MysqlSink {
+/// What the engine itself is told (the target has its own configuration).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// `row` (whole after images) or `column` (changed columns) merging.
+    pub mode: ApplyMode,
+    /// Apply DDL statements.
+    pub apply_ddl: bool,
+    /// Conflict rules per target table.
+    pub rules: Vec<Arc<CompiledRule>>,
+}
+
+/// The MySQL/MariaDB loader: the engine over [`MysqlTarget`].
+pub type MysqlSink = ApplySink<MysqlTarget>;
+
+/// The apply engine over a target `T`.
+pub struct ApplySink<T: Target> {
     name: String,
-    cfg: Arc<MysqlSinkConfig>,
-    opts: ConnectOptions,
-    ckpt: CheckpointTable,
-    dialect: Option<Arc<dyn SqlDialect>>,
+    cfg: EngineConfig,
+    target: T,
     workers: Vec<mpsc::Sender<Job>>,
     handles: Vec<tokio::task::JoinHandle<()>>,
-    meta: Option<Conn>,
-    targets: TargetCache,
     watermarks: Vec<Option<ChangeId>>,
     tracker: Arc<Mutex<Tracker>>,
     completions: Vec<tokio::task::JoinHandle<()>>,
@@ -85,34 +87,33 @@ pub struct MysqlSink {
     replay_ddl: bool,
     last_write: Instant,
     two_way: Option<Arc<TwoWayConfig>>,
-    rules: Vec<Arc<CompiledRule>>,
     /// Where this run started, when the source announced it before any change.
     start: Option<Position>,
     /// True once any change of this run was dispatched.
     dispatched: bool,
-    /// The pipeline's lease on the target (none in a dry run).
-    lease: Option<Lease>,
-    /// Delete tombstones of the `last-writer-wins` tables on the target (none without such
-    /// rules, and in a dry run).
-    tombs: Option<Tombstones>,
 }
 
-impl MysqlSink {
+impl ApplySink<MysqlTarget> {
     /// A loader for pipeline `name` (the key of its checkpoint rows). Connects on first use.
     pub fn new(name: &str, cfg: MysqlSinkConfig) -> Result<MysqlSink> {
-        cfg.validate()?;
-        let opts = ConnectOptions::new(&cfg.url, &cfg.tls)?;
-        let rules = crate::conflict::compile(&cfg.conflicts)?.into_iter().map(Arc::new).collect();
-        Ok(MysqlSink {
+        let engine = EngineConfig {
+            mode: cfg.mode,
+            apply_ddl: cfg.apply_ddl,
+            rules: crate::conflict::compile(&cfg.conflicts)?.into_iter().map(Arc::new).collect(),
+        };
+        Ok(ApplySink::with_target(name, MysqlTarget::new(name, cfg)?, engine))
+    }
+}
+
+impl<T: Target> ApplySink<T> {
+    /// The engine for pipeline `name` over `target`.
+    pub fn with_target(name: &str, target: T, cfg: EngineConfig) -> ApplySink<T> {
+        ApplySink {
             name: name.to_owned(),
-            ckpt: CheckpointTable::new(&cfg.checkpoint_schema, name),
-            cfg: Arc::new(cfg),
-            opts,
-            dialect: None,
+            cfg,
+            target,
             workers: Vec::new(),
             handles: Vec::new(),
-            meta: None,
-            targets: TargetCache::default(),
             watermarks: Vec::new(),
             tracker: Arc::new(Mutex::new(Tracker::default())),
             completions: Vec::new(),
@@ -120,116 +121,42 @@ impl MysqlSink {
             replay_ddl: false,
             last_write: Instant::now(),
             two_way: None,
-            rules,
             start: None,
             dispatched: false,
-            lease: None,
-            tombs: None,
-        })
+        }
     }
 
     /// Makes this loader one direction of a two-way (or multi-site) setup: every transaction and
     /// DDL it applies carries an origin mark, and conflict rules decide between sites.
-    pub fn with_two_way(mut self, two_way: TwoWayConfig) -> Result<MysqlSink> {
+    pub fn with_two_way(mut self, two_way: TwoWayConfig) -> Result<ApplySink<T>> {
         two_way.validate()?;
         self.two_way = Some(Arc::new(two_way));
         Ok(self)
     }
 
-    async fn meta(&mut self) -> Result<&mut Conn> {
-        if self.meta.is_none() {
-            let c = self.retry_connect().await?;
-            self.meta = Some(c);
-        }
-        self.meta.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))
+    /// The target.
+    pub fn target(&self) -> &T {
+        &self.target
     }
 
-    async fn retry_connect(&self) -> Result<Conn> {
-        let mut backoff = Duration::from_millis(100);
-        let started = Instant::now();
-        loop {
-            match self.opts.connect().await {
-                Ok(c) => return Ok(c),
-                Err(e) if e.is_transient() && (self.cfg.max_retry_secs == 0 || started.elapsed() < Duration::from_secs(self.cfg.max_retry_secs)) => {
-                    tracing::warn!(target = %self.opts.display_url(), error = %e, "Cannot reach the target; retrying.");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(self.cfg.max_retry_backoff_secs.max(1)));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Connects, takes the pipeline on the target (its lease and fencing epoch), reads the
-    /// stored checkpoint and starts the workers (once).
+    /// Opens the target (takes the pipeline, reads what it stored) and starts the workers (once).
     async fn start(&mut self) -> Result<Option<Position>> {
         if !self.workers.is_empty() {
             return Ok(self.tracker.lock().through.clone());
         }
-        let ckpt = self.ckpt.clone();
-        let cfg = Arc::clone(&self.cfg);
-        let rules = self.rules.clone();
-        let site = self.two_way.as_ref().map_or_else(|| "target".to_owned(), |t| t.target_site.clone());
-        let marks_schema = self.two_way.as_ref().map_or(cfg.checkpoint_schema.clone(), |t| t.marks_schema.clone());
-        let conn = self.meta().await?;
-        let (version,): (String,) = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?.unwrap_or_default();
-        let dialect: Arc<dyn SqlDialect> = Arc::new(MysqlDialect::for_version(&version));
-        let mut parts = match cfg.workers {
-            Some(w) => w,
-            None => default_workers(conn, &version).await,
-        };
-        if !cfg.dry_run {
-            ckpt.ensure(conn).await?;
-            conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", ident(&marks_schema))).await.map_err(|e| translate(e, "target"))?;
-            let tables = crate::conflict::ensure_sql(&marks_schema).into_iter().chain(crate::fence::ensure_sql(ckpt.schema()));
-            for s in tables {
-                conn.query_drop(s).await.map_err(|e| translate(e, "creating otter's tables on the target"))?;
-            }
-            crate::conflict::upgrade(conn, &marks_schema).await?;
-            // Take the pipeline (waiting for the old holder's last transactions), then read where
-            // it stopped: nothing of the old holder commits after this read.
-            let options = LeaseOptions { ttl: Duration::from_secs(cfg.lease_secs), ..LeaseOptions::default() };
-            self.lease = Some(crate::fence::acquire(&self.opts, ckpt.schema(), &self.name, &options).await?);
-            if rules.iter().any(|r| r.rule.policy == ConflictPolicy::LastWriterWins) {
-                let mut tombs = Tombstones::new(&marks_schema, &site);
-                let conn = self.meta().await?;
-                tombs.ensure_existing(conn, &rules).await?;
-                // Expired tombstones go before anything of this run is applied.
-                for sql in tombs.gc_due().unwrap_or_default() {
-                    conn.query_drop(sql).await.map_err(|e| translate(e, "removing old tombstones"))?;
-                }
-                self.tombs = Some(tombs);
-            }
-        }
-        let fence = self.lease.as_ref().map(|l| Arc::clone(l.fence()));
-        let conn = self.meta().await?;
-        let stored = if fence.is_some() { ckpt.load(conn).await? } else { Stored::default() };
-        if let Some(old) = stored.parts {
-            if old != parts {
-                if stored.clean() {
-                    conn.query_drop(ckpt.prune_sql(parts)).await.map_err(|e| translate(e, "target"))?;
-                } else {
-                    tracing::warn!(stored = old, configured = parts, "The last run did not stop cleanly; keeping its partition count until a clean stop.");
-                    parts = old;
-                }
-            }
-        }
+        let ctx = PipelineContext { name: self.name.clone(), two_way: self.two_way.clone(), rules: self.cfg.rules.clone() };
+        let opened = self.target.open(&ctx).await?;
+        let (stored, parts) = (opened.stored, opened.parts.max(1));
         self.watermarks = (0..parts).map(|p| stored.watermarks.get(&p).cloned()).collect();
         self.last_ddl = stored.last_ddl.clone();
         self.replay_ddl = stored.position.is_some();
         self.tracker.lock().through = stored.position.clone();
-        let gates = Arc::new(crate::bulk::TableGates::default());
         for part in 0..parts {
             let (tx, rx) = mpsc::channel(4);
-            let mut w = Worker::new(part, parts, self.opts.clone(), Arc::clone(&dialect), self.ckpt.clone(), Arc::clone(&self.cfg));
-            w.two_way = self.two_way.clone();
-            w.pipeline = self.name.clone();
-            w.gates = Arc::clone(&gates);
-            w.fence = fence.clone();
-            self.handles.push(tokio::spawn(w.run(rx)));
+            let writer = self.target.writer(part, parts)?;
+            self.handles.push(tokio::spawn(crate::worker::run(part, writer, rx)));
             self.workers.push(tx);
         }
-        self.dialect = Some(dialect);
         tracing::info!(pipeline = %self.name, partitions = parts, position = ?stored.position, "Loader ready.");
         Ok(stored.position)
     }
@@ -275,31 +202,18 @@ impl MysqlSink {
         }
         let n = self.workers.len();
         let mut per: Vec<Vec<TableOps>> = (0..n).map(|_| Vec::new()).collect();
-        let ignore = self.cfg.ignore_missing_columns;
         let mut keybuf = Vec::new();
         for (schema, changes) in groups {
-            let info = {
-                self.meta().await?;
-                let conn = self.meta.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
-                let r = self.targets.get(conn, &schema, ignore).await;
-                if r.as_ref().is_err_and(|e| e.is_transient()) {
-                    self.meta = None;
-                }
-                r?
-            };
+            let info = self.target.describe(&schema).await?;
             let key = if info.keyless { None } else { Some(info.key.as_slice()) };
-            if let Some(rule) = self.rules.iter().find(|r| r.matches(&schema.db, &schema.name)).cloned() {
+            if let Some(rule) = self.cfg.rules.iter().find(|r| r.matches(&schema.db, &schema.name)).cloned() {
                 if info.keyless {
                     return Err(Error::config(format!(
                         "{}.{} has a conflict rule but no primary or unique key on the target; conflicts need a key",
                         schema.db, schema.name
                     )));
                 }
-                if let Some(tombs) = self.tombs.as_mut().filter(|_| rule.rule.policy == ConflictPolicy::LastWriterWins) {
-                    let key: Vec<&str> = info.key.iter().filter_map(|&i| schema.columns.get(i).map(|c| c.name.as_str())).collect();
-                    let conn = self.meta.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
-                    tombs.ensure(conn, &schema.db, &schema.name, key, &rule.rule).await?;
-                }
+                self.target.guard(&schema, &info, &rule).await?;
                 // Change by change, one partition per table: order (and key changes) kept.
                 let p = self.partition(&schema, None, None, &mut keybuf);
                 let mut guarded = Vec::new();
@@ -407,31 +321,11 @@ impl MysqlSink {
             .await
             .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
         wait_all(vec![rx]).await?;
-        self.targets.clear();
-        if let Some(t) = self.tombs.as_mut() {
-            t.forget();
-        }
+        self.target.forget();
         self.last_ddl = Some(ddl.position.clone());
         // Everything before the DDL is applied everywhere: it is a safe resume point.
         self.tracker.lock().through = Some(ddl.position.clone());
         Ok(())
-    }
-}
-
-/// `min(4, the target's CPUs)`: MariaDB's `thread_pool_size` defaults to the CPU count; 4 when
-/// the target does not tell.
-async fn default_workers(conn: &mut Conn, version: &str) -> usize {
-    let max = crate::config::MAX_DEFAULT_WORKERS;
-    if !version.to_ascii_lowercase().contains("mariadb") {
-        return max;
-    }
-    match conn.query_first::<u64, _>("SELECT @@thread_pool_size").await {
-        Ok(Some(cpus)) if cpus > 0 => {
-            let w = usize::try_from(cpus).unwrap_or(max).min(max);
-            tracing::info!(workers = w, target_cpus = cpus, "Apply workers chosen from the target's CPU count (set workers to override).");
-            w
-        }
-        _ => max,
     }
 }
 
@@ -443,15 +337,15 @@ async fn wait_all(rxs: Vec<oneshot::Receiver<Result<()>>>) -> Result<()> {
 }
 
 #[async_trait]
-impl Sink for MysqlSink {
+impl<T: Target> Sink for ApplySink<T> {
     fn name(&self) -> &str {
-        "mysql"
+        "apply"
     }
 
     async fn send(&mut self, batch: Arc<Batch>, ack: Ack) -> Result<()> {
         self.start().await?;
-        if let Some(fence) = self.lease.as_ref().map(Lease::fence).filter(|f| f.lost().is_some()) {
-            return Err(fence.fenced_error());
+        if let Some(e) = self.target.lost() {
+            return Err(e);
         }
         let mut rxs = Vec::new();
         let mut pending: Vec<RowChange> = Vec::new();
@@ -508,21 +402,7 @@ impl Sink for MysqlSink {
                 }
             }
         }
-        if let Some(gc) = self.tombs.as_mut().and_then(Tombstones::gc_due) {
-            let opts = self.opts.clone();
-            tokio::spawn(async move {
-                let run = async {
-                    let mut conn = opts.connect().await?;
-                    for sql in gc {
-                        conn.query_drop(sql).await.map_err(|e| translate(e, "removing old tombstones"))?;
-                    }
-                    Ok::<_, Error>(())
-                };
-                if let Err(e) = run.await {
-                    tracing::warn!(error = %e, "Could not remove old tombstones; trying again later.");
-                }
-            });
-        }
+        self.target.upkeep();
         let tracker = Arc::clone(&self.tracker);
         self.completions.retain(|h| !h.is_finished());
         self.completions.push(tokio::spawn(async move {
@@ -553,7 +433,7 @@ impl Sink for MysqlSink {
     }
 }
 
-impl Drop for MysqlSink {
+impl<T: Target> Drop for ApplySink<T> {
     /// Stops the workers at once: a transaction they have open is rolled back by the target
     /// (its `COMMIT` was not sent) or committed with its checkpoint row — never half of it.
     fn drop(&mut self) {

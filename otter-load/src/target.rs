@@ -1,18 +1,35 @@
-//! What the target's tables look like: which source columns each one can take and which columns
-//! identify a row. Read from `information_schema` on first use and cached until a DDL.
+//! The seam between the apply engine and a target database.
 //!
-//! Invariants: a source column is written only if the target has a column of that name (compared
-//! case-insensitively) that is not generated; a missing column is an error unless configured to be
-//! ignored (then warned once per table); generated source columns are never written.
+//! The engine ([`crate::sink::ApplySink`]) merges changes per key, partitions them over writers,
+//! completes batches in order, decides which tables go change by change under a conflict rule,
+//! and puts DDL behind barriers. Everything that talks to a database sits behind [`Target`] (the
+//! pipeline's side of the target: taking it, reading what it stored, describing its tables) and
+//! [`PartitionWriter`] (one connection applying one partition's jobs). The MySQL/MariaDB target
+//! is [`crate::mysql::MysqlTarget`]; a new database is a new implementation in a folder of its
+//! own, the engine unchanged.
+//!
+//! Contract of an implementation:
+//! - [`Target::open`] takes the pipeline on the target (a fence that makes every later write of
+//!   a previous holder fail) *before* it reads what the target stored, and returns the resume
+//!   point, the partition count and each partition's watermark;
+//! - [`PartitionWriter::apply`] applies a job in one target transaction together with the
+//!   partition's progress (its watermark, and the resume point when known), all or nothing,
+//!   never committing after the pipeline was lost; a transient error is retried inside, a
+//!   returned error is final for the partition;
+//! - a writer's jobs arrive in order and each completes before the next starts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
-use otter_core::schema::{names_equal, TableSchema};
-use otter_core::mysql::conn::translate;
-use otter_core::{Error, ErrorKind, Result};
+use async_trait::async_trait;
+use otter_core::change::{ChangeId, DdlEvent};
+use otter_core::position::Position;
+use otter_core::schema::TableSchema;
+use otter_core::two_way::TwoWayConfig;
+use otter_core::{Error, Result};
+
+use crate::conflict::CompiledRule;
+use crate::worker::TableOps;
 
 /// How one source schema maps onto its target table.
 #[derive(Debug, Clone)]
@@ -24,106 +41,104 @@ pub struct TargetInfo {
     /// No primary or usable unique key: rows are matched on every written column.
     pub keyless: bool,
     /// Every written column has the same type (and character set) on the target as on the source
-    /// and a type whose `LOAD DATA` text is exact ([`crate::load_data::exact_column`]): runs of
-    /// whole rows may be sent as `LOAD DATA LOCAL INFILE`.
+    /// and a type whose `LOAD DATA` text is exact: runs of whole rows may be sent as
+    /// `LOAD DATA LOCAL INFILE` (MySQL targets).
     pub load_data: bool,
 }
 
-/// (target db, target table, address of the source schema).
-type SchemaKey = (String, String, usize);
-
-/// Cache of [`TargetInfo`] per source schema version.
-#[derive(Debug, Default)]
-pub struct TargetCache {
-    /// Holding the schema `Arc` keeps its address from being reused by another schema.
-    by_schema: HashMap<SchemaKey, (Arc<TableSchema>, Arc<TargetInfo>)>,
-    warned: HashSet<(String, String)>,
+/// What a pipeline stored on its target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stored {
+    /// Where to resume the source.
+    pub position: Option<Position>,
+    /// The partition count the rows were written with.
+    pub parts: Option<usize>,
+    /// Newest change applied, per partition.
+    pub watermarks: HashMap<usize, ChangeId>,
+    /// Position of the last DDL applied.
+    pub last_ddl: Option<Position>,
 }
 
-impl TargetCache {
-    /// Forgets everything (after a DDL).
-    pub fn clear(&mut self) {
-        self.by_schema.clear();
+impl Stored {
+    /// True when no partition applied anything after the resume position (a clean stop), so the
+    /// partition count may change.
+    pub fn clean(&self) -> bool {
+        let Some(p) = &self.position else { return self.watermarks.is_empty() };
+        self.watermarks.values().all(|w| !after(w, p))
     }
+}
 
-    /// The mapping for `schema` (its `db`/`name` are the target's, after routing).
-    pub async fn get(&mut self, conn: &mut Conn, schema: &Arc<TableSchema>, ignore_missing: bool) -> Result<Arc<TargetInfo>> {
-        let cache_key = (schema.db.clone(), schema.name.clone(), Arc::as_ptr(schema) as usize);
-        if let Some((s, i)) = self.by_schema.get(&cache_key) {
-            if Arc::ptr_eq(s, schema) {
-                return Ok(Arc::clone(i));
-            }
-        }
-        let described: Vec<(String, String, String, Option<String>)> = conn
-            .exec(
-                "SELECT COLUMN_NAME, EXTRA, COLUMN_TYPE, CHARACTER_SET_NAME FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-                (schema.db.as_str(), schema.name.as_str()),
-            )
-            .await
-            .map_err(|e| translate(e, "reading the target table's columns"))?;
-        let rows: Vec<(String, String)> = described.iter().map(|(n, e, _, _)| (n.clone(), e.clone())).collect();
-        if rows.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Sink,
-                format!(
-                    "table {}.{} does not exist on the target: create it there (or start the pipeline from a position \
-                     before its CREATE TABLE so otter replicates it)",
-                    schema.db, schema.name
-                ),
-            ));
-        }
-        let writable: Vec<&str> = rows
-            .iter()
-            .filter(|(_, extra)| !extra.to_ascii_uppercase().contains("GENERATED"))
-            .map(|(n, _)| n.as_str())
-            .collect();
-        let mut columns = Vec::new();
-        let mut missing = Vec::new();
-        for (i, c) in schema.columns.iter().enumerate() {
-            if c.generated.is_some() {
-                continue;
-            }
-            if writable.iter().any(|t| names_equal(t, &c.name)) {
-                columns.push(i);
-            } else if !rows.iter().any(|(t, _)| names_equal(t, &c.name)) {
-                missing.push(c.name.clone());
-            }
-        }
-        if !missing.is_empty() {
-            if !ignore_missing {
-                return Err(Error::new(
-                    ErrorKind::Sink,
-                    format!(
-                        "the target table {}.{} lacks the source column(s) {}: add them, or set ignore_missing_columns = true",
-                        schema.db,
-                        schema.name,
-                        missing.join(", ")
-                    ),
-                ));
-            }
-            if self.warned.insert((schema.db.clone(), schema.name.clone())) {
-                tracing::warn!(table = %format!("{}.{}", schema.db, schema.name), columns = %missing.join(", "), "Target table lacks source columns; their values are not written.");
-            }
-        }
-        let (key, keyless) = match schema.key_columns() {
-            Some(k) if k.iter().all(|i| columns.contains(i)) => (k.to_vec(), false),
-            _ => {
-                if self.warned.insert((schema.db.clone(), format!("{}#key", schema.name))) {
-                    tracing::warn!(table = %format!("{}.{}", schema.db, schema.name), "Table has no primary or NOT NULL unique key: rows are matched on all columns, one at a time.");
-                }
-                (columns.clone(), true)
-            }
-        };
-        let load_data = columns.iter().all(|&i| {
-            let Some(c) = schema.columns.get(i) else { return false };
-            described
-                .iter()
-                .find(|(t, _, _, _)| names_equal(t, &c.name))
-                .is_some_and(|(_, _, ty, cs)| crate::load_data::same_column(c, ty, cs.as_deref()))
-        });
-        let info = Arc::new(TargetInfo { columns, key, keyless, load_data });
-        self.by_schema.insert(cache_key, (Arc::clone(schema), Arc::clone(&info)));
-        Ok(info)
+/// True when change `id` comes after position `p` (is not covered by it).
+pub fn after(id: &ChangeId, p: &Position) -> bool {
+    id.txn > p.coord || (id.txn == p.coord && id.row >= p.skip_rows)
+}
+
+/// Who the target works for.
+#[derive(Debug, Clone)]
+pub struct PipelineContext {
+    /// The pipeline's name (the key of everything it stores on the target).
+    pub name: String,
+    /// Its sites, when it is one direction of a two-way setup.
+    pub two_way: Option<Arc<TwoWayConfig>>,
+    /// Its conflict rules.
+    pub rules: Vec<Arc<CompiledRule>>,
+}
+
+/// What [`Target::open`] found.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// What the pipeline stored there.
+    pub stored: Stored,
+    /// How many partitions (writers) to apply with.
+    pub parts: usize,
+}
+
+/// One job of a partition.
+#[derive(Debug)]
+pub struct ApplyJob<'a> {
+    /// Ops by table.
+    pub tables: &'a [TableOps],
+    /// Newest change in the job (the partition's watermark once it commits).
+    pub watermark: &'a ChangeId,
+    /// Position every partition has applied everything before (`None` while no resume point is
+    /// known yet: the first jobs of a first run).
+    pub position: Option<&'a Position>,
+    /// Site where the changes were first written.
+    pub origin: &'a str,
+}
+
+/// The pipeline's side of a target database.
+#[async_trait]
+pub trait Target: Send + Sync + 'static {
+    /// Connects, takes the pipeline (fencing any previous holder), reads what it stored and
+    /// decides the partition count. Called once, before anything else.
+    async fn open(&mut self, ctx: &PipelineContext) -> Result<Opened>;
+    /// How `schema`'s rows map onto its target table (cached until [`Target::forget`]).
+    async fn describe(&mut self, schema: &Arc<TableSchema>) -> Result<Arc<TargetInfo>>;
+    /// Readies a table whose changes go change by change under `rule` (e.g. delete tombstones).
+    async fn guard(&mut self, schema: &TableSchema, info: &TargetInfo, rule: &CompiledRule) -> Result<()>;
+    /// Forgets what [`Target::describe`] and [`Target::guard`] learnt (after a DDL).
+    fn forget(&mut self);
+    /// A writer for partition `part` of `parts` (its own connection).
+    fn writer(&self, part: usize, parts: usize) -> Result<Box<dyn PartitionWriter>>;
+    /// Periodic upkeep (called with every batch; implementations pace themselves).
+    fn upkeep(&mut self) {}
+    /// The error to stop with once another instance took the pipeline over.
+    fn lost(&self) -> Option<Error> {
+        None
     }
+}
+
+/// One partition's writer: applies its jobs, in order, on its own connection.
+#[async_trait]
+pub trait PartitionWriter: Send {
+    /// Applies a job in one transaction with the partition's progress.
+    async fn apply(&mut self, job: ApplyJob<'_>) -> Result<()>;
+    /// Records progress only (idle or filtered stretches).
+    async fn progress(&mut self, position: &Position) -> Result<()>;
+    /// Applies a DDL statement (partition 0 only, after a barrier); `replayed`: the first DDL
+    /// after a restart, which may have been applied before the crash.
+    async fn ddl(&mut self, ddl: &DdlEvent, replayed: bool) -> Result<()>;
+    /// Closes the connection (the writer is dropped after this).
+    async fn close(&mut self) {}
 }

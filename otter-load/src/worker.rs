@@ -1,56 +1,22 @@
-//! Apply workers: one connection each, applying the jobs of one key partition in order. Each job
-//! is one target transaction — the partition's share of a batch plus its checkpoint row — so data
-//! and progress commit together.
+//! Apply workers of the engine: one per key partition, each driving its [`PartitionWriter`] over
+//! the partition's jobs in order.
 //!
-//! Invariants:
-//! - jobs of a worker commit in the order they were sent; after a job fails for good, every later
-//!   job of that worker fails too (nothing is applied out of order);
-//! - transient errors (lost connection, server restart, deadlock, lock wait timeout) roll back and
-//!   retry the whole job on a fresh connection with exponential backoff;
-//! - a DDL statement runs as it ran in its source session: its text read with the source's
-//!   `ANSI_QUOTES`, backslash escapes, `PIPES_AS_CONCAT` and `IGNORE_SPACE`, at the source
-//!   statement's time and time zone (`CURRENT_TIMESTAMP` backfills of added columns match), with
-//!   the source server's default collation (a new database's character set matches); the apply
-//!   session's own settings are restored after it (or the connection is dropped);
-//! - in a two-way pipeline every apply transaction starts with its origin mark, and every DDL
-//!   with its mark comment (a DROP TABLE becomes a marked rename into the marks schema, then a
-//!   drop there), so the target's capture can tell otter's writes from the application's;
-//! - runs of whole-row writes of a table go as bulk executions of one prepared statement on
-//!   MariaDB ([`crate::bulk`]), elsewhere long runs of inserts as `LOAD DATA LOCAL INFILE`,
-//!   checked and replaced by the usual statements when not exactly theirs ([`crate::load_data`]),
-//!   all inside the job's transaction (`steps`, [`crate::txn`]); diagnosis and `skip_errors` use
-//!   statements only;
-//! - a statement error is reported with its table, key and (shortened) statement; with
-//!   `skip_errors`, the job is re-applied one row at a time in one transaction, and only the rows
-//!   the target refuses are rolled back (each to its own savepoint) and logged.
+//! Invariants: jobs of a worker complete in the order they were sent, each before the next
+//! starts; after a job fails for good, every later job of that worker fails too (nothing is
+//! applied out of order); a barrier completes once every earlier job did.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
 use otter_core::change::{ChangeId, DdlEvent};
 use otter_core::position::Position;
 use otter_core::schema::TableSchema;
-use otter_core::mysql::conn::{translate, ConnectOptions};
 use otter_core::{Error, ErrorKind, Result};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::checkpoint::CheckpointTable;
-use crate::bulk::TableGates;
-use crate::load_data::LoadState;
-use crate::txn::{self, sql_steps, Attempt, Fallback, Skipped, Step};
-use crate::fence::Fence;
-use crate::config::MysqlSinkConfig;
 use crate::conflict::{CompiledRule, Guarded};
-use otter_core::two_way::TwoWayConfig;
-use crate::dialect::{SqlDialect, TargetTable};
+use crate::dialect::TargetTable;
 use crate::merge::Op;
-use crate::target::TargetInfo;
-use crate::report::shorten;
-
-mod ddl;
-mod steps;
+use crate::target::{ApplyJob, PartitionWriter, TargetInfo};
 
 /// One table's ops for one partition.
 #[derive(Debug)]
@@ -109,272 +75,48 @@ pub enum Job {
     },
 }
 
-/// A worker's fixed context.
-pub struct Worker {
-    /// Partition number.
-    pub part: usize,
-    /// Partition count.
-    pub parts: usize,
-    /// Target connection options.
-    pub opts: ConnectOptions,
-    /// SQL dialect.
-    pub dialect: Arc<dyn SqlDialect>,
-    /// Checkpoint rows.
-    pub ckpt: CheckpointTable,
-    /// Loader configuration.
-    pub cfg: Arc<MysqlSinkConfig>,
-    /// The pipeline's sites, when it is one direction of a two-way setup.
-    pub two_way: Option<Arc<TwoWayConfig>>,
-    /// Pipeline name (mark rows, conflict log).
-    pub pipeline: String,
-    /// Per-table gates for bulk runs, shared with the sink's other workers.
-    pub gates: Arc<TableGates>,
-    /// The pipeline's fence on the target: every transaction commits only while it holds
-    /// (`None` in a dry run, which writes nothing).
-    pub fence: Option<Arc<Fence>>,
-    conn: Option<Conn>,
-    /// The target's `max_allowed_packet` as last read (0 before the first connection): bulk
-    /// runs need room for a whole execution in one packet.
-    max_packet: u64,
-    failed: Option<String>,
-    load: LoadState,
-    /// Statements refused (and skipped) by the last transaction attempt.
-    skipped: Vec<Skipped>,
-}
-
-impl Worker {
-    /// A worker for partition `part` of `parts`.
-    pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> Worker {
-        let load = LoadState::new(cfg.load_data_min_rows);
-        Worker { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), fence: None, conn: None, max_packet: 0, failed: None, load, skipped: Vec::new() }
-    }
-
-    /// Runs jobs until the sender is dropped.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        while let Some(job) = rx.recv().await {
-            match job {
-                Job::Barrier { done } => {
-                    let _ = done.send(self.check_failed());
-                }
-                Job::Apply { tables, watermark, position, origin, done } => {
-                    let r = match self.check_failed() {
-                        Err(e) => Err(e),
-                        Ok(()) => self.apply(&tables, &watermark, position.as_ref(), &origin).await,
-                    };
-                    self.note(&r);
-                    let _ = done.send(r);
-                }
-                Job::Progress { position, done } => {
-                    let r = match self.check_failed() {
-                        Err(e) => Err(e),
-                        Ok(()) => match self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(&position), None) {
-                            Ok(sql) => self.with_retry(&[Step::Sql(sql)], &[], None).await,
-                            Err(e) => Err(e),
-                        },
-                    };
-                    self.note(&r);
-                    let _ = done.send(r);
-                }
-                Job::Ddl { ddl, replayed, done } => {
-                    let r = match self.check_failed() {
-                        Err(e) => Err(e),
-                        Ok(()) => self.ddl(&ddl, replayed).await,
-                    };
-                    self.note(&r);
-                    let _ = done.send(r);
-                }
+/// Runs partition `part`'s jobs on `writer` until the sender is dropped.
+pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc::Receiver<Job>) {
+    let mut failed: Option<String> = None;
+    let check = |failed: &Option<String>| match failed {
+        Some(m) => Err(Error::new(ErrorKind::Sink, format!("partition {part} stopped after an earlier error: {m}"))),
+        None => Ok(()),
+    };
+    while let Some(job) = rx.recv().await {
+        let (r, done) = match job {
+            Job::Barrier { done } => {
+                let _ = done.send(check(&failed));
+                continue;
             }
-        }
-        if let Some(c) = self.conn.take() {
-            let _ = c.disconnect().await;
-        }
-    }
-
-    fn check_failed(&self) -> Result<()> {
-        match &self.failed {
-            Some(m) => Err(Error::new(ErrorKind::Sink, format!("partition {} stopped after an earlier error: {m}", self.part))),
-            None => Ok(()),
-        }
-    }
-
-    fn note(&mut self, r: &Result<()>) {
-        if let Err(e) = r {
-            if self.failed.is_none() {
-                self.failed = Some(e.to_string());
-            }
-        }
-    }
-
-    /// The fencing epoch written with the checkpoint rows (0 in a dry run).
-    fn epoch(&self) -> u64 {
-        self.fence.as_ref().map_or(0, |f| f.epoch())
-    }
-
-    async fn conn(&mut self) -> Result<&mut Conn> {
-        if self.conn.is_none() {
-            let mut c = self.opts.connect().await?;
-            for s in self.dialect.session_setup() {
-                c.query_drop(s).await.map_err(|e| translate(e, "setting up the target session"))?;
-            }
-            if let Some(f) = &self.fence {
-                c.query_drop(f.register_sql()).await.map_err(|e| translate(e, "registering the apply connection"))?;
-            }
-            let packet: Option<u64> = c.query_first("SELECT @@max_allowed_packet").await.map_err(|e| translate(e, "target"))?;
-            self.max_packet = packet.unwrap_or(0);
-            self.conn = Some(c);
-        }
-        self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))
-    }
-
-    /// Runs `steps` as one transaction, retrying transient failures; `tables` are the job's
-    /// (for `LOAD DATA` runs that must be replaced by statements). `watermark` is the one the
-    /// steps write: when a `COMMIT` got no answer, the stored watermark tells whether it
-    /// committed before anything is retried (jobs without one are idempotent).
-    async fn with_retry(&mut self, steps: &[Step], tables: &[TableOps], watermark: Option<&ChangeId>) -> Result<()> {
-        let started = Instant::now();
-        let mut backoff = Duration::from_millis(100);
-        let max = Duration::from_secs(self.cfg.max_retry_backoff_secs.max(1));
-        let mut unknown = false;
-        loop {
-            let attempt = match (unknown, watermark) {
-                (true, Some(w)) => match self.committed(w).await {
-                    Ok(true) => return Ok(()),
-                    Ok(false) => {
-                        unknown = false;
-                        continue;
-                    }
+            Job::Apply { tables, watermark, position, origin, done } => {
+                let r = match check(&failed) {
                     Err(e) => Err(e),
-                },
-                _ => {
-                    let mut commit_sent = false;
-                    let r = self.transaction(steps, tables, &mut commit_sent).await;
-                    unknown = commit_sent && r.is_err();
-                    r
-                }
-            };
-            match attempt {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_transient() => {
-                    self.conn = None;
-                    if self.cfg.max_retry_secs > 0 && started.elapsed() > Duration::from_secs(self.cfg.max_retry_secs) {
-                        return Err(e.context(format!("gave up after retrying for {}s", self.cfg.max_retry_secs)));
-                    }
-                    tracing::warn!(partition = self.part, error = %e, retry_in_ms = backoff.as_millis() as u64, "Target write failed; retrying.");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(max);
-                }
-                Err(e) => return Err(e),
+                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: &watermark, position: position.as_ref(), origin: &origin }).await,
+                };
+                (r, done)
             }
-        }
-    }
-
-    /// One attempt: `START TRANSACTION; steps...; fence check`, then `COMMIT`, in few round
-    /// trips; `commit_sent` tells whether the `COMMIT` left (then a failure is ambiguous).
-    async fn transaction(&mut self, steps: &[Step], tables: &[TableOps], commit_sent: &mut bool) -> Result<()> {
-        self.conn().await?;
-        let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates: &self.gates };
-        let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
-        self.skipped.clear();
-        let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false };
-        let r = txn::run(conn, steps, &mut attempt).await;
-        *commit_sent = attempt.commit_sent;
-        r
-    }
-
-    /// Whether the job that writes `watermark` committed (read on a fresh connection).
-    async fn committed(&mut self, watermark: &ChangeId) -> Result<bool> {
-        self.conn = None;
-        let ckpt = self.ckpt.clone();
-        let part = self.part;
-        let stored = ckpt.watermark(self.conn().await?, part).await?;
-        let done = stored.as_ref() == Some(watermark);
-        tracing::info!(partition = part, committed = done, "A COMMIT got no answer; the stored watermark tells whether it committed.");
-        Ok(done)
-    }
-
-    /// `steps` preceded by the origin mark, in a two-way pipeline.
-    fn marked(&self, origin: &str, steps: Vec<Step>) -> Vec<Step> {
-        match &self.two_way {
-            Some(tw) => {
-                let mut out = sql_steps(crate::conflict::mark_sql(&tw.marks_schema, &self.pipeline, self.part, origin, &tw.source_site));
-                out.extend(steps);
-                out
+            Job::Progress { position, done } => {
+                let r = match check(&failed) {
+                    Err(e) => Err(e),
+                    Ok(()) => writer.progress(&position).await,
+                };
+                (r, done)
             }
-            None => steps,
-        }
-    }
-
-    async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: Option<&Position>, origin: &str) -> Result<()> {
-        let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, Some(watermark))?;
-        // Connected first when possible: which statements suit the target depends on it
-        // (`max_packet`), for a dry run too; a failure here is retried with the transaction below.
-        let _ = self.conn().await;
-        if self.cfg.dry_run {
-            for s in self.statements(tables, origin)? {
-                match s {
-                    Step::Sql(s) => tracing::info!(partition = self.part, statement = %s, "dry run"),
-                    Step::Load(r) => tracing::info!(partition = self.part, statement = %r.sql, rows = r.rows, "dry run"),
-                    Step::Bulk(b) => tracing::info!(partition = self.part, statement = %b.sql, rows = b.rows(), "dry run (bulk execution)"),
-                    Step::Skippable { sql, .. } => tracing::info!(partition = self.part, statement = %sql, "dry run"),
-                }
+            Job::Ddl { ddl, replayed, done } => {
+                let r = match check(&failed) {
+                    Err(e) => Err(e),
+                    Ok(()) => writer.ddl(&ddl, replayed).await,
+                };
+                (r, done)
             }
-            return Ok(());
+        };
+        if let (Err(e), None) = (&r, &failed) {
+            failed = Some(e.to_string());
         }
-        let mut steps = self.statements(tables, origin)?;
-        steps.push(Step::Sql(ckpt.clone()));
-        let steps = self.marked(origin, steps);
-        match self.with_retry(&steps, tables, Some(watermark)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_transient() || e.kind() == ErrorKind::Fenced => Err(e),
-            Err(e) => {
-                // Find the statement (row) that fails, and skip it if allowed.
-                let singles = self.single_statements(tables, origin)?;
-                if self.cfg.skip_errors {
-                    return self.apply_row_by_row(&singles, &ckpt, watermark, origin).await;
-                }
-                for (sql, what) in &singles {
-                    let probe = vec![sql.clone(), "ROLLBACK".into()];
-                    if let Err(single) = self.probe(&probe).await {
-                        return Err(Error::new(
-                            ErrorKind::Sink,
-                            format!("{what}: {single}; statement: {}", shorten(sql, 400)),
-                        ));
-                    }
-                }
-                Err(e)
-            }
-        }
+        let _ = done.send(r);
     }
-
-    /// Runs statements without a COMMIT (the caller ends them with ROLLBACK), to diagnose.
-    async fn probe(&mut self, stmts: &[String]) -> Result<()> {
-        let conn = self.conn().await?;
-        conn.query_drop("START TRANSACTION").await.map_err(|e| translate(e, "target"))?;
-        for s in stmts {
-            if let Err(e) = conn.query_drop(s.as_str()).await {
-                let _ = conn.query_drop("ROLLBACK").await;
-                return Err(translate(e, "target"));
-            }
-        }
-        Ok(())
-    }
-
-    /// `skip_errors`: the job again, one statement per row, in one transaction with its checkpoint
-    /// row; a row the target refuses is rolled back alone and logged once the rest committed, so
-    /// a retry or a crash never applies a row twice (keyless tables included).
-    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, watermark: &ChangeId, origin: &str) -> Result<()> {
-        let mut steps: Vec<Step> = singles.iter().map(|(sql, what)| Step::Skippable { sql: sql.clone(), what: what.clone() }).collect();
-        steps.push(Step::Sql(ckpt.to_owned()));
-        let steps = self.marked(origin, steps);
-        self.with_retry(&steps, &[], Some(watermark)).await?;
-        for s in self.skipped.drain(..) {
-            tracing::error!(partition = self.part, row = %s.what, error = %s.error, statement = %shorten(&s.sql, 400), "Skipped a row the target refused (skip_errors).");
-        }
-        Ok(())
-    }
-
+    writer.close().await;
 }
-
 
 /// The target table of `t` as the dialect addresses it.
 pub(crate) fn target(t: &TableOps) -> TargetTable<'_> {

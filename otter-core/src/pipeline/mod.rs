@@ -6,4 +6,4 @@ pub mod metrics;
 mod runner;
 
 pub use self::metrics::{prometheus_text, Metrics, Snapshot};
-pub use self::runner::{resume_position, BatchConfig, Pipeline};
+pub use self::runner::{peek_resume, resume_position, BatchConfig, Pipeline};

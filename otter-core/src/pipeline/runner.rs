@@ -77,6 +77,18 @@ pub async fn resume_position(sink: &mut dyn Sink, store: Option<&dyn CheckpointS
     }
 }
 
+/// Where a pipeline would resume, as [`resume_position`] decides it (the sink's record first,
+/// else the checkpoint store's), from what was read without taking or changing anything: the
+/// sink's record (with where it is kept) and the store's. For `otter check`.
+pub fn peek_resume(sink: Option<(Position, String)>, store: &crate::checkpoint::FileCheckpointStore) -> Result<Option<crate::source::mysql::preflight::StoredResume>> {
+    use crate::source::mysql::preflight::StoredResume;
+    let file = format!("the file {}", store.path().display());
+    if let Some((position, kept)) = sink {
+        return Ok(Some(StoredResume { position, kept: format!("{kept}, and {file}") }));
+    }
+    Ok(store.load_sync()?.map(|c| StoredResume { position: c.position, kept: file }))
+}
+
 /// A source, transforms and a sink wired together.
 pub struct Pipeline {
     name: String,

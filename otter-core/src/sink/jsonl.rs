@@ -145,6 +145,30 @@ impl FileOut {
     }
 }
 
+/// The checks of a JSON-lines output, read-only: its directory exists (stdout always passes).
+pub fn preflight(config: &JsonlSinkConfig) -> Vec<crate::preflight::Check> {
+    use crate::preflight::Check;
+    if config.is_stdout() {
+        return vec![Check::pass("output", "stdout")];
+    }
+    let path = PathBuf::from(&config.path);
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if dir.is_dir() {
+        vec![Check::pass("output", format!("{} (directory exists)", config.path))]
+    } else {
+        vec![Check::fail("output", ErrorKind::Config, format!("directory {} does not exist: create it, or change path", dir.display()))]
+    }
+}
+
+/// The position recorded with the output file, read without repairing or locking anything
+/// (`None` for stdout and for a file no batch was recorded in).
+pub fn peek_position(config: &JsonlSinkConfig) -> Result<Option<Position>> {
+    if config.is_stdout() {
+        return Ok(None);
+    }
+    Ok(offset::read(std::path::Path::new(&config.path))?.and_then(|o| o.position))
+}
+
 /// The JSON-lines sink.
 #[derive(Debug)]
 pub struct JsonlSink {

@@ -16,7 +16,7 @@
 //! progress with its data.
 
 pub mod format;
-mod jsonl;
+pub mod jsonl;
 mod offset;
 
 pub use self::format::Format;

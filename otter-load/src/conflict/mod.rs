@@ -26,7 +26,6 @@
 
 mod policies;
 mod sql;
-pub(crate) mod tombstone;
 
 use otter_core::mysql::quote::{ident, text};
 use otter_core::two_way::{MARK_TABLE, NOSYNC_TABLE};

@@ -21,7 +21,7 @@ use otter_core::change::ChangeKind;
 use otter_core::Result;
 
 use super::sql::{groups, need, q, Ctx, Guarded, Sites};
-use super::tombstone;
+use crate::mysql::tombstone;
 use super::{CompiledRule, ConflictPolicy};
 use crate::dialect::{SqlDialect, TargetTable};
 

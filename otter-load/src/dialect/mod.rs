@@ -63,7 +63,7 @@ pub trait SqlDialect: Send + Sync {
 
     /// The single-row statement, with one `?` per written column, that [`SqlDialect::upsert`]
     /// (`upsert`) or [`SqlDialect::insert`] would send for each row, for the target's bulk
-    /// execution of many rows at once ([`crate::bulk`]); `None` when the target has none
+    /// execution of many rows at once ([`crate::mysql::bulk`]); `None` when the target has none
     /// (the default).
     fn bulk_statement(&self, t: &TargetTable<'_>, upsert: bool) -> Result<Option<String>, Error> {
         let _ = (t, upsert);

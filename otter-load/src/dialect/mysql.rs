@@ -208,7 +208,7 @@ impl SqlDialect for MysqlDialect {
 
     fn session_setup(&self) -> Vec<String> {
         vec![
-            // utf8mb4: what `crate::bulk::CLIENT_RESTORE` sets back.
+            // utf8mb4: what `crate::mysql::bulk::CLIENT_RESTORE` sets back.
             "SET NAMES utf8mb4".into(),
             format!("SET SESSION time_zone = '{SESSION_TIME_ZONE}'"),
             format!("SET SESSION sql_mode = '{SESSION_SQL_MODE}'"),

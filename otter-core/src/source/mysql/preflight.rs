@@ -8,46 +8,10 @@ use mysql_async::Conn;
 use crate::mysql::conn::{translate, variable, ServerInfo};
 use super::start::from_checkpoint;
 use super::stream::StreamStart;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{ErrorKind, Result};
+use crate::preflight::{Check, Outcome};
 use crate::position::{BinlogCoord, GtidState, Position, StartFrom};
 use crate::schema::Flavor;
-
-/// The outcome of one check.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Fine; the detail says what was found.
-    Pass(String),
-    /// Works, with a caveat the user should know.
-    Warn(String),
-    /// Cannot work; the error says how to fix it.
-    Fail(Error),
-}
-
-/// One named check and its outcome.
-#[derive(Debug)]
-pub struct Check {
-    /// Check name, e.g. `binlog_format`.
-    pub name: &'static str,
-    /// What it found.
-    pub outcome: Outcome,
-}
-
-impl Check {
-    fn pass(name: &'static str, d: impl Into<String>) -> Check {
-        Check { name, outcome: Outcome::Pass(d.into()) }
-    }
-    fn warn(name: &'static str, d: impl Into<String>) -> Check {
-        Check { name, outcome: Outcome::Warn(d.into()) }
-    }
-    fn fail(name: &'static str, kind: ErrorKind, d: impl Into<String>) -> Check {
-        Check { name, outcome: Outcome::Fail(Error::new(kind, d)) }
-    }
-
-    /// True unless the check failed.
-    pub fn ok(&self) -> bool {
-        !matches!(self.outcome, Outcome::Fail(_))
-    }
-}
 
 /// Binary logging must be on.
 pub async fn check_binlog_enabled(conn: &mut Conn) -> Result<Check> {
@@ -379,4 +343,49 @@ pub fn first_failure(checks: Vec<Check>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A resume point a pipeline stored, and where it is kept (what to delete to start over).
+#[derive(Debug, Clone)]
+pub struct StoredResume {
+    /// The position.
+    pub position: Position,
+    /// Where it is kept, in words.
+    pub kept: String,
+}
+
+/// Every check of the source `config` for a capture that registers as `server_id` and starts at
+/// `stored` (its resume point) or else at the configured `from` — what `otter check` shows:
+/// `connect` (the server's version) first; a failure to connect is the only row then. `stored`
+/// may be an error (the resume point could not be read): `start_position` then fails with it.
+pub async fn check_source(config: &super::MysqlSourceConfig, server_id: u32, stored: Result<Option<StoredResume>>) -> Vec<Check> {
+    let attempt = async {
+        let opts = crate::mysql::conn::ConnectOptions::new(&config.url, &config.tls)?;
+        let mut conn = opts.connect().await?;
+        let server = ServerInfo::query(&mut conn).await?;
+        let mut checks = run_all(&mut conn, &server, server_id, &config.start_from()?).await?;
+        // A resuming run starts at its stored checkpoint: judge that instead of `from`.
+        if let Some(slot) = checks.iter_mut().find(|c| c.name == "start_position") {
+            let outcome = match &stored {
+                Ok(None) => None,
+                Ok(Some(s)) => Some(match check_checkpoint_available(&mut conn, &server, &s.position, &s.kept).await {
+                    Ok(c) => c.outcome,
+                    Err(e) => Outcome::Fail(e),
+                }),
+                Err(e) => Some(Outcome::Fail(crate::error::Error::new(
+                    e.kind(),
+                    format!("cannot read the pipeline's stored checkpoint, so where it resumes is unknown: {e}"),
+                ))),
+            };
+            if let Some(outcome) = outcome {
+                *slot = Check { name: "start_position", outcome };
+            }
+        }
+        let _ = conn.disconnect().await;
+        Ok::<_, crate::error::Error>((server, checks))
+    };
+    match attempt.await {
+        Err(e) => vec![Check { name: "connect", outcome: Outcome::Fail(e) }],
+        Ok((server, checks)) => std::iter::once(Check::pass("connect", server.version)).chain(checks).collect(),
+    }
 }

@@ -16,7 +16,7 @@
 //!   the new holder kills the connections it registered in `<checkpoint_schema>.lease_conn`
 //!   (rolling back whatever they held open) and every later write of the old one is rejected;
 //! - a dead client's transaction never commits: the loader sends `COMMIT` only after every
-//!   statement's result and the epoch check came back (see [`crate::txn`]), so the server is
+//!   statement's result and the epoch check came back (see [`crate::mysql::txn`]), so the server is
 //!   never handed a transaction it could finish alone.
 //!
 //! Liveness of the holder: its lease connection holds a named lock (`GET_LOCK`) for as long as

@@ -3,21 +3,22 @@
 //!
 //! Invariants: a table's deletes come before its other writes, and its writes keep their order
 //! (a run is a stretch of consecutive ops of one kind); a bulk or `LOAD DATA` run only replaces
-//! statements that would have given the same result ([`crate::bulk`], [`crate::load_data`]).
+//! statements that would have given the same result ([`crate::mysql::bulk`], [`crate::mysql::load_data`]).
 
 use otter_binlog::Value;
 
-use super::{target, TableOps, Worker};
-use crate::bulk::{self, BulkRun};
+use super::MysqlWriter;
+use crate::worker::{target, TableOps};
+use crate::mysql::bulk::{self, BulkRun};
 use crate::conflict::{guarded_statements, Sites};
 use crate::dialect::TargetTable;
-use crate::load_data;
+use crate::mysql::load_data;
 use crate::merge::Op;
 use crate::report::describe;
-use crate::txn::{self, sql_steps, Step};
+use crate::mysql::txn::{self, sql_steps, Step};
 use otter_core::Result;
 
-impl Worker {
+impl MysqlWriter {
     /// Sites of a decision; in one-way pipelines (fan-in) the origin is the pipeline's name and
     /// the target is called `target`.
     pub(super) fn sites<'a>(&'a self, origin: &'a str) -> Sites<'a> {

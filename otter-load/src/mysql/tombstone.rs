@@ -225,7 +225,7 @@ impl Tombstones {
 
     /// Makes sure `db.table` (key columns `key`) has its tombstones under `rule` — again when
     /// its key is not the one they were made for (a DDL another pipeline applied changed it).
-    pub(crate) async fn ensure(&mut self, conn: &mut Conn, db: &str, table: &str, key: Vec<&str>, rule: &super::ConflictRule) -> Result<()> {
+    pub(crate) async fn ensure(&mut self, conn: &mut Conn, db: &str, table: &str, key: Vec<&str>, rule: &crate::conflict::ConflictRule) -> Result<()> {
         let id = (db.to_owned(), table.to_owned());
         if self.made.get(&id).is_some_and(|(k, _, _)| k.len() == key.len() && k.iter().zip(&key).all(|(a, b)| a.eq_ignore_ascii_case(b))) {
             return Ok(());
@@ -245,8 +245,8 @@ impl Tombstones {
     /// Makes the tombstones of every table on the target that a last-writer-wins rule covers
     /// (keyed on its primary key, else its first unique key of NOT NULL columns), so that
     /// deletes are recorded before the first change of the run arrives.
-    pub(crate) async fn ensure_existing(&mut self, conn: &mut Conn, rules: &[std::sync::Arc<super::CompiledRule>]) -> Result<()> {
-        let lww: Vec<&super::CompiledRule> = rules.iter().map(|r| &**r).filter(|r| r.rule.policy == super::ConflictPolicy::LastWriterWins).collect();
+    pub(crate) async fn ensure_existing(&mut self, conn: &mut Conn, rules: &[std::sync::Arc<crate::conflict::CompiledRule>]) -> Result<()> {
+        let lww: Vec<&crate::conflict::CompiledRule> = rules.iter().map(|r| &**r).filter(|r| r.rule.policy == crate::conflict::ConflictPolicy::LastWriterWins).collect();
         if lww.is_empty() {
             return Ok(());
         }

@@ -15,7 +15,7 @@
 //!   transaction, between the same steps, so its checkpoint row commits with it;
 //! - only tables whose every written column has the same type and character set on the target
 //!   as on the source, of a type whose text form is exact, take this path (the `LOAD DATA`
-//!   condition, [`crate::load_data::exact_column`]); each value is sent as that text, unescaped,
+//!   condition, [`crate::mysql::load_data::exact_column`]); each value is sent as that text, unescaped,
 //!   (integers as binary integers), and the session's `character_set_client` is `binary` while
 //!   the run executes, so the server stores the column's own bytes with no conversion (what
 //!   `LOAD DATA ... CHARACTER SET binary` does). Text statements read their literals in
@@ -43,7 +43,7 @@ use otter_binlog::Value;
 use otter_core::schema::Column;
 
 use crate::dialect::{column, SqlDialect, TargetTable};
-use crate::load_data::{field, raw};
+use crate::mysql::load_data::{field, raw};
 use crate::merge::Op;
 
 /// Default of `bulk_min_rows`: shorter runs go with the job's other statements in one round trip.
@@ -159,7 +159,7 @@ impl BulkRun {
             packet += size;
         }
         cuts.push(ops.len());
-        let inserts = ops.iter().all(crate::load_data::loadable);
+        let inserts = ops.iter().all(crate::mysql::load_data::loadable);
         Some(BulkRun { sql, data, cells, starts, width, cuts, name: format!("{}.{}", t.db, t.name), inserts })
     }
 

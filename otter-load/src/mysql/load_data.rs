@@ -1,5 +1,5 @@
 //! The `LOAD DATA LOCAL INFILE` fast path for long runs of whole-row writes, on targets without
-//! bulk execution ([`crate::bulk`] takes these runs on MariaDB).
+//! bulk execution ([`crate::mysql::bulk`] takes these runs on MariaDB).
 //!
 //! A run of at least `load_data_min_rows` consecutive whole-row writes of one table in one job
 //! (upserts of keys the batch inserted, or plain inserts of a keyless table) is sent as one

@@ -4,11 +4,11 @@
 //! Invariants: every step of a job runs in one transaction that ends with the job's last step
 //! (its checkpoint row) and `COMMIT`, so data and progress commit together or not at all; any
 //! failure rolls the whole transaction back; `COMMIT` is sent alone, only after the results of
-//! every statement and of the fencing check ([`crate::fence::Fence::check_sql`], read last) came
+//! every statement and of the fencing check ([`crate::mysql::fence::Fence::check_sql`], read last) came
 //! back and the epoch is still ours — so the server is never handed a transaction it could
 //! finish after this process died or lost the pipeline; a `LOAD DATA` run that does not insert every row
 //! without a warning is rolled back to its savepoint and replaced, in place, by the statements it
-//! stands for (see [`crate::load_data`]); a skippable statement (`skip_errors`) that the target
+//! stands for (see [`crate::mysql::load_data`]); a skippable statement (`skip_errors`) that the target
 //! refuses is rolled back to its own savepoint and reported, and the transaction goes on.
 
 use futures_util::stream;
@@ -17,10 +17,10 @@ use mysql_async::Conn;
 use otter_core::mysql::conn::{codes, translate};
 use otter_core::Result;
 
-use crate::bulk::{BulkRun, TableGates, CLIENT_BINARY, CLIENT_RESTORE};
+use crate::mysql::bulk::{BulkRun, TableGates, CLIENT_BINARY, CLIENT_RESTORE};
 use crate::dialect::{SqlDialect, TargetTable};
-use crate::fence::Fence;
-use crate::load_data::{LoadRun, LoadState, DISABLED_CODES, SAVEPOINT};
+use crate::mysql::fence::Fence;
+use crate::mysql::load_data::{LoadRun, LoadState, DISABLED_CODES, SAVEPOINT};
 use crate::merge::Op;
 use crate::worker::{target, TableOps};
 

@@ -6,14 +6,12 @@
 //! newest `position`, and each partition skips replayed changes at or below its watermark — so a
 //! crash at any instant, with any number of partitions, repeats nothing and loses nothing, even
 //! for tables without a key. `last_ddl` (partition 0) is the position of the last DDL applied.
-//! `epoch` is the fencing epoch of the instance that wrote the row ([`crate::fence`]).
+//! `epoch` is the fencing epoch of the instance that wrote the row ([`crate::mysql::fence`]).
 //!
 //! Invariants: the table is only written inside apply transactions (or right after a DDL, which
 //! cannot be transactional), never ahead of the data; every value in its statements is a bound
 //! parameter or goes through [`otter_core::mysql::quote`], so a pipeline name means the same in
 //! every `sql_mode`.
-
-use std::collections::HashMap;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -23,32 +21,7 @@ use otter_core::position::{BinlogCoord, Position};
 use otter_core::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
 
-/// What a pipeline stored on the target.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Stored {
-    /// Where to resume the source.
-    pub position: Option<Position>,
-    /// The partition count the rows were written with.
-    pub parts: Option<usize>,
-    /// Newest change applied, per partition.
-    pub watermarks: HashMap<usize, ChangeId>,
-    /// Position of the last DDL applied.
-    pub last_ddl: Option<Position>,
-}
-
-impl Stored {
-    /// True when no partition applied anything after the resume position (a clean stop), so the
-    /// partition count may change.
-    pub fn clean(&self) -> bool {
-        let Some(p) = &self.position else { return self.watermarks.is_empty() };
-        self.watermarks.values().all(|w| !after(w, p))
-    }
-}
-
-/// True when change `id` comes after position `p` (is not covered by it).
-pub fn after(id: &ChangeId, p: &Position) -> bool {
-    id.txn > p.coord || (id.txn == p.coord && id.row >= p.skip_rows)
-}
+use crate::target::Stored;
 
 /// The stored `position` of a row written before the loader knew any resume point: the first
 /// jobs of a first run whose source announced no start position. Such rows still hold their
@@ -219,7 +192,10 @@ fn parse(s: &str) -> Result<Position> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+    use crate::target::after;
 
     #[test]
     fn coverage() {

@@ -1,6 +1,6 @@
 //! DDL on the target: each statement alone (after a barrier), in its source session's terms,
 //! behind the pipeline's fence, with its origin mark in two-way setups; a statement refused
-//! because its effect is already there is recognised ([`crate::ddl_effect`]).
+//! because its effect is already there is recognised ([`crate::mysql::ddl_effect`]).
 
 use std::sync::Arc;
 
@@ -11,12 +11,12 @@ use otter_core::mysql::conn::{server_code, translate};
 use otter_core::two_way::{self, TwoWayConfig};
 use otter_core::{Error, ErrorKind, Result};
 
-use super::Worker;
-use crate::ddl_effect::Effect;
+use super::MysqlWriter;
+use crate::mysql::ddl_effect::Effect;
 use crate::report::shorten;
-use crate::txn::{is_transient, Step};
+use crate::mysql::txn::{is_transient, Step};
 
-impl Worker {
+impl MysqlWriter {
     pub(super) async fn ddl(&mut self, ddl: &DdlEvent, replayed: bool) -> Result<()> {
         if self.cfg.dry_run {
             tracing::info!(statement = %ddl.statement, "dry run (DDL)");
@@ -93,7 +93,7 @@ impl Worker {
         };
         // Refused because it exists: does the target have exactly this? (In the DDL's session.)
         let effect = match result.as_ref().err().and_then(|e| server_code(e).filter(|_| !is_transient(e))) {
-            Some(code) => crate::ddl_effect::check(conn, ddl, code).await,
+            Some(code) => crate::mysql::ddl_effect::check(conn, ddl, code).await,
             None => Effect::Unknown,
         };
         if let Some((_, restore)) = &session {

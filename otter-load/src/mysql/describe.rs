@@ -1,0 +1,116 @@
+//! What the target's tables look like: which source columns each one can take and which columns
+//! identify a row. Read from `information_schema` on first use and cached until a DDL.
+//!
+//! Invariants: a source column is written only if the target has a column of that name (compared
+//! case-insensitively) that is not generated; a missing column is an error unless configured to be
+//! ignored (then warned once per table); generated source columns are never written.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use otter_core::schema::{names_equal, TableSchema};
+use otter_core::mysql::conn::translate;
+use otter_core::{Error, ErrorKind, Result};
+
+use crate::target::TargetInfo;
+
+/// (target db, target table, address of the source schema).
+type SchemaKey = (String, String, usize);
+
+/// Cache of [`TargetInfo`] per source schema version.
+#[derive(Debug, Default)]
+pub struct TargetCache {
+    /// Holding the schema `Arc` keeps its address from being reused by another schema.
+    by_schema: HashMap<SchemaKey, (Arc<TableSchema>, Arc<TargetInfo>)>,
+    warned: HashSet<(String, String)>,
+}
+
+impl TargetCache {
+    /// Forgets everything (after a DDL).
+    pub fn clear(&mut self) {
+        self.by_schema.clear();
+    }
+
+    /// The mapping for `schema` (its `db`/`name` are the target's, after routing).
+    pub async fn get(&mut self, conn: &mut Conn, schema: &Arc<TableSchema>, ignore_missing: bool) -> Result<Arc<TargetInfo>> {
+        let cache_key = (schema.db.clone(), schema.name.clone(), Arc::as_ptr(schema) as usize);
+        if let Some((s, i)) = self.by_schema.get(&cache_key) {
+            if Arc::ptr_eq(s, schema) {
+                return Ok(Arc::clone(i));
+            }
+        }
+        let described: Vec<(String, String, String, Option<String>)> = conn
+            .exec(
+                "SELECT COLUMN_NAME, EXTRA, COLUMN_TYPE, CHARACTER_SET_NAME FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (schema.db.as_str(), schema.name.as_str()),
+            )
+            .await
+            .map_err(|e| translate(e, "reading the target table's columns"))?;
+        let rows: Vec<(String, String)> = described.iter().map(|(n, e, _, _)| (n.clone(), e.clone())).collect();
+        if rows.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Sink,
+                format!(
+                    "table {}.{} does not exist on the target: create it there (or start the pipeline from a position \
+                     before its CREATE TABLE so otter replicates it)",
+                    schema.db, schema.name
+                ),
+            ));
+        }
+        let writable: Vec<&str> = rows
+            .iter()
+            .filter(|(_, extra)| !extra.to_ascii_uppercase().contains("GENERATED"))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut columns = Vec::new();
+        let mut missing = Vec::new();
+        for (i, c) in schema.columns.iter().enumerate() {
+            if c.generated.is_some() {
+                continue;
+            }
+            if writable.iter().any(|t| names_equal(t, &c.name)) {
+                columns.push(i);
+            } else if !rows.iter().any(|(t, _)| names_equal(t, &c.name)) {
+                missing.push(c.name.clone());
+            }
+        }
+        if !missing.is_empty() {
+            if !ignore_missing {
+                return Err(Error::new(
+                    ErrorKind::Sink,
+                    format!(
+                        "the target table {}.{} lacks the source column(s) {}: add them, or set ignore_missing_columns = true",
+                        schema.db,
+                        schema.name,
+                        missing.join(", ")
+                    ),
+                ));
+            }
+            if self.warned.insert((schema.db.clone(), schema.name.clone())) {
+                tracing::warn!(table = %format!("{}.{}", schema.db, schema.name), columns = %missing.join(", "), "Target table lacks source columns; their values are not written.");
+            }
+        }
+        let (key, keyless) = match schema.key_columns() {
+            Some(k) if k.iter().all(|i| columns.contains(i)) => (k.to_vec(), false),
+            _ => {
+                if self.warned.insert((schema.db.clone(), format!("{}#key", schema.name))) {
+                    tracing::warn!(table = %format!("{}.{}", schema.db, schema.name), "Table has no primary or NOT NULL unique key: rows are matched on all columns, one at a time.");
+                }
+                (columns.clone(), true)
+            }
+        };
+        let load_data = columns.iter().all(|&i| {
+            let Some(c) = schema.columns.get(i) else { return false };
+            described
+                .iter()
+                .find(|(t, _, _, _)| names_equal(t, &c.name))
+                .is_some_and(|(_, _, ty, cs)| crate::mysql::load_data::same_column(c, ty, cs.as_deref()))
+        });
+        let info = Arc::new(TargetInfo { columns, key, keyless, load_data });
+        self.by_schema.insert(cache_key, (Arc::clone(schema), Arc::clone(&info)));
+        Ok(info)
+    }
+}
