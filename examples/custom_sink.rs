@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use otter_core::change::Event;
 use otter_core::pipeline::Pipeline;
-use otter_core::source::mysql::{MysqlSource, MysqlSourceConfig, SourceOptions};
+use otter_core::source::mysql::{MysqlCapture, MysqlSourceConfig, SourceOptions};
 use otter_core::traits::{Ack, Batch, Sink};
 use otter_core::Result;
 
@@ -57,8 +57,7 @@ async fn main() -> Result<()> {
     let mut config = MysqlSourceConfig::new(url);
     config.from = Some("latest".into());
     let options = SourceOptions { name: "count".into(), ..SourceOptions::default() };
-    let source = MysqlSource::start(config, options);
-    let pipeline = Pipeline::new("count", Box::new(source), Box::new(CountingSink::default()));
+    let pipeline = Pipeline::starting("count", Box::new(MysqlCapture { config, options }), Box::new(CountingSink::default()));
     pipeline.run(async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -22,7 +22,7 @@ use otter_binlog::Value;
 use otter_core::change::{Event, RowChange};
 use otter_core::pipeline::Pipeline;
 use otter_core::sink::{Format, JsonlSink, JsonlSinkConfig};
-use otter_core::source::mysql::{MysqlSource, MysqlSourceConfig, SourceOptions};
+use otter_core::source::mysql::{MysqlCapture, MysqlSourceConfig, SourceOptions};
 use otter_core::traits::{Batch, Transform};
 use otter_core::transform::{build, RouteConfig, TransformConfig};
 use otter_core::Result;
@@ -84,10 +84,10 @@ async fn main() -> Result<()> {
     let url = std::env::args().nth(1).unwrap_or_else(|| "mysql://root@127.0.0.1:3306".into());
     let mut config = MysqlSourceConfig::new(url);
     config.from = Some("latest".into());
-    let source = MysqlSource::start(config, SourceOptions { name: "mask".into(), ..SourceOptions::default() });
+    let capture = MysqlCapture { config, options: SourceOptions { name: "mask".into(), ..SourceOptions::default() } };
     let route = build(&TransformConfig::Route(RouteConfig { from: "shop.order_*".into(), to: "shop.orders".into(), wildcard: None }))?;
     let sink = JsonlSink::open(JsonlSinkConfig::new("-", Format::Otter), "mask")?;
-    Pipeline::new("mask", Box::new(source), Box::new(sink))
+    Pipeline::starting("mask", Box::new(capture), Box::new(sink))
         .transform(route)
         .transform(Box::new(MaskEmails { column: "email".into() }))
         .run(async {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use otter_core::checkpoint::FileCheckpointStore;
 use otter_core::instance::InstanceLock;
-use otter_core::pipeline::{prometheus_text, resume_position, Metrics, Pipeline};
+use otter_core::pipeline::{prometheus_text, Metrics, Pipeline};
 use otter_core::sink::JsonlSink;
-use otter_core::source::mysql::{MysqlSource, SourceOptions};
+use otter_core::source::mysql::{MysqlCapture, SourceOptions};
 use otter_core::traits::Sink;
 use otter_core::{Error, ErrorKind, Result};
 use otter_load::MysqlSink;
@@ -87,7 +87,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
 async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {
     // One process per pipeline state: a second `otter run` of this file fails here, naming us.
     let _lock = InstanceLock::acquire(&dir.join("lock"), &format!("pipeline {} (state directory {})", p.name, dir.display()))?;
-    let mut sink: Box<dyn Sink> = match &p.sink {
+    let sink: Box<dyn Sink> = match &p.sink {
         SinkConfig::Mysql(m) => {
             let sink = MysqlSink::new(&p.name, m.clone())?;
             match &p.two_way {
@@ -98,28 +98,21 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut sto
         SinkConfig::Jsonl(j) => Box::new(JsonlSink::open(j.clone(), &p.name)?),
     };
     let store = Arc::new(FileCheckpointStore::new(&dir));
-    // Taking the pipeline on the target may wait (a dying holder, an unreachable target): a stop
-    // request ends the wait.
-    let resume = tokio::select! {
-        r = resume_position(&mut *sink, Some(&*store)) => r?,
-        _ = stopped(&mut stop) => return Ok(()),
-    };
-    metrics.set_position(resume.clone());
-    tracing::info!(pipeline = %p.name, position = ?resume.as_ref().map(ToString::to_string), "Starting pipeline.");
     // Who owns the capture: the target's lease makes a MySQL pipeline exclusive across
     // machines; otherwise this machine's state lock does.
     let owner = match &p.sink {
         SinkConfig::Mysql(m) => Some(format!("{} -> {} {}", p.name, otter_core::error::redact_url(&m.url), m.checkpoint_schema)),
         SinkConfig::Jsonl(_) => None,
     };
-    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume, name: identity, skip_preflight: false, owner };
-    let mut source_cfg = p.source.clone();
+    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume: None, name: identity, skip_preflight: false, owner };
+    let mut config = p.source.clone();
     if let Some(tw) = &p.two_way {
-        source_cfg.marks = tw.rules();
+        config.marks = tw.rules();
     }
-    let source = MysqlSource::start(source_cfg, options);
     let chain = otter_core::transform::build_all(&p.transforms)?;
-    let mut pipeline = Pipeline::new(p.name.clone(), Box::new(source), sink)
+    // The pipeline finds its resume point (taking the target for a MySQL sink) and starts the
+    // capture there.
+    let mut pipeline = Pipeline::starting(p.name.clone(), Box::new(MysqlCapture { config, options }), sink)
         .checkpoints(store)
         .batching(p.batch)
         .metrics(metrics)

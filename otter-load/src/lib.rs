@@ -6,19 +6,17 @@
 //! resumes from exactly what is committed.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use otter_core::pipeline::{resume_position, Pipeline};
-//! use otter_core::source::mysql::{MysqlSource, MysqlSourceConfig, SourceOptions};
+//! use otter_core::{MysqlCapture, MysqlSourceConfig, Pipeline, SourceOptions};
 //! use otter_load::{MysqlSink, MysqlSinkConfig};
 //!
 //! # async fn run() -> otter_core::Result<()> {
-//! let mut sink = MysqlSink::new("a_to_b", MysqlSinkConfig::new("mysql://otter:pw@10.0.0.2:3306"))?;
-//! // The target's checkpoint decides where the source resumes.
-//! let resume = resume_position(&mut sink, None).await?;
-//! let mut cfg = MysqlSourceConfig::new("mysql://repl:pw@10.0.0.1:3306");
-//! cfg.include = vec!["shop\\..*".into()];
-//! let source = MysqlSource::start(cfg, SourceOptions { resume, name: "a_to_b".into(), ..Default::default() });
-//! Pipeline::new("a_to_b", Box::new(source), Box::new(sink)).run(std::future::pending()).await
+//! let sink = MysqlSink::new("a_to_b", MysqlSinkConfig::new("mysql://otter:pw@10.0.0.2:3306"))?;
+//! let mut config = MysqlSourceConfig::new("mysql://repl:pw@10.0.0.1:3306");
+//! config.include = vec!["shop\\..*".into()];
+//! let capture = MysqlCapture { config, options: SourceOptions { name: "a_to_b".into(), ..Default::default() } };
+//! // The pipeline takes the target (fencing any previous holder), resumes where the target's
+//! // checkpoint says, and starts the capture there.
+//! Pipeline::starting("a_to_b", Box::new(capture), Box::new(sink)).run(std::future::pending()).await
 //! # }
 //! ```
 //!

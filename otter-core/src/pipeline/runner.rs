@@ -27,6 +27,7 @@ use crate::change::Event;
 use crate::checkpoint::{unix_now, Checkpoint, CheckpointStore};
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::Position;
+use crate::source::SourceStart;
 use crate::traits::{Ack, Batch, Sink, Source, Transform};
 
 /// How events are grouped into batches.
@@ -89,10 +90,16 @@ pub fn peek_resume(sink: Option<(Position, String)>, store: &crate::checkpoint::
     Ok(store.load_sync()?.map(|c| StoredResume { position: c.position, kept: file }))
 }
 
+/// The pipeline's source: running, or to be started at the resume point.
+enum SourceSlot {
+    Running(Box<dyn Source>),
+    ToStart(Box<dyn SourceStart>),
+}
+
 /// A source, transforms and a sink wired together.
 pub struct Pipeline {
     name: String,
-    source: Box<dyn Source>,
+    source: SourceSlot,
     transforms: Vec<Box<dyn Transform>>,
     sink: Box<dyn Sink>,
     store: Option<Arc<dyn CheckpointStore>>,
@@ -106,7 +113,18 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline from `source` to `sink`.
     pub fn new(name: impl Into<String>, source: Box<dyn Source>, sink: Box<dyn Sink>) -> Pipeline {
-        let name = name.into();
+        Pipeline::with_source(name.into(), SourceSlot::Running(source), sink)
+    }
+
+    /// A pipeline that finds its own start: when it runs, it takes the resume point from the
+    /// sink's stored position (a sink that stores progress with its data takes the target then,
+    /// fencing any previous holder), else from its checkpoint store, else the source's
+    /// configured start — and starts `source` there. This is how `otter run` starts pipelines.
+    pub fn starting(name: impl Into<String>, source: Box<dyn SourceStart>, sink: Box<dyn Sink>) -> Pipeline {
+        Pipeline::with_source(name.into(), SourceSlot::ToStart(source), sink)
+    }
+
+    fn with_source(name: String, source: SourceSlot, sink: Box<dyn Sink>) -> Pipeline {
         Pipeline {
             metrics: Metrics::new(name.clone()),
             name,
@@ -180,7 +198,22 @@ impl Pipeline {
     /// Runs until the source ends, an error occurs, or `shutdown` resolves (then drains and
     /// returns `Ok`).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
-        let Pipeline { name, mut source, mut transforms, mut sink, store, batching, metrics, checkpoint_every, status_file, drain_timeout } = self;
+        let Pipeline { name, source, mut transforms, mut sink, store, batching, metrics, checkpoint_every, status_file, drain_timeout } = self;
+        tokio::pin!(shutdown);
+        let mut source = match source {
+            SourceSlot::Running(s) => s,
+            SourceSlot::ToStart(start) => {
+                // Finding the resume point may wait (taking the target, an unreachable one): a
+                // stop request ends the wait.
+                let resume = tokio::select! {
+                    r = resume_position(&mut *sink, store.as_deref()) => r?,
+                    _ = &mut shutdown => return Ok(()),
+                };
+                metrics.set_position(resume.clone());
+                tracing::info!(pipeline = %name, position = ?resume.as_ref().map(ToString::to_string), "Starting pipeline.");
+                start.start(resume).await?
+            }
+        };
         metrics.set_state("running");
         let (tx, rx) = mpsc::channel::<Batch>(batching.max_in_flight.max(1));
         // The reader watches the stop request itself (it must not read past it); the drain timer

@@ -6,8 +6,8 @@ pub mod types;
 
 use std::time::{Duration, Instant};
 
-use otter_core::pipeline::{resume_position, BatchConfig, Pipeline};
-use otter_core::source::mysql::{MysqlSource, MysqlSourceConfig, SourceOptions};
+use otter_core::pipeline::{BatchConfig, Pipeline};
+use otter_core::source::mysql::{MysqlCapture, MysqlSourceConfig, SourceOptions};
 use otter_load::{MysqlSink, MysqlSinkConfig};
 use otter_testkit::MariaDb;
 use tokio::sync::oneshot;
@@ -40,8 +40,7 @@ impl Running {
 
 /// Starts `name` from `a` (tables matching `include`) to `b`.
 pub async fn start(name: &str, a: &MariaDb, b: &MariaDb, include: &str, sink_cfg: MysqlSinkConfig, server_id: u32) -> Running {
-    let mut sink = MysqlSink::new(name, sink_cfg).unwrap();
-    let resume = resume_position(&mut sink, None).await.unwrap();
+    let sink = MysqlSink::new(name, sink_cfg).unwrap();
     let mut cfg = MysqlSourceConfig::new(a.url());
     cfg.from = Some("earliest".into());
     cfg.include = vec![include.into()];
@@ -49,9 +48,9 @@ pub async fn start(name: &str, a: &MariaDb, b: &MariaDb, include: &str, sink_cfg
     cfg.heartbeat_secs = 1;
     cfg.max_reconnect_backoff_secs = 1;
     let _ = b;
-    let source = MysqlSource::start(cfg, SourceOptions { resume, name: name.into(), ..Default::default() });
+    let capture = MysqlCapture { config: cfg, options: SourceOptions { name: name.into(), ..Default::default() } };
     let (tx, rx) = oneshot::channel::<()>();
-    let pipeline = Pipeline::new(name, Box::new(source), Box::new(sink)).batching(BatchConfig { linger_ms: 20, ..Default::default() });
+    let pipeline = Pipeline::starting(name, Box::new(capture), Box::new(sink)).batching(BatchConfig { linger_ms: 20, ..Default::default() });
     let task = tokio::spawn(pipeline.run(async move {
         let _ = rx.await;
     }));

@@ -195,6 +195,24 @@ impl MysqlSource {
     }
 }
 
+/// A MySQL/MariaDB capture to be started by a pipeline at its resume point
+/// ([`crate::pipeline::Pipeline::starting`]); `options.resume` is ignored (the pipeline's wins).
+#[derive(Debug, Clone)]
+pub struct MysqlCapture {
+    /// The source configuration.
+    pub config: MysqlSourceConfig,
+    /// Options beyond it (state directory, identity).
+    pub options: SourceOptions,
+}
+
+#[async_trait]
+impl super::SourceStart for MysqlCapture {
+    async fn start(self: Box<Self>, resume: Option<Position>) -> Result<Box<dyn Source>> {
+        let MysqlCapture { config, options } = *self;
+        Ok(Box::new(MysqlSource::start(config, SourceOptions { resume, ..options })))
+    }
+}
+
 #[async_trait]
 impl Source for MysqlSource {
     async fn next(&mut self) -> Result<Option<Event>> {
