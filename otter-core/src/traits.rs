@@ -29,6 +29,10 @@ pub struct Batch {
     /// The newest [`Event::source_time`] of the batch (Unix seconds; a commit time, or the
     /// receipt time of an idle heartbeat), for lag.
     pub source_time: u32,
+    /// Set by the pipeline when it sends the batch: the newest position that the batches the
+    /// sink acknowledged so far cover (each of them and every earlier one) — a safe resume point
+    /// a sink may store with its data. `None` before the first acknowledged batch with a position.
+    pub committed: Option<Position>,
 }
 
 impl Batch {

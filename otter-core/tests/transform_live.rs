@@ -43,7 +43,7 @@ async fn captured() -> (MariaDb, Batch) {
     let events = collect_until(&mut source, 60, |e| txn_count(e) == ROW_TXNS).await;
     let position = events.iter().rev().find_map(|e| e.position().cloned());
     let source_time = events.iter().map(Event::source_time).max().unwrap_or(0);
-    (db, Batch { seq: 1, events, position, source_time })
+    (db, Batch { seq: 1, events, position, source_time, committed: None })
 }
 
 fn changes(b: &Batch) -> Vec<&RowChange> {

@@ -15,7 +15,6 @@
 //! - the position written with a job is one every partition had fully applied when the job was
 //!   created, so resuming there never skips a change.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,6 @@ use otter_core::schema::TableSchema;
 use otter_core::traits::{Ack, Batch, Sink};
 use otter_core::two_way::TwoWayConfig;
 use otter_core::{Error, ErrorKind, Result};
-use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,28 +34,6 @@ use crate::merge::{key_bytes_into, merge, ApplyMode, Op};
 use crate::mysql::MysqlTarget;
 use crate::target::{PipelineContext, Target};
 use crate::worker::{Job, TableOps};
-
-/// Batches fully applied, in order.
-#[derive(Debug, Default)]
-struct Tracker {
-    next: Option<u64>,
-    done: BTreeMap<u64, Option<Position>>,
-    through: Option<Position>,
-}
-
-impl Tracker {
-    fn complete(&mut self, seq: u64, p: Option<Position>) {
-        self.done.insert(seq, p);
-        let mut next = self.next.unwrap_or(seq);
-        while let Some(p) = self.done.remove(&next) {
-            if p.is_some() {
-                self.through = p;
-            }
-            next += 1;
-        }
-        self.next = Some(next);
-    }
-}
 
 /// What the engine itself is told (the target has its own configuration).
 #[derive(Debug, Clone)]
@@ -81,7 +57,9 @@ pub struct ApplySink<T: Target> {
     workers: Vec<mpsc::Sender<Job>>,
     handles: Vec<tokio::task::JoinHandle<()>>,
     watermarks: Vec<Option<ChangeId>>,
-    tracker: Arc<Mutex<Tracker>>,
+    /// A position every partition had applied everything before: from the pipeline's
+    /// acknowledged batches, the target's stored resume point, or the last DDL.
+    through: Option<Position>,
     completions: Vec<tokio::task::JoinHandle<()>>,
     last_ddl: Option<Position>,
     replay_ddl: bool,
@@ -115,7 +93,7 @@ impl<T: Target> ApplySink<T> {
             workers: Vec::new(),
             handles: Vec::new(),
             watermarks: Vec::new(),
-            tracker: Arc::new(Mutex::new(Tracker::default())),
+            through: None,
             completions: Vec::new(),
             last_ddl: None,
             replay_ddl: false,
@@ -142,7 +120,7 @@ impl<T: Target> ApplySink<T> {
     /// Opens the target (takes the pipeline, reads what it stored) and starts the workers (once).
     async fn start(&mut self) -> Result<Option<Position>> {
         if !self.workers.is_empty() {
-            return Ok(self.tracker.lock().through.clone());
+            return Ok(self.through.clone());
         }
         let ctx = PipelineContext { name: self.name.clone(), two_way: self.two_way.clone(), rules: self.cfg.rules.clone() };
         let opened = self.target.open(&ctx).await?;
@@ -150,7 +128,7 @@ impl<T: Target> ApplySink<T> {
         self.watermarks = (0..parts).map(|p| stored.watermarks.get(&p).cloned()).collect();
         self.last_ddl = stored.last_ddl.clone();
         self.replay_ddl = stored.position.is_some();
-        self.tracker.lock().through = stored.position.clone();
+        self.through = stored.position.clone();
         for part in 0..parts {
             let (tx, rx) = mpsc::channel(4);
             let writer = self.target.writer(part, parts)?;
@@ -265,7 +243,7 @@ impl<T: Target> ApplySink<T> {
         // first batch of this run is acknowledged that is the run's start, when the source
         // announced it; otherwise the rows carry their watermark only (checkpoint::UNKNOWN).
         self.dispatched = true;
-        let position = self.tracker.lock().through.clone().or_else(|| self.start.clone());
+        let position = self.through.clone().or_else(|| self.start.clone());
         // Each partition's watermark: the newest change among its ops (one clone per job).
         let marks: Vec<Option<ChangeId>> = per
             .iter()
@@ -291,6 +269,13 @@ impl<T: Target> ApplySink<T> {
             self.last_write = Instant::now();
         }
         Ok(rxs)
+    }
+
+    /// Moves the resume point forward to `p` (never back).
+    fn advance(&mut self, p: &Position) {
+        if self.through.as_ref().is_none_or(|t| (&p.coord, p.skip_rows) > (&t.coord, t.skip_rows)) {
+            self.through = Some(p.clone());
+        }
     }
 
     /// Waits until every worker finished every job sent so far.
@@ -324,7 +309,7 @@ impl<T: Target> ApplySink<T> {
         self.target.forget();
         self.last_ddl = Some(ddl.position.clone());
         // Everything before the DDL is applied everywhere: it is a safe resume point.
-        self.tracker.lock().through = Some(ddl.position.clone());
+        self.advance(&ddl.position);
         Ok(())
     }
 }
@@ -352,7 +337,9 @@ impl<T: Target> Sink for ApplySink<T> {
         let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
         let mut origin = local.clone();
         let mut passed_over = false;
-        let (seq, position) = (batch.seq, batch.position.clone());
+        if let Some(committed) = &batch.committed {
+            self.advance(committed);
+        }
         // The pipeline hands over its only reference: move the rows out instead of cloning each.
         let events = match Arc::try_unwrap(batch) {
             Ok(b) => b.events,
@@ -393,7 +380,7 @@ impl<T: Target> Sink for ApplySink<T> {
         // recording the mere passing of otter's own writes would make two sites echo forever.
         if rxs.is_empty() && passed_over && self.last_write.elapsed() > Duration::from_secs(2) {
             // Idle or filtered stretch: persist the position so a restart need not re-read it.
-            let through = self.tracker.lock().through.clone();
+            let through = self.through.clone();
             if let (Some(position), Some(tx)) = (through, self.workers.first()) {
                 let (done, rx) = oneshot::channel();
                 if tx.send(Job::Progress { position, done }).await.is_ok() {
@@ -403,14 +390,10 @@ impl<T: Target> Sink for ApplySink<T> {
             }
         }
         self.target.upkeep();
-        let tracker = Arc::clone(&self.tracker);
         self.completions.retain(|h| !h.is_finished());
         self.completions.push(tokio::spawn(async move {
             match wait_all(rxs).await {
-                Ok(()) => {
-                    tracker.lock().complete(seq, position);
-                    ack.done();
-                }
+                Ok(()) => ack.done(),
                 Err(e) => ack.fail(e),
             }
         }));

@@ -346,6 +346,8 @@ async fn write_loop(
 ) -> Result<()> {
     let mut acks = OrderedAcks::new();
     let mut pending: Option<Checkpoint> = None;
+    // The newest position every acknowledged batch covers (handed to the sink with each batch).
+    let mut committed: Option<Position> = None;
     let mut last_save = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut last_status = Instant::now();
@@ -358,7 +360,8 @@ async fn write_loop(
         let can_send = input_open && acks.len() < cfg.max_in_flight.max(1);
         tokio::select! {
             b = rx.recv(), if can_send => match b {
-                Some(batch) => {
+                Some(mut batch) => {
+                    batch.committed = committed.clone();
                     let (ack, ack_rx) = Ack::new(batch.seq);
                     acks.push(batch.seq, batch.position.clone(), batch.source_time, batch.row_count(), batch.txn_count(), ack_rx);
                     sink.send(Arc::new(batch), ack).await?;
@@ -371,6 +374,7 @@ async fn write_loop(
                     metrics.committed(c.rows, c.txns, c.source_time, c.position.as_ref());
                     metrics.set_in_flight(acks.len());
                     if let Some(position) = c.position {
+                        committed = Some(position.clone());
                         pending = Some(Checkpoint { position, source_time: c.source_time, saved_at: 0 });
                     }
                 }

@@ -93,7 +93,7 @@ pub(crate) fn ddl(offset: u64, schema: &str, statement: &str, tables: &[(&str, &
 
 pub(crate) fn batch(events: Vec<Event>) -> Batch {
     let position = events.iter().rev().find_map(|e| e.position().cloned());
-    Batch { seq: 7, events, position, source_time: 1_700_000_000 }
+    Batch { seq: 7, events, position, source_time: 1_700_000_000, committed: None }
 }
 
 /// Every change of the batch.
