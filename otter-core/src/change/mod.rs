@@ -15,6 +15,12 @@
 //!   last chunk, a DDL or a progress mark; for an earlier chunk (when the source gives it one, as
 //!   the MySQL source does) the transaction's begin plus the rows handed out so far
 //!   (`skip_rows`), so resuming there neither repeats nor loses a row.
+//!
+//! These in-memory types are built for speed (values borrow nothing but are never re-encoded,
+//! schemas are shared through `Arc`s) and have no serialised form of their own; [`portable`]
+//! holds the stable, versioned serialised form of a whole [`crate::traits::Batch`].
+
+pub mod portable;
 
 use std::sync::Arc;
 
