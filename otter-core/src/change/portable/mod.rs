@@ -140,7 +140,8 @@ impl PortableBatch {
             .map(TryInto::try_into)
             .transpose()
             .map_err(|e: Error| malformed(e.context("batch position")))?;
-        Ok(Batch { seq: self.seq, events, position, source_time: self.source_time })
+        // `committed` belongs to the pipeline that sends the batch on, not to the batch.
+        Ok(Batch { seq: self.seq, events, position, source_time: self.source_time, committed: None })
     }
 
     /// The batch as a JSON document.

@@ -350,7 +350,7 @@ fn batch() -> (Batch, [Arc<TableSchema>; 3]) {
         Event::Rows(maria),
         Event::Progress(Progress { position: position(9900, "", 0), timestamp: u32::MAX, passed_over: true }),
     ];
-    let batch = Batch { seq: u64::MAX, events, position: Some(position(9900, mysql_gtid, 0)), source_time: 1_767_225_600 };
+    let batch = Batch { seq: u64::MAX, events, position: Some(position(9900, mysql_gtid, 0)), source_time: 1_767_225_600, committed: None };
     (batch, [a, b, c])
 }
 

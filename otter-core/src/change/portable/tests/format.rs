@@ -61,7 +61,7 @@ pub(super) fn small_batch() -> Batch {
         timestamp: 1_700_000_001,
         passed_over: true,
     };
-    Batch { seq: 3, events: vec![Event::Rows(chunk), Event::Progress(progress)], position: None, source_time: 1_700_000_001 }
+    Batch { seq: 3, events: vec![Event::Rows(chunk), Event::Progress(progress)], position: None, source_time: 1_700_000_001, committed: None }
 }
 
 /// The format of [`small_batch`], field by field.
