@@ -104,11 +104,9 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut sto
         SinkConfig::Mysql(m) => Some(format!("{} -> {} {}", p.name, otter_core::error::redact_url(&m.url), m.checkpoint_schema)),
         SinkConfig::Jsonl(_) => None,
     };
-    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume: None, name: identity, skip_preflight: false, owner };
-    let mut config = p.source.clone();
-    if let Some(tw) = &p.two_way {
-        config.marks = tw.rules();
-    }
+    let marks = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default();
+    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume: None, name: identity, skip_preflight: false, owner, marks };
+    let config = p.source.clone();
     let chain = otter_core::transform::build_all(&p.transforms)?;
     // The pipeline finds its resume point (taking the target for a MySQL sink) and starts the
     // capture there.

@@ -124,8 +124,8 @@ pub async fn run(args: TailArgs) -> Result<()> {
         state_dir: args.state_dir.as_ref().map(|d| d.join("schema")),
         resume,
         name: identity,
-        owner: None,
         skip_preflight: false,
+        ..SourceOptions::default()
     };
     let mut out: Box<dyn Write + Send> = match &args.output {
         Some(p) => {

@@ -1,6 +1,8 @@
-//! Checkpoints: where a pipeline resumes. The embedded default is a crash-safe file in the state
-//! directory; sinks that store their progress themselves (the MySQL loader writes it in the same
-//! target transaction as the data) implement [`CheckpointStore`] too.
+//! The pipeline's local checkpoint store: where a pipeline resumes when its sink does not store
+//! its progress with its data. The embedded default is a crash-safe file in the state directory
+//! ([`FileCheckpointStore`]). Sinks that do store their progress (the MySQL loader writes it in
+//! the same target transaction as the data; the JSON-lines file sink in its offset record) report
+//! it through [`crate::traits::Sink::stored_position`] instead, which the pipeline asks first.
 //!
 //! Invariants: a saved checkpoint is either the old one or the new one after any crash (write to
 //! a temporary file, fsync, rename, fsync the directory); a checkpoint is only ever saved for a

@@ -13,42 +13,9 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 
 pub use crate::source::Source;
-use crate::change::Event;
+pub use crate::change::Batch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::position::Position;
-
-/// Events grouped for writing.
-#[derive(Debug, Clone, Default)]
-pub struct Batch {
-    /// Pipeline-assigned sequence number, increasing from 1.
-    pub seq: u64,
-    /// The events, in source order.
-    pub events: Vec<Event>,
-    /// Where to resume once this batch (and every earlier one) is durable.
-    pub position: Option<Position>,
-    /// The newest [`Event::source_time`] of the batch (Unix seconds; a commit time, or the
-    /// receipt time of an idle heartbeat), for lag.
-    pub source_time: u32,
-    /// Set by the pipeline when it sends the batch: the newest position that the batches the
-    /// sink acknowledged so far cover (each of them and every earlier one) — a safe resume point
-    /// a sink may store with its data. `None` before the first acknowledged batch with a position.
-    pub committed: Option<Position>,
-}
-
-impl Batch {
-    /// Number of row changes.
-    pub fn row_count(&self) -> usize {
-        self.events.iter().map(Event::row_count).sum()
-    }
-
-    /// Number of completed transactions (last chunks) and DDL statements.
-    pub fn txn_count(&self) -> usize {
-        self.events
-            .iter()
-            .filter(|e| matches!(e, Event::Rows(c) if c.last) || matches!(e, Event::Ddl(_)))
-            .count()
-    }
-}
 
 /// Edits a batch in place (route, rename, filter, add columns...). Runs on the pipeline's task:
 /// keep it cheap and synchronous. It may drop changes or whole events, but must not reorder

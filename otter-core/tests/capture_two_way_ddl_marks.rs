@@ -63,8 +63,8 @@ async fn two_way_ddl_marks_are_matched_by_session() {
 
     let mut cfg = config(&db.url(), "earliest");
     cfg.include = vec!["d\\..*".into()];
-    cfg.marks = MarkRules { schema: "otter".into(), target_site: Some("B".into()), forward: true };
-    let mut source = MysqlSource::start(cfg, SourceOptions::default());
+    let marks = MarkRules { schema: "otter".into(), target_site: Some("B".into()), forward: true };
+    let mut source = MysqlSource::start(cfg, SourceOptions { marks, ..SourceOptions::default() });
     let is_done = |e: &Event| matches!(e, Event::Ddl(d) if d.statement.contains("done"));
     let events = collect_until(&mut source, 60, |e| e.iter().any(is_done)).await;
     drop(source);

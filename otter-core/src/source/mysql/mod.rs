@@ -80,11 +80,6 @@ pub struct MysqlSourceConfig {
     /// Longest wait between reconnect attempts, seconds (default 30).
     #[serde(default = "default_backoff")]
     pub max_reconnect_backoff_secs: u64,
-    /// Which transactions marked by otter's loader (or by applications as "do not replicate")
-    /// are sent on; set from a pipeline's `[two_way]` table. Default: one-way — everything but
-    /// "do not replicate" transactions is sent.
-    #[serde(skip)]
-    pub marks: crate::two_way::MarkRules,
 }
 
 fn default_heartbeat() -> u64 {
@@ -115,7 +110,6 @@ impl MysqlSourceConfig {
             chunk_bytes: default_chunk_bytes(),
             on_schema_error: SchemaErrorPolicy::default(),
             max_reconnect_backoff_secs: default_backoff(),
-            marks: crate::two_way::MarkRules::default(),
         }
     }
 
@@ -179,6 +173,10 @@ pub struct SourceOptions {
     /// exclusive across machines, the pipeline and its target: the new holder then ends the
     /// dump of an old holder that was paused or cut off.
     pub owner: Option<String>,
+    /// Which transactions marked by otter's loader (or by applications as "do not replicate")
+    /// are sent on: a two-way pipeline's rules ([`crate::two_way::TwoWayConfig::rules`]).
+    /// Default: one-way — everything but "do not replicate" transactions is sent.
+    pub marks: crate::two_way::MarkRules,
 }
 
 impl MysqlSource {
@@ -281,7 +279,7 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
         tracing::info!(ddl_positions, tables = known, position = %resolved.position.coord, elapsed_ms = loading.elapsed().as_millis() as u64, "Schema history loaded.");
     }
     let limits = ChunkLimits { rows: config.chunk_rows, bytes: config.chunk_bytes };
-    let mut asm = Assembler::new(tables, &resolved.position, resolved.not_before, limits).with_marks(config.marks.clone());
+    let mut asm = Assembler::new(tables, &resolved.position, resolved.not_before, limits).with_marks(options.marks.clone());
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
     let max_backoff = Duration::from_secs(config.max_reconnect_backoff_secs.max(1));
     // Announce where this run starts before any change: a sink that applies the first changes
