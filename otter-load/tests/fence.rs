@@ -121,7 +121,7 @@ async fn checkpoint_statements_touch_only_their_pipeline_in_every_sql_mode() {
     use mysql_async::prelude::Queryable;
     use otter_core::change::ChangeId;
     use otter_core::position::{BinlogCoord, Position};
-    use otter_load::mysql::checkpoint::CheckpointTable;
+    use otter_load::mysql::checkpoint_table::CheckpointTable;
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(&b.url()).unwrap()).await.unwrap();
     let other = CheckpointTable::new("otter", "x");

@@ -1,5 +1,5 @@
 //! The MySQL/MariaDB target: everything of the loader that talks to a MySQL-family server — the
-//! checkpoint rows ([`checkpoint`]), the pipeline's lease and fence ([`fence`]), table
+//! checkpoint rows ([`checkpoint_table`]), the pipeline's lease and fence ([`fence`]), table
 //! descriptions ([`describe`]), delete tombstones for last-writer-wins ([`tombstone`]), the
 //! writers ([`writer`]: transactions [`txn`], bulk execution [`bulk`], `LOAD DATA`
 //! [`load_data`], refused DDL already in effect [`ddl_effect`]) and the target's preflight
@@ -11,7 +11,7 @@
 //! nothing on the target.
 
 pub mod bulk;
-pub mod checkpoint;
+pub mod checkpoint_table;
 pub mod ddl_effect;
 pub mod describe;
 pub mod fence;
@@ -33,7 +33,7 @@ use otter_core::schema::TableSchema;
 use otter_core::{Error, ErrorKind, Result};
 
 use self::bulk::TableGates;
-use self::checkpoint::CheckpointTable;
+use self::checkpoint_table::CheckpointTable;
 use self::describe::TargetCache;
 use self::fence::{Lease, LeaseOptions};
 use self::tombstone::Tombstones;

@@ -32,7 +32,7 @@ use otter_core::two_way::TwoWayConfig;
 use otter_core::{Error, ErrorKind, Result};
 
 use super::bulk::TableGates;
-use super::checkpoint::CheckpointTable;
+use super::checkpoint_table::CheckpointTable;
 use super::fence::Fence;
 use super::load_data::LoadState;
 use super::txn::{self, sql_steps, Attempt, Fallback, Skipped, Step};
