@@ -6,7 +6,7 @@
 //! is released by the kernel the instant the process ends for any reason (kill -9 included) and
 //! can never be left behind by a dead process; the lock file only *describes* the holder (for the
 //! message) — it is never what decides. Locks are per machine: between machines, the target's
-//! lease and fencing epoch decide (see `otter_load::fence`).
+//! lease and fencing epoch decide (see `otter_load::mysql::fence`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -78,7 +78,7 @@ pub struct MysqlSinkConfig {
     /// Length of the lease by which one instance holds the pipeline on the target, seconds
     /// (default 6; renewed every third of it). Another instance takes over a holder that died at
     /// once, and one that is paused or cut off from the target when its lease has expired; the
-    /// holder's later writes are rejected by the fencing epoch (see `otter_load::fence`).
+    /// holder's later writes are rejected by the fencing epoch (see `otter_load::mysql::fence`).
     #[serde(default = "default_lease_secs")]
     pub lease_secs: u64,
     /// Conflict policies per target table (`[[pipeline.sink.conflict]]`), for two-way and fan-in
