@@ -6,14 +6,13 @@
 //! each line is written (at-least-once for stdout), and the schema history lives in DIR.
 
 use std::fs::OpenOptions;
-use std::io::{self, BufRead, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 
 use otter_core::change::Event;
 use otter_core::checkpoint::{unix_now, Checkpoint, FileCheckpointStore};
 use otter_core::instance::InstanceLock;
 use otter_core::json::{chunk_json, ddl_json};
-use otter_core::position::Position;
 use otter_core::mysql::conn::{TlsConfig, TlsMode};
 use otter_core::source::mysql::{MysqlSource, MysqlSourceConfig, SourceOptions};
 use otter_core::source::Source;
@@ -53,33 +52,6 @@ pub struct TailArgs {
     pub tls_ca: Option<PathBuf>,
 }
 
-/// The position stored in the last complete line of an output file; a torn last line is cut.
-fn resume_from_output(path: &Path) -> Result<Option<Position>> {
-    let Ok(file) = OpenOptions::new().read(true).write(true).open(path) else { return Ok(None) };
-    let mut reader = io::BufReader::new(&file);
-    let mut last: Option<Position> = None;
-    let mut good_len = 0u64;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| Error::new(ErrorKind::State, "cannot read the output file").with_source(e))?;
-        if n == 0 {
-            break;
-        }
-        if !line.ends_with('\n') {
-            break; // torn write
-        }
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-            if let Ok(p) = serde_json::from_value::<Position>(v["position"].clone()) {
-                last = Some(p);
-            }
-        }
-        good_len += n as u64;
-    }
-    file.set_len(good_len).map_err(|e| Error::new(ErrorKind::State, "cannot repair the output file").with_source(e))?;
-    Ok(last)
-}
-
 /// Runs the command until SIGINT/SIGTERM (exit 0) or a failure.
 pub async fn run(args: TailArgs) -> Result<()> {
     let shutdown = crate::signals::Shutdown::install();
@@ -112,7 +84,7 @@ pub async fn run(args: TailArgs) -> Result<()> {
     };
     let store = args.state_dir.as_ref().map(|d| FileCheckpointStore::new(d));
     let mut resume = match &args.output {
-        Some(p) => resume_from_output(p)?,
+        Some(p) => otter_core::sink::lines::resume_point(p)?,
         None => None,
     };
     if resume.is_none() {

@@ -17,6 +17,7 @@
 
 pub mod format;
 pub mod jsonl;
+pub mod lines;
 mod offset;
 
 pub use self::format::Format;
