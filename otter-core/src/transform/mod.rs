@@ -49,7 +49,6 @@ mod columns;
 mod ddl_rewrite;
 mod filter;
 mod route;
-pub(crate) mod sql_scan;
 mod template;
 #[cfg(test)]
 pub(crate) mod test_util;
