@@ -19,6 +19,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::{config_sink, interrupt, spawn_run, Rng};
+use otter_testkit::compare::{log_tail, Tables, Wait};
 use otter_testkit::{Client, MariaDb, ServerConfig};
 
 const TABLES: &[&str] = &["w.sb", "w.nokey", "w.uniq"];
@@ -67,36 +68,17 @@ fn writer(client: Client, stop: Arc<AtomicBool>, big: mpsc::Sender<()>) {
     }
 }
 
-fn checksums(db: &MariaDb) -> Vec<(String, String)> {
-    TABLES
-        .iter()
-        .map(|t| {
-            let sum = db.query(&format!("CHECKSUM TABLE {t}")).map(|r| r[0][1].clone()).unwrap_or_default();
-            (sum, db.value(&format!("SELECT COUNT(*) FROM {t}")).unwrap_or_default())
-        })
-        .collect()
-}
-
+/// Waits until A and B agree on [`TABLES`]; fails at once when `running` exits.
 fn wait_equal(a: &MariaDb, b: &MariaDb, secs: u64, running: &mut Child, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (x, y) = (checksums(a), checksums(b));
-        if x == y {
-            return;
-        }
-        if let Some(status) = running.try_wait().unwrap() {
-            panic!("otter exited ({status}) before the tables were equal\nsource {x:?}\ntarget {y:?}\n{}", tail(log));
-        }
-        assert!(Instant::now() < deadline, "tables differ after {secs}s\nsource {x:?}\ntarget {y:?}\n{}", tail(log));
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    Wait::pair(a, b, Tables::Named(TABLES), secs)
+        .alive(|| running.try_wait().unwrap().map(|status| format!("otter exited ({status}) before the tables were equal")))
+        .log(log)
+        .run();
 }
 
 /// The last lines of a log.
 fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(60)..].join("\n")
+    log_tail(log, 60)
 }
 
 /// Waits (at most `secs`) until `b` executes one of otter's apply statements on `w`.

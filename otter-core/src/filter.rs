@@ -2,13 +2,15 @@
 //! `schema.table`, e.g. `shop\..*` (every table of `shop`) or `db2.t_.*`.
 //!
 //! Invariants: a pattern must match the *whole* name (it is anchored), case-insensitively as in
-//! Canal; an empty include list includes everything; exclude wins over include; the system schemas
-//! (`mysql`, `sys`, `information_schema`, `performance_schema`) and otter's own `otter` are excluded unless a pattern
-//! includes them explicitly by name.
+//! Canal (the one compile rule of [`crate::pattern`], read as a regex:
+//! [`TablePattern::regex`]); an empty include list includes everything; exclude wins over
+//! include; the system schemas (`mysql`, `sys`, `information_schema`, `performance_schema`) and
+//! otter's own `otter` are excluded unless a pattern includes them explicitly by name.
 
-use regex::{Regex, RegexBuilder};
+use regex::Regex;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::pattern::{anchored, TablePattern};
 
 /// Schemas never captured unless named: the server's own, and otter's (checkpoints, marks,
 /// conflict log — `otter` by default).
@@ -23,28 +25,22 @@ pub struct TableFilter {
 
 #[derive(Debug, Clone)]
 struct Pattern {
-    full: Regex,
-    /// Matches the database part, for database-level DDL.
-    db: Regex,
-    source: String,
+    full: TablePattern,
+    /// Matches the database part, for database-level DDL (`None`: every database).
+    db: Option<Regex>,
 }
 
 fn compile(p: &str) -> Result<Pattern> {
-    let anchored = |s: &str| {
-        RegexBuilder::new(&format!("^(?:{s})$")).case_insensitive(true).build().map_err(|e| {
-            Error::config(format!("invalid table pattern {p:?}: {e} (patterns are regular expressions on schema.table, e.g. shop\\..*)"))
-        })
-    };
-    let full = anchored(p)?;
+    let full = TablePattern::regex(p)?;
     // The database part: up to the first escaped dot, else the first dot.
     let db_part = match p.find("\\.") {
         Some(i) => p.get(..i).unwrap_or(p),
-        None => p.split_once('.').map_or(".*", |(d, _)| d),
+        None => p.split_once('.').map_or("", |(d, _)| d),
     };
-    // `.*` (or `.x`) has no database part before its dot: it matches every database.
-    let db_part = if db_part.is_empty() { ".*" } else { db_part };
-    let db = anchored(db_part).unwrap_or_else(|_| Regex::new(".*").unwrap_or_else(|_| full.clone()));
-    Ok(Pattern { full, db, source: p.to_owned() })
+    // `.*` (or `.x`) has no database part before its dot: it matches every database; so does a
+    // part that is no regex on its own.
+    let db = if db_part.is_empty() { None } else { anchored(db_part).ok() };
+    Ok(Pattern { full, db })
 }
 
 /// Splits Canal-style comma-separated lists and trims the parts.
@@ -69,24 +65,24 @@ impl TableFilter {
     /// True when changes of `db.table` are captured.
     pub fn allows(&self, db: &str, table: &str) -> bool {
         let name = format!("{db}.{table}");
-        if self.exclude.iter().any(|p| p.full.is_match(&name)) {
+        if self.exclude.iter().any(|p| p.full.is_match_name(&name)) {
             return false;
         }
         if self.include.is_empty() {
             return !is_system(db);
         }
-        self.include.iter().any(|p| p.full.is_match(&name) && (!is_system(db) || names_system(&p.source, db)))
+        self.include.iter().any(|p| p.full.is_match_name(&name) && (!is_system(db) || names_system(p.full.as_str(), db)))
     }
 
     /// True when database-level DDL of `db` (CREATE/DROP/ALTER DATABASE) is forwarded.
     pub fn allows_database(&self, db: &str) -> bool {
-        if self.exclude.iter().any(|p| p.full.is_match(&format!("{db}.")) || p.source == format!("{db}\\..*")) {
+        if self.exclude.iter().any(|p| p.full.is_match(db, "") || p.full.as_str() == format!("{db}\\..*")) {
             return false;
         }
         if self.include.is_empty() {
             return !is_system(db);
         }
-        self.include.iter().any(|p| p.db.is_match(db) && (!is_system(db) || names_system(&p.source, db)))
+        self.include.iter().any(|p| p.db.as_ref().is_none_or(|re| re.is_match(db)) && (!is_system(db) || names_system(p.full.as_str(), db)))
     }
 }
 

@@ -60,6 +60,7 @@ pub mod history;
 pub mod instance;
 pub mod json;
 pub mod mysql;
+pub mod pattern;
 pub mod pipeline;
 pub mod position;
 pub mod preflight;

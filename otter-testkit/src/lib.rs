@@ -14,9 +14,13 @@
 //! println!("connect with {}", db.url()); // mysql://root@127.0.0.1:PORT
 //! ```
 //!
+//! Tests that replicate end by comparing servers' tables: [`compare`] (row counts and
+//! `CHECKSUM TABLE`, waiting until they agree, a report of what differs).
+//!
 //! MariaDB must be installed (`scripts/test` installs `mariadb-server` when it is missing).
 
 mod certs;
+pub mod compare;
 mod config;
 mod server;
 mod spawn;

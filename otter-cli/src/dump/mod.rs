@@ -2,17 +2,19 @@
 //!
 //! Exit status: 0 when every file parsed to its end, 2 when any stopped on an error (after printing
 //! everything that parsed before it).
-
-mod value_json;
+//!
+//! Row values are typed JSON from otter's one value renderer in its `otter dump` style
+//! ([`otter_core::json::Style::DUMP`]: the binlog as it is — `{"absent": true}` for a column a
+//! MINIMAL/NOBLOB image left out, FLOAT widened exactly, TIMESTAMP in MySQL notation (UTC), text by
+//! the table map's collation: a string when valid UTF-8 and not binary, else `{"hex"}`).
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use otter_binlog::summary::{summarize, Summary};
 use otter_binlog::{EventData, EventType, FileReader, Frame, Parser, ReadError};
+use otter_core::json::{render, Style};
 use serde_json::{json, Value as Json};
-
-pub use value_json::value_json;
 
 /// Arguments of `otter dump`.
 #[derive(Debug, clap::Args)]
@@ -92,7 +94,7 @@ fn event_json(frame: &Frame<'_>) -> Json {
                         let row = row?;
                         let img = |img: Option<Vec<otter_binlog::Value<'_>>>| match img {
                             Some(vals) => Json::Array(
-                                vals.iter().zip(table.columns.iter()).map(|(v, c)| value_json(v, Some(c))).collect(),
+                                vals.iter().zip(table.columns.iter()).map(|(v, c)| render(v, Some(c), Style::DUMP)).collect(),
                             ),
                             None => Json::Null,
                         };

@@ -4,8 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use otter_testkit::compare::{Tables, Wait};
 use otter_testkit::{Client, MariaDb};
 
 /// The tables the workload writes.
@@ -143,32 +142,8 @@ pub fn interrupt(mut child: Child) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
-/// `CHECKSUM TABLE` and row count per table.
-pub fn checksums(db: &MariaDb) -> Vec<(String, String)> {
-    TABLES
-        .iter()
-        .map(|t| {
-            let sum = db.query(&format!("CHECKSUM TABLE {t}")).map(|r| r[0][1].clone()).unwrap_or_default();
-            let n = db.value(&format!("SELECT COUNT(*) FROM {t}")).unwrap_or_default();
-            (sum, n)
-        })
-        .collect()
-}
-
-/// Waits until A and B agree on every table; panics with both sides and the log otherwise.
+/// Waits until A and B agree on every table (row count and `CHECKSUM TABLE`); panics with the
+/// tables that differ and the log otherwise.
 pub fn wait_equal(a: &MariaDb, b: &MariaDb, secs: u64, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (x, y) = (checksums(a), checksums(b));
-        if x == y {
-            return;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "tables differ after {secs}s\nsource {x:?}\ntarget {y:?}\nlog:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    Wait::pair(a, b, Tables::Named(TABLES), secs).log(log).run();
 }

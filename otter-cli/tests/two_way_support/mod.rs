@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use otter_testkit::compare::{log_tail, Tables, Wait};
 use otter_testkit::{MariaDb, ServerConfig};
 
 #[path = "../common/mod.rs"]
@@ -67,37 +68,11 @@ pub fn interrupt(mut child: Child, log: &Path) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
-/// `(table, row count, checksum)` of every table of `schemas` on a server.
-pub fn snapshot(db: &MariaDb, schemas: &[&str]) -> Vec<(String, String, String)> {
-    let list = schemas.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
-    let tables = db
-        .query(&format!("SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({list}) ORDER BY 1"))
-        .unwrap_or_default();
-    tables
-        .into_iter()
-        .filter_map(|r| r.into_iter().next())
-        .map(|t| {
-            let count = db.value(&format!("SELECT COUNT(*) FROM {t}")).unwrap_or_default();
-            let sum = db.query(&format!("CHECKSUM TABLE {t}")).ok().and_then(|r| r.into_iter().next()).and_then(|r| r.into_iter().nth(1)).unwrap_or_default();
-            (t, count, sum)
-        })
-        .collect()
-}
-
-/// Waits until `pick(site)` gives the same snapshot on every site; panics with the log otherwise.
+/// Waits until every site has the same tables of `schemas`, with the same row counts and
+/// checksums (and at least one table); panics with what differs and the log otherwise.
 pub fn wait_converged(sites: &[&Site], schemas: &[&str], secs: u64, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let snaps: Vec<_> = sites.iter().map(|s| snapshot(&s.db, schemas)).collect();
-        if snaps.windows(2).all(|w| w[0] == w[1]) && !snaps[0].is_empty() {
-            return;
-        }
-        if Instant::now() > deadline {
-            let detail: Vec<String> = sites.iter().zip(&snaps).map(|(s, x)| format!("{}: {x:?}", s.name)).collect();
-            panic!("sites did not converge:\n{}\nlog tail:\n{}", detail.join("\n"), tail(log));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let sides: Vec<(&str, &MariaDb)> = sites.iter().map(|s| (s.name.as_str(), &s.db)).collect();
+    Wait::new(&sides, Tables::Schemas(schemas), secs).every(Duration::from_millis(500)).log(log).run();
 }
 
 /// Waits until `check` holds, polling; panics with `what` and the log otherwise.
@@ -111,9 +86,7 @@ pub fn wait_until(secs: u64, log: &Path, what: &str, mut check: impl FnMut() -> 
 
 /// The end of the log, for failure messages.
 pub fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(60)..].join("\n")
+    log_tail(log, 60)
 }
 
 /// Binlog end positions of every site.

@@ -1,30 +1,9 @@
 //! RFC 3339 timestamps (`2026-01-01T00:00:00Z`, `2026-01-01 08:00:00+08:00`) to and from Unix
 //! seconds, without a date-time dependency.
 
+use otter_binlog::temporal::{civil_from_days, days_from_civil};
+
 use crate::error::{Error, Result};
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
 
 /// Parses `YYYY-MM-DD[T ]hh:mm:ss[.frac](Z|±hh:mm)` (a missing zone means UTC) to Unix seconds.
 pub fn parse_rfc3339(s: &str) -> Result<i64> {

@@ -13,7 +13,7 @@
 //! - column names compare case-insensitively, database and table names case-sensitively.
 
 mod charset;
-mod ddl;
+pub(crate) mod ddl;
 mod model;
 mod sql_type;
 

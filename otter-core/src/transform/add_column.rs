@@ -18,9 +18,9 @@ use otter_binlog::Value;
 use serde::{Deserialize, Serialize};
 
 use super::cache::SchemaCache;
-use super::pattern::TablePattern;
 use crate::change::Event;
 use crate::error::{Error, Result};
+use crate::pattern::TablePattern;
 use crate::schema::{Column, SqlType, TableSchema};
 use crate::traits::{Batch, Transform};
 

@@ -23,9 +23,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::cache::SchemaCache;
-use super::pattern::TablePattern;
 use crate::change::{Event, Row};
 use crate::error::{Error, ErrorKind, Result};
+use crate::pattern::TablePattern;
 use crate::schema::{names_equal, TableSchema};
 use crate::traits::{Batch, Transform};
 

@@ -13,13 +13,15 @@
 //! read as SQL, like the server does), column and index names, names in `SELECT` parts
 //! (`CREATE TABLE ... AS SELECT ... FROM t`), views, triggers and routines, names quoted with
 //! `"..."` (ANSI_QUOTES is not assumed), and three-part names (`db.t.col`). A statement that does
-//! not lex (unterminated string or comment) is not rewritten.
+//! not lex (unterminated string or comment) is not rewritten. Statements are read by the schema
+//! module's SQL lexer (default `sql_mode`, MariaDB and MySQL executable comments run), so a name
+//! is what the DDL parser would take for one: numbers and hex literals never are.
 //!
 //! Invariants: only the byte ranges of recognised names change; everything else (spacing, case,
 //! comments) is copied verbatim. A replaced name is written fully qualified and backquoted
 //! (`` `db`.`t` ``), so it does not depend on the statement's default schema.
 
-use super::sql_scan::{scan, Tok};
+use crate::schema::ddl::lexer::{tokens, word, LexOptions, Token};
 
 /// A table name found in a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +46,7 @@ enum Stmt {
     Other,
 }
 
-fn word(toks: &[Tok], i: usize) -> String {
-    toks.get(i).filter(|t| t.kind == super::sql_scan::Kind::Word).map(|t| t.text.to_ascii_uppercase()).unwrap_or_default()
-}
-
-fn statement_kind(toks: &[Tok]) -> Stmt {
+fn statement_kind(toks: &[Token]) -> Stmt {
     let w = |i| word(toks, i);
     match w(0).as_str() {
         "RENAME" if matches!(w(1).as_str(), "TABLE" | "TABLES") => Stmt::RenameTable,
@@ -85,7 +83,7 @@ fn statement_kind(toks: &[Tok]) -> Stmt {
 
 /// Parses a (possibly qualified) name starting at token `i`: the name and the index of its last
 /// token.
-fn name_at(toks: &[Tok], i: usize) -> Option<(TableRef, usize)> {
+fn name_at(toks: &[Token], i: usize) -> Option<(TableRef, usize)> {
     let first = toks.get(i).filter(|t| t.is_ident())?;
     if toks.get(i + 1).is_some_and(|t| t.is_punct(".")) {
         let second = toks.get(i + 2).filter(|t| t.is_ident())?;
@@ -101,7 +99,7 @@ fn name_at(toks: &[Tok], i: usize) -> Option<(TableRef, usize)> {
 /// The table names `sql` mentions in table positions (see the module docs), in text order;
 /// `None` when the text does not lex.
 pub(crate) fn table_refs(sql: &str) -> Option<Vec<TableRef>> {
-    let toks = scan(sql)?;
+    let toks = tokens(sql, LexOptions::DEFAULT).ok()?;
     let stmt = statement_kind(&toks);
     let mut refs = Vec::new();
     let mut depth = 0usize;

@@ -12,9 +12,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::cache::SchemaCache;
-use super::pattern::TablePattern;
 use crate::change::{ChangeKind, Event, Progress};
 use crate::error::{Error, Result};
+use crate::pattern::TablePattern;
 use crate::traits::{Batch, Transform};
 
 /// A kind of change a filter selects.

@@ -48,9 +48,8 @@ mod cache;
 mod columns;
 mod ddl_rewrite;
 mod filter;
-mod pattern;
 mod route;
-pub(crate) mod sql_scan;
+mod template;
 #[cfg(test)]
 pub(crate) mod test_util;
 
@@ -59,7 +58,8 @@ use serde::{Deserialize, Serialize};
 pub use self::add_column::{AddColumn, AddColumnConfig};
 pub use self::columns::{Columns, ColumnsConfig};
 pub use self::filter::{EventKind, FilterConfig, KindFilter};
-pub use self::pattern::{NameTemplate, TablePattern};
+pub use self::template::NameTemplate;
+pub use crate::pattern::TablePattern;
 pub use self::route::{Route, RouteConfig, RouteRule};
 
 /// Rewrites the table names a DDL statement mentions (in `CREATE`/`ALTER`/`DROP`/`RENAME`/

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use super::cache::SchemaCache;
 use super::ddl_rewrite;
-use super::pattern::{NameTemplate, TablePattern};
+use super::template::NameTemplate;
 use crate::change::{DdlEvent, Event};
 use crate::error::{Error, Result};
+use crate::pattern::TablePattern;
 use crate::schema::TableSchema;
 use crate::traits::{Batch, Transform};
 

@@ -28,9 +28,9 @@ mod policies;
 mod sql;
 
 use otter_core::mysql::quote::{ident, text};
+use otter_core::pattern::TablePattern;
 use otter_core::two_way::{MARK_TABLE, NOSYNC_TABLE};
 use otter_core::{Error, Result};
-use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use policies::guarded_statements;
@@ -66,7 +66,8 @@ impl ConflictPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConflictRule {
-    /// Target tables: a regular expression on `schema.table` (anchored, case-insensitive).
+    /// Target tables: a regular expression on `schema.table` (anchored, case-insensitive:
+    /// [`TablePattern::regex`]).
     pub tables: String,
     /// The policy.
     pub policy: ConflictPolicy,
@@ -100,13 +101,13 @@ fn default_tombstone_hours() -> u64 {
 pub struct CompiledRule {
     /// The rule.
     pub rule: ConflictRule,
-    re: Regex,
+    tables: TablePattern,
 }
 
 impl CompiledRule {
     /// True when the rule covers target table `db.table`.
     pub fn matches(&self, db: &str, table: &str) -> bool {
-        self.re.is_match(&format!("{db}.{table}"))
+        self.tables.is_match(db, table)
     }
 }
 
@@ -139,11 +140,8 @@ pub fn compile(rules: &[ConflictRule]) -> Result<Vec<CompiledRule>> {
                 }
                 ConflictPolicy::Report => {}
             }
-            let re = RegexBuilder::new(&format!("^(?:{})$", r.tables))
-                .case_insensitive(true)
-                .build()
-                .map_err(|e| Error::config(format!("{what}: invalid `tables` pattern: {e}")))?;
-            Ok(CompiledRule { rule: r.clone(), re })
+            let tables = TablePattern::regex(&r.tables).map_err(|e| e.context(format!("{what}: invalid `tables`")))?;
+            Ok(CompiledRule { rule: r.clone(), tables })
         })
         .collect()
 }

@@ -117,6 +117,66 @@ pub(crate) fn key_predicate(
     Ok(())
 }
 
+/// `a, b`: the names of columns `cols` (indexes into the row), each written after `prefix` (e.g.
+/// `s.`).
+pub(crate) fn column_list(d: &dyn SqlDialect, t: &TargetTable<'_>, cols: &[usize], prefix: &str, out: &mut String) -> Result<(), Error> {
+    for (n, &i) in cols.iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(prefix);
+        d.ident(&column(t, i)?.name, out);
+    }
+    Ok(())
+}
+
+/// `1, 'x'`: the literals of columns `cols` of `image`.
+pub(crate) fn value_list(d: &dyn SqlDialect, t: &TargetTable<'_>, image: &[Value<'static>], cols: &[usize], out: &mut String) -> Result<(), Error> {
+    for (n, &i) in cols.iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        d.literal(value(image, i)?, column(t, i)?, out)?;
+    }
+    Ok(())
+}
+
+/// `a = 1, b = 'x'`: an `UPDATE`'s SET list, columns `set` from `image`.
+pub(crate) fn set_list(d: &dyn SqlDialect, t: &TargetTable<'_>, image: &[Value<'static>], set: &[usize], out: &mut String) -> Result<(), Error> {
+    for (n, &i) in set.iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        let col = column(t, i)?;
+        d.ident(&col.name, out);
+        out.push_str(" = ");
+        d.literal(value(image, i)?, col, out)?;
+    }
+    Ok(())
+}
+
+/// `(a, b) IN ((1, 'x'), (2, 'y'))`: the rows of `keys` by their key columns; `tuples`: each row's
+/// values in parentheses even when the key has one column (`(a) IN ((1), (2))`).
+pub(crate) fn key_in_list(d: &dyn SqlDialect, t: &TargetTable<'_>, keys: &[&[Value<'static>]], tuples: bool, out: &mut String) -> Result<(), Error> {
+    out.push('(');
+    column_list(d, t, t.key, "", out)?;
+    out.push_str(") IN (");
+    for (r, image) in keys.iter().enumerate() {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        if tuples {
+            out.push('(');
+        }
+        value_list(d, t, image, t.key, out)?;
+        if tuples {
+            out.push(')');
+        }
+    }
+    out.push(')');
+    Ok(())
+}
+
 /// The schema column `i` of a target table.
 pub(crate) fn column<'a>(t: &TargetTable<'a>, i: usize) -> Result<&'a Column, Error> {
     t.schema.columns.get(i).ok_or_else(|| internal(format!("column {i} outside {}.{}", t.db, t.name)))

@@ -14,7 +14,7 @@ use otter_core::change::DdlEvent;
 use otter_core::schema::{Column, SqlMode, SqlType};
 use otter_core::Error;
 
-use super::{column, key_predicate, value, SqlDialect, TargetTable};
+use super::{column, column_list, key_in_list, key_predicate, set_list, value_list, SqlDialect, TargetTable};
 use crate::error::unsupported;
 
 /// The time zone of every apply session (TIMESTAMPs are written in UTC).
@@ -294,34 +294,7 @@ impl SqlDialect for MysqlDialect {
             out.push_str(" LIMIT 1");
             return Ok(());
         }
-        let multi = t.key.len() > 1;
-        out.push('(');
-        for (n, &i) in t.key.iter().enumerate() {
-            if n > 0 {
-                out.push_str(", ");
-            }
-            self.ident(&column(t, i)?.name, out);
-        }
-        out.push_str(") IN (");
-        for (r, image) in keys.iter().enumerate() {
-            if r > 0 {
-                out.push_str(", ");
-            }
-            if multi {
-                out.push('(');
-            }
-            for (n, &i) in t.key.iter().enumerate() {
-                if n > 0 {
-                    out.push_str(", ");
-                }
-                self.literal(value(image, i)?, column(t, i)?, out)?;
-            }
-            if multi {
-                out.push(')');
-            }
-        }
-        out.push(')');
-        Ok(())
+        key_in_list(self, t, keys, t.key.len() > 1, out)
     }
 
     fn update(
@@ -335,15 +308,7 @@ impl SqlDialect for MysqlDialect {
         out.push_str("UPDATE ");
         self.table(t.db, t.name, out);
         out.push_str(" SET ");
-        for (n, &i) in set.iter().enumerate() {
-            if n > 0 {
-                out.push_str(", ");
-            }
-            let col = column(t, i)?;
-            self.ident(&col.name, out);
-            out.push_str(" = ");
-            self.literal(value(after, i)?, col, out)?;
-        }
+        set_list(self, t, after, set, out)?;
         out.push_str(" WHERE ");
         key_predicate(self, t, key_image, " <=> ", out)?;
         if t.keyless {
@@ -392,12 +357,7 @@ impl MysqlDialect {
         out.push_str("INSERT INTO ");
         self.table(t.db, t.name, out);
         out.push_str(" (");
-        for (n, &i) in t.columns.iter().enumerate() {
-            if n > 0 {
-                out.push_str(", ");
-            }
-            self.ident(&column(t, i)?.name, out);
-        }
+        column_list(self, t, t.columns, "", out)?;
         out.push_str(") VALUES ");
         Ok(())
     }
@@ -409,12 +369,7 @@ impl MysqlDialect {
                 out.push_str(", ");
             }
             out.push('(');
-            for (n, &i) in t.columns.iter().enumerate() {
-                if n > 0 {
-                    out.push_str(", ");
-                }
-                self.literal(value(row, i)?, column(t, i)?, out)?;
-            }
+            value_list(self, t, row, t.columns, out)?;
             out.push(')');
         }
         Ok(())

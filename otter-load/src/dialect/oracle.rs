@@ -13,7 +13,7 @@ use otter_binlog::Value;
 use otter_core::schema::Column;
 use otter_core::Error;
 
-use super::{column, key_predicate, value, SqlDialect, TargetTable};
+use super::{column, column_list, key_in_list, key_predicate, set_list, value, value_list, SqlDialect, TargetTable};
 use crate::error::unsupported;
 
 /// Oracle 12c+.
@@ -146,20 +146,9 @@ impl SqlDialect for OracleDialect {
             }
         }
         out.push_str(" WHEN NOT MATCHED THEN INSERT (");
-        for (n, &i) in t.columns.iter().enumerate() {
-            if n > 0 {
-                out.push_str(", ");
-            }
-            self.ident(&column(t, i)?.name, out);
-        }
+        column_list(self, t, t.columns, "", out)?;
         out.push_str(") VALUES (");
-        for (n, &i) in t.columns.iter().enumerate() {
-            if n > 0 {
-                out.push_str(", ");
-            }
-            out.push_str("s.");
-            self.ident(&column(t, i)?.name, out);
-        }
+        column_list(self, t, t.columns, "s.", out)?;
         out.push(')');
         Ok(())
     }
@@ -170,19 +159,9 @@ impl SqlDialect for OracleDialect {
             out.push_str(" INTO ");
             self.table(t.db, t.name, out);
             out.push_str(" (");
-            for (n, &i) in t.columns.iter().enumerate() {
-                if n > 0 {
-                    out.push_str(", ");
-                }
-                self.ident(&column(t, i)?.name, out);
-            }
+            column_list(self, t, t.columns, "", out)?;
             out.push_str(") VALUES (");
-            for (n, &i) in t.columns.iter().enumerate() {
-                if n > 0 {
-                    out.push_str(", ");
-                }
-                self.literal(value(row, i)?, column(t, i)?, out)?;
-            }
+            value_list(self, t, row, t.columns, out)?;
             out.push(')');
         }
         out.push_str(" SELECT 1 FROM DUAL");
@@ -199,29 +178,7 @@ impl SqlDialect for OracleDialect {
             out.push_str(" AND ROWNUM = 1");
             return Ok(());
         }
-        out.push('(');
-        for (n, &i) in t.key.iter().enumerate() {
-            if n > 0 {
-                out.push_str(", ");
-            }
-            self.ident(&column(t, i)?.name, out);
-        }
-        out.push_str(") IN (");
-        for (r, image) in keys.iter().enumerate() {
-            if r > 0 {
-                out.push_str(", ");
-            }
-            out.push('(');
-            for (n, &i) in t.key.iter().enumerate() {
-                if n > 0 {
-                    out.push_str(", ");
-                }
-                self.literal(value(image, i)?, column(t, i)?, out)?;
-            }
-            out.push(')');
-        }
-        out.push(')');
-        Ok(())
+        key_in_list(self, t, keys, true, out)
     }
 
     fn update(
@@ -236,15 +193,7 @@ impl SqlDialect for OracleDialect {
         self.table(t.db, t.name, out);
         out.push_str(" SET ");
         let set: Vec<usize> = set.iter().copied().filter(|i| !t.key.contains(i)).collect();
-        for (n, &i) in set.iter().enumerate() {
-            if n > 0 {
-                out.push_str(", ");
-            }
-            let col = column(t, i)?;
-            self.ident(&col.name, out);
-            out.push_str(" = ");
-            self.literal(value(after, i)?, col, out)?;
-        }
+        set_list(self, t, after, &set, out)?;
         out.push_str(" WHERE ");
         key_predicate(self, t, key_image, " IS ", out)?;
         if t.keyless {

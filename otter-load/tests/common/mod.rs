@@ -4,11 +4,12 @@
 
 pub mod types;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use otter_core::pipeline::{BatchConfig, Pipeline};
 use otter_core::source::mysql::{MysqlCapture, MysqlSourceConfig, SourceOptions};
 use otter_load::{MysqlSink, MysqlSinkConfig};
+use otter_testkit::compare::{Tables, Wait};
 use otter_testkit::MariaDb;
 use tokio::sync::oneshot;
 
@@ -61,43 +62,31 @@ pub async fn start(name: &str, a: &MariaDb, b: &MariaDb, include: &str, sink_cfg
 /// most `secs`), then stops it.
 pub async fn sync_until_equal(name: &str, a: &MariaDb, b: &MariaDb, include: &str, sink_cfg: MysqlSinkConfig, tables: &[&str], secs: u64) {
     let running = start(name, a, b, include, sink_cfg, 101).await;
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while checksums(a, tables) != checksums(b, tables) && !running.finished() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let waited = compare(a, b, tables, secs).alive(|| ended(&running)).try_run_async(tokio::time::sleep).await;
     if running.finished() {
         panic!("the pipeline ended early: {:?}", running.stop().await);
     }
-    wait_equal(a, b, tables, 1, Some(&running)).await;
+    if let Err(e) = waited {
+        panic!("{e}");
+    }
     running.stop().await.unwrap();
 }
 
-/// `CHECKSUM TABLE` and row count of each table.
-pub fn checksums(db: &MariaDb, tables: &[&str]) -> Vec<(String, String)> {
-    tables
-        .iter()
-        .map(|t| {
-            let sum = db.query(&format!("CHECKSUM TABLE {t}")).unwrap().first().map(|r| r[1].clone()).unwrap_or_default();
-            let count = db.value(&format!("SELECT COUNT(*) FROM {t}")).unwrap_or_else(|_| "missing".into());
-            (sum, count)
-        })
-        .collect()
+/// Waits until every table has the same checksum and count on both servers (at most `secs`;
+/// failing at once when `running` ended).
+pub async fn wait_equal(a: &MariaDb, b: &MariaDb, tables: &[&str], secs: u64, running: Option<&Running>) {
+    let mut wait = compare(a, b, tables, secs);
+    if let Some(running) = running {
+        wait = wait.alive(move || ended(running));
+    }
+    wait.run_async(tokio::time::sleep).await;
 }
 
-/// Waits until every table has the same checksum and count on both servers.
-pub async fn wait_equal(a: &MariaDb, b: &MariaDb, tables: &[&str], secs: u64, running: Option<&Running>) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let (x, y) = (checksums(a, tables), checksums(b, tables));
-        if x == y {
-            return;
-        }
-        if running.is_some_and(Running::finished) {
-            panic!("pipeline ended early; source {x:?} target {y:?}");
-        }
-        if Instant::now() > deadline {
-            panic!("tables differ after {secs}s: source {x:?} target {y:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// The comparison of `tables` between source `a` and target `b`, every 200 ms.
+fn compare<'a>(a: &'a MariaDb, b: &'a MariaDb, tables: &'a [&'a str], secs: u64) -> Wait<'a> {
+    Wait::pair(a, b, Tables::Named(tables), secs).every(Duration::from_millis(200))
+}
+
+fn ended(running: &Running) -> Option<String> {
+    running.finished().then(|| "the pipeline ended early".to_owned())
 }

@@ -8,6 +8,10 @@
 //!   them, unless their version is newer than the configured server version;
 //! - `Word` tokens keep their text as written (keywords are matched case-insensitively by the
 //!   parser); quoted identifiers and strings carry their unescaped value.
+//!
+//! It is the crate's one SQL lexer: the DDL parser, the statement classifier, the trigger and
+//! `ALTER` outline readers, the routing transform's table-name rewriter and the sinks' DDL verbs
+//! all read statement text through it.
 
 use crate::schema::charset;
 use crate::schema::ddl::DdlError;
@@ -50,6 +54,43 @@ pub(crate) struct LexOptions {
     /// Server version as `MMmmpp` (e.g. 101119); executable comments newer than it are comments.
     /// `None` runs every executable comment.
     pub server_version: Option<u32>,
+}
+
+impl LexOptions {
+    /// For reading a statement without knowing its server: default `sql_mode` (`".."` is a
+    /// string, backslash escapes), MariaDB's comment forms, every executable comment run.
+    pub(crate) const DEFAULT: LexOptions = LexOptions {
+        ansi_quotes: false,
+        no_backslash_escapes: false,
+        mariadb: true,
+        server_version: None,
+    };
+}
+
+impl Token {
+    /// True for a bare word equal to `kw` ignoring ASCII case.
+    pub(crate) fn is_kw(&self, kw: &str) -> bool {
+        self.kind == TokenKind::Word && self.text.eq_ignore_ascii_case(kw)
+    }
+
+    /// True for the punctuation (or operator) `p`.
+    pub(crate) fn is_punct(&self, p: &str) -> bool {
+        self.kind == TokenKind::Punct && self.text == p
+    }
+
+    /// True for something that can be a name: a bare word or a quoted identifier.
+    pub(crate) fn is_ident(&self) -> bool {
+        matches!(self.kind, TokenKind::Word | TokenKind::QuotedIdent)
+    }
+}
+
+/// Token `i` upper-cased when it is a bare word; empty for anything else or past the end.
+pub(crate) fn word(tokens: &[Token], i: usize) -> String {
+    tokens
+        .get(i)
+        .filter(|t| t.kind == TokenKind::Word)
+        .map(|t| t.text.to_ascii_uppercase())
+        .unwrap_or_default()
 }
 
 const MULTI_CHAR_OPS: [&str; 11] = [
@@ -494,6 +535,26 @@ mod tests {
                 Err(DdlError::Syntax { offset: o, .. }) => assert_eq!(o, offset, "{sql}"),
                 other => panic!("{sql}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn names_outside_strings_and_comments() {
+        use TokenKind::*;
+        let d = LexOptions::DEFAULT;
+        let owned = |v: &[(TokenKind, &str)]| v.iter().map(|(k, t)| (*k, t.to_string())).collect::<Vec<_>>();
+        let sql = "ALTER TABLE `a``b`.t -- c\n COMMENT 'x''y' /* z */ # w\n";
+        let expected = [(Word, "ALTER"), (Word, "TABLE"), (QuotedIdent, "a`b"), (Punct, "."), (Word, "t"), (Word, "COMMENT"), (Str, "x'y")];
+        assert_eq!(kinds(sql, d), owned(&expected));
+        let expected = [(Word, "ENGINE"), (Punct, "="), (Word, "x"), (Str, "q"), (Word, "表")];
+        assert_eq!(kinds("/*!40101 ENGINE=x */ _utf8mb4'q' 表", d), owned(&expected));
+        let sql = "DROP TABLE `x y`, b";
+        let toks = tokens(sql, d).unwrap();
+        assert!(toks.iter().all(|t| sql.get(t.start..t.end).is_some()), "ranges cover the tokens");
+        assert!(toks[0].is_kw("drop") && toks[2].is_ident() && toks[3].is_punct(",") && !toks[3].is_ident());
+        assert_eq!((word(&toks, 1), word(&toks, 2), word(&toks, 9)), ("TABLE".into(), String::new(), String::new()));
+        for open in ["a 'open", "a /* open", "`open"] {
+            assert!(tokens(open, d).is_err(), "{open}");
         }
     }
 

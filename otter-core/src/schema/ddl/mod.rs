@@ -20,7 +20,7 @@ mod catalog;
 mod column;
 mod create;
 mod exec;
-mod lexer;
+pub(crate) mod lexer;
 mod outline;
 mod parser;
 mod resolve;
@@ -38,7 +38,7 @@ pub use settings::{Flavor, Settings, SqlMode};
 pub use trigger::trigger_name;
 pub(crate) use types::parse_column_type;
 
-use lexer::{LexOptions, Token, TokenKind};
+use lexer::{word, LexOptions, Token, TokenKind};
 
 /// Why a statement could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,25 +106,10 @@ pub enum QueryKind {
     Other,
 }
 
-const DEFAULT_LEX: LexOptions = LexOptions {
-    ansi_quotes: false,
-    no_backslash_escapes: false,
-    mariadb: true,
-    server_version: None,
-};
-
 /// Classifies a statement by its first keywords (comments skipped, executable comments read).
 pub fn classify(sql: &str) -> QueryKind {
-    let (tokens, _) = lexer::tokenize(sql, DEFAULT_LEX);
+    let (tokens, _) = lexer::tokenize(sql, LexOptions::DEFAULT);
     classify_tokens(&tokens)
-}
-
-fn word(tokens: &[Token], i: usize) -> String {
-    tokens
-        .get(i)
-        .filter(|t| t.kind == TokenKind::Word)
-        .map(|t| t.text.to_ascii_uppercase())
-        .unwrap_or_default()
 }
 
 pub(crate) fn classify_tokens(tokens: &[Token]) -> QueryKind {

@@ -7,8 +7,8 @@
 //! `CURRENT_USER[()]`, a role) is skipped; anything that is not a trigger statement gives `None`.
 //! Never panics, whatever the input.
 
-use super::lexer::{self, Token, TokenKind};
-use super::{set_statement_prefix_len, word, DEFAULT_LEX};
+use super::lexer::{self, word, LexOptions, Token, TokenKind};
+use super::set_statement_prefix_len;
 
 /// Tokens a `DEFINER = …` clause may span at most (`'user'@'host'`, an IP address host, …).
 const MAX_DEFINER_TOKENS: usize = 16;
@@ -19,7 +19,7 @@ const MAX_DEFINER_TOKENS: usize = 16;
 /// Accepts `CREATE [OR REPLACE] [DEFINER = …] TRIGGER [IF NOT EXISTS] [db.]name …` and
 /// `DROP TRIGGER [IF EXISTS] [db.]name`, names quoted or not.
 pub fn trigger_name(sql: &str) -> Option<String> {
-    let (tokens, _) = lexer::tokenize(sql, DEFAULT_LEX);
+    let (tokens, _) = lexer::tokenize(sql, LexOptions::DEFAULT);
     let mut i = set_statement_prefix_len(&tokens);
     let w = |i: usize| word(&tokens, i);
     match w(i).as_str() {

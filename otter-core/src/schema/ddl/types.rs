@@ -347,13 +347,7 @@ pub(crate) fn sized_lob(bytes: u64, blob: bool) -> SqlType {
 /// Parses an `information_schema.COLUMNS.COLUMN_TYPE` string; a type name this model does not
 /// know becomes [`SqlType::Other`] with the whole (lower-cased) string.
 pub(crate) fn parse_column_type(text: &str) -> Result<ColumnType, DdlError> {
-    let opts = LexOptions {
-        ansi_quotes: false,
-        no_backslash_escapes: false,
-        mariadb: true,
-        server_version: None,
-    };
-    let tokens = lexer::tokens(text, opts)?;
+    let tokens = lexer::tokens(text, LexOptions::DEFAULT)?;
     let mut p = Parser::new(text, tokens, true, false);
     let name = p.ident()?;
     let Some(mut ty) = base_type(&mut p, &name)? else {

@@ -127,12 +127,9 @@ pub(crate) fn row_object(change: &RowChange, image: &[Value<'static>]) -> Json {
 /// The first words of a DDL statement, upper-cased, with modifiers skipped: the verb (`CREATE`,
 /// `ALTER`, `DROP`, `RENAME`, `TRUNCATE`, ...) and the object (`TABLE`, `INDEX`, `DATABASE`...).
 pub(crate) fn ddl_verb(statement: &str) -> (String, String) {
-    let words: Vec<String> = crate::transform::sql_scan::scan(statement)
-        .unwrap_or_default()
-        .into_iter()
-        .take(8)
-        .map(|t| if t.kind == crate::transform::sql_scan::Kind::Word { t.text.to_ascii_uppercase() } else { String::new() })
-        .collect();
+    use crate::schema::ddl::lexer::{tokens, word, LexOptions};
+    let toks = tokens(statement, LexOptions::DEFAULT).unwrap_or_default();
+    let words: Vec<String> = (0..toks.len().min(8)).map(|i| word(&toks, i)).collect();
     let mut it = words.into_iter().filter(|w| {
         !matches!(w.as_str(), "OR" | "REPLACE" | "TEMPORARY" | "UNIQUE" | "FULLTEXT" | "SPATIAL" | "ONLINE" | "OFFLINE" | "IGNORE")
     });
