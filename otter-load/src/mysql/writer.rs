@@ -206,6 +206,11 @@ impl MysqlWriter {
             Ok(()) => Ok(()),
             Err(e) if e.is_transient() || e.kind() == ErrorKind::Fenced => Err(e),
             Err(e) => {
+                // A refusal after a takeover (e.g. a duplicate key: the new holder applied these
+                // rows) is the takeover's doing: say so, and count the rejected transaction.
+                if let Some(fenced) = self.fenced_now().await {
+                    return Err(fenced);
+                }
                 // Find the statement (row) that fails, and skip it if allowed.
                 let singles = self.single_statements(tables, origin)?;
                 if self.cfg.skip_errors {
@@ -222,6 +227,17 @@ impl MysqlWriter {
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// The fenced error when another instance holds the pipeline now (read afresh).
+    async fn fenced_now(&mut self) -> Option<Error> {
+        let fence = self.fence.clone()?;
+        let conn = self.conn().await.ok()?;
+        let read: Option<(u64, String)> = conn.query_first(fence.read_sql()).await.ok()?;
+        match read {
+            Some((epoch, _)) if epoch == fence.epoch() => None,
+            other => fence.verify(other).err(),
         }
     }
 

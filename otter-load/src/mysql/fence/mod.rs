@@ -75,6 +75,11 @@ impl Fence {
         format!("SELECT epoch, holder FROM {} WHERE pipeline = {} LOCK IN SHARE MODE", self.table(LEASE_TABLE), text(&self.pipeline))
     }
 
+    /// The current epoch and holder, read without locking (outside a transaction's fence).
+    pub fn read_sql(&self) -> String {
+        format!("SELECT epoch, holder FROM {} WHERE pipeline = {}", self.table(LEASE_TABLE), text(&self.pipeline))
+    }
+
     /// Records the current connection as one of this holder's (autocommit), so that a later
     /// holder can kill it.
     pub fn register_sql(&self) -> String {
