@@ -303,10 +303,10 @@ mod tests {
         let c = Config::parse(&chain).unwrap();
         for p in &c.pipelines {
             assert_eq!(p.source.exclude, ["ops\\-otter\\..*"], "{}", p.name);
-            let f = otter_core::filter::TableFilter::new(&p.source.include, &p.source.exclude).unwrap();
+            let f = otter_core::table_filter::TableFilter::new(&p.source.include, &p.source.exclude).unwrap();
             assert!(!f.allows("ops-otter", "checkpoint") && !f.allows_database("ops-otter"), "{}", p.name);
         }
-        let b_to_c = otter_core::filter::TableFilter::new(&c.pipelines[1].source.include, &c.pipelines[1].source.exclude).unwrap();
+        let b_to_c = otter_core::table_filter::TableFilter::new(&c.pipelines[1].source.include, &c.pipelines[1].source.exclude).unwrap();
         assert!(b_to_c.allows("shop", "orders") && b_to_c.allows("ops", "x"));
         // The default schema adds nothing (every source skips `otter` already).
         assert!(Config::parse(OK).unwrap().pipelines[0].source.exclude.is_empty());

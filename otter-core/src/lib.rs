@@ -55,7 +55,7 @@
 pub mod change;
 pub mod checkpoint;
 pub mod error;
-pub mod filter;
+pub mod table_filter;
 pub mod history;
 pub mod instance;
 pub mod json;

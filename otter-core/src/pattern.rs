@@ -1,5 +1,5 @@
 //! Table patterns on `schema.table`: the one place a table pattern is compiled, for the capture's
-//! include/exclude lists ([`crate::filter::TableFilter`]), the transforms' `from` / `table`
+//! include/exclude lists ([`crate::table_filter::TableFilter`]), the transforms' `from` / `table`
 //! patterns ([`crate::transform`]) and the loader's conflict rules (`tables`).
 //!
 //! The compile rule, the same for every caller: a pattern must match the *whole* name (it is
@@ -113,7 +113,7 @@ fn compile(pattern: &str, body: &str, hint: &str) -> Result<Regex> {
 }
 
 /// `body` as a whole-text, case-insensitive regex (the compile rule without its message, for a
-/// part of a pattern such as the database part [`crate::filter`] derives).
+/// part of a pattern such as the database part [`crate::table_filter`] derives).
 pub(crate) fn anchored(body: &str) -> std::result::Result<Regex, regex::Error> {
     RegexBuilder::new(&format!("^(?:{body})$")).case_insensitive(true).build()
 }

@@ -47,7 +47,7 @@ mod add_column;
 mod cache;
 mod columns;
 mod ddl_rewrite;
-mod filter;
+mod kind_filter;
 mod route;
 mod template;
 #[cfg(test)]
@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::add_column::{AddColumn, AddColumnConfig};
 pub use self::columns::{Columns, ColumnsConfig};
-pub use self::filter::{EventKind, FilterConfig, KindFilter};
+pub use self::kind_filter::{EventKind, FilterConfig, KindFilter};
 pub use self::template::NameTemplate;
 pub use crate::pattern::TablePattern;
 pub use self::route::{Route, RouteConfig, RouteRule};

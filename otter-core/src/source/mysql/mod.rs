@@ -32,7 +32,7 @@ use self::stream::{BinlogConn, StreamStart};
 use self::tables::{LiveSchema, SchemaErrorPolicy, Tables};
 use crate::change::{Event, Progress};
 use crate::error::{Error, ErrorKind, Result};
-use crate::filter::TableFilter;
+use crate::table_filter::TableFilter;
 use crate::history::SchemaHistory;
 use crate::position::{Position, StartFrom};
 use crate::schema::{Catalog, Settings};

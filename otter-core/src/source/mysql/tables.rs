@@ -27,7 +27,7 @@ use crate::mysql::conn::{translate, ConnectOptions};
 use crate::mysql::quote::ident;
 use crate::change::Row;
 use crate::error::{Error, ErrorKind, Result};
-use crate::filter::TableFilter;
+use crate::table_filter::TableFilter;
 use crate::history::{self, Op, SchemaHistory};
 use crate::position::BinlogCoord;
 use crate::schema::{names_equal, Catalog, DdlError, TableChange, TableSchema};
