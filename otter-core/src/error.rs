@@ -109,7 +109,12 @@ impl Error {
         self.0.transient
     }
 
-    /// Shorthand for a configuration error.
+    /// An internal inconsistency (a bug), reported rather than panicking.
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Other, format!("internal error: {}", message.into()))
+    }
+
+    /// A configuration error.
     pub fn config(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Config, message)
     }

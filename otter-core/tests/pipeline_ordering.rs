@@ -72,7 +72,7 @@ fn key(e: &Event) -> (u64, u32) {
 }
 
 fn position(offset: u64, skip_rows: u64) -> Position {
-    Position { coord: BinlogCoord::new(FILE, offset), gtid: None, skip_rows }
+    Position { coord: BinlogCoord::new(FILE, offset), gtid: None, skip_rows, snapshot: None }
 }
 
 fn meta(begin: u64) -> TxnMeta {
@@ -134,6 +134,7 @@ fn script(items: &[Item], mid_positions: bool) -> (Vec<Event>, Vec<Expect>) {
                     time_zone: None,
                     tables: vec![("d".into(), "t".into())],
                     position: end,
+                    snapshot: false,
                 }));
             }
             Item::Progress => {

@@ -5,7 +5,7 @@ use otter_core::{Error, ErrorKind};
 
 /// An internal inconsistency (a bug, reported rather than panicking).
 pub(crate) fn internal(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Other, format!("internal error: {}", msg.into()))
+    Error::internal(msg)
 }
 
 /// A value that the target cannot be given losslessly.

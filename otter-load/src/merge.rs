@@ -7,6 +7,9 @@
 //! | U | I (anomaly) | U, columns united | D |
 //! | D | I | upsert of the after image (anomaly, reported) | D |
 //!
+//! A snapshot row (`ChangeKind::Snapshot`) is an upsert of the whole row that replaces whatever
+//! the batch held for its key before it, with no anomaly.
+//!
 //! An UPDATE that changes the key is split into a DELETE of the old key and an upsert of the new
 //! row when its after image is complete, so chains `1→2→3` end as "delete 1, delete 2, upsert 3"
 //! and every key stays in its own partition. With a partial after image (MINIMAL) a key change
@@ -199,8 +202,11 @@ pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, chang
     for c in changes {
         let RowChange { kind, before, after, id, .. } = c;
         let is_update = kind == ChangeKind::Update;
+        // A snapshot row is the row's whole state at its point: it replaces whatever came first.
+        let replaces = is_update || kind == ChangeKind::Snapshot;
         let incoming: [Option<Op>; 2] = match (kind, before, after) {
             (ChangeKind::Insert, _, Some(a)) => [Some(Op::Upsert { after: a, id, fresh: true }), None],
+            (ChangeKind::Snapshot, _, Some(a)) => [Some(Op::Upsert { after: a, id, fresh: false }), None],
             (ChangeKind::Delete, Some(b), _) => [Some(Op::Delete { before: b, id }), None],
             (ChangeKind::Update, Some(b), Some(a)) => {
                 if key_moved(schema, key, &b, &a, &mut scratch) {
@@ -237,7 +243,7 @@ pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, chang
                     let (merged, anomaly) = fold(prev, op);
                     // In row mode an UPDATE arrives as an upsert of its whole after image: only a
                     // second INSERT of a key is an anomaly, not an update of an inserted row.
-                    if let Some(a) = anomaly.filter(|_| !is_update) {
+                    if let Some(a) = anomaly.filter(|_| !replaces) {
                         anomalies.push(a);
                     }
                     slots.push(Some(merged));
@@ -334,6 +340,7 @@ fn sequential(changes: Vec<RowChange>, key: Option<&[usize]>, mode: ApplyMode) -
         let RowChange { kind, before, after, id, .. } = c;
         match (kind, before, after) {
             (ChangeKind::Insert, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id, fresh: true }),
+            (ChangeKind::Snapshot, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id, fresh: false }),
             (ChangeKind::Insert, _, Some(a)) => out.writes.push(Op::Insert { after: a, id }),
             (ChangeKind::Delete, Some(b), _) => out.writes.push(Op::Delete { before: b, id }),
             (ChangeKind::Update, Some(b), Some(a)) => {

@@ -8,7 +8,9 @@
 //! - partitioning is a fixed hash of (target table, key), so a key always lands on the same
 //!   worker, and keyless tables go whole to one worker (their rows stay in order);
 //! - on a restart, an op whose newest change is at or below its partition's stored watermark is
-//!   dropped (it committed before the crash): nothing is applied twice;
+//!   dropped (it committed before the crash): nothing is applied twice. Snapshot rows are never
+//!   replayed (a restart reads them again at a newer snapshot), so they are never dropped and
+//!   never become a watermark: a job of snapshot rows only keeps the stored watermark;
 //! - changes of different origins (two-way setups) never share an apply transaction, so each
 //!   carries one origin mark; tables with a conflict rule are applied change by change with
 //!   guarded statements, all in one partition (their order is kept, key changes included);
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use otter_core::change::{ChangeId, Event, RowChange};
+use otter_core::change::{ChangeId, ChangeKind, Event, RowChange};
 use otter_core::position::Position;
 use otter_core::schema::TableSchema;
 use otter_core::traits::{Ack, Batch, Sink};
@@ -69,6 +71,10 @@ pub struct ApplySink<T: Target> {
     start: Option<Position>,
     /// True once any change of this run was dispatched.
     dispatched: bool,
+    /// The position after the newest batch taken: durable once every job is done.
+    newest: Option<Position>,
+    /// Set when a batch failed: `newest` is then not durable.
+    failed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ApplySink<MysqlTarget> {
@@ -101,6 +107,8 @@ impl<T: Target> ApplySink<T> {
             two_way: None,
             start: None,
             dispatched: false,
+            newest: None,
+            failed: Arc::default(),
         }
     }
 
@@ -196,10 +204,12 @@ impl<T: Target> ApplySink<T> {
                 let p = self.partition(&schema, None, None, &mut keybuf);
                 let mut guarded = Vec::new();
                 for c in changes {
-                    if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
+                    if !c.id.is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
                         continue;
                     }
-                    guarded.push(Guarded { kind: c.kind, before: c.before, after: c.after, id: c.id });
+                    // A snapshot row meets the rule as an insert of the row it read.
+                    let kind = if c.kind == ChangeKind::Snapshot { ChangeKind::Insert } else { c.kind };
+                    guarded.push(Guarded { kind, before: c.before, after: c.after, id: c.id });
                 }
                 if guarded.is_empty() {
                     continue;
@@ -216,8 +226,8 @@ impl<T: Target> ApplySink<T> {
             let mut buckets: Vec<Option<TableOps>> = (0..n).map(|_| None).collect();
             for (is_delete, op) in merged.deletes.into_iter().map(|o| (true, o)).chain(merged.writes.into_iter().map(|o| (false, o))) {
                 let p = self.partition(&schema, key, Some(&op), &mut keybuf);
-                if self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
-                    continue; // committed before a restart
+                if !op.id().is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
+                    continue; // committed before a restart (snapshot rows are never replayed)
                 }
                 let t = buckets.get_mut(p).ok_or_else(|| crate::error::internal("partition out of range"))?.get_or_insert_with(|| TableOps {
                     schema: Arc::clone(&schema),
@@ -244,20 +254,23 @@ impl<T: Target> ApplySink<T> {
         // announced it; otherwise the rows carry their watermark only (checkpoint::UNKNOWN).
         self.dispatched = true;
         let position = self.through.clone().or_else(|| self.start.clone());
-        // Each partition's watermark: the newest change among its ops (one clone per job).
+        // Each partition's watermark: the newest binlog change among its ops (one clone per job).
         let marks: Vec<Option<ChangeId>> = per
             .iter()
             .map(|tables| {
                 tables
                     .iter()
                     .flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id)))
+                    .filter(|id| !id.is_snapshot())
                     .max()
                     .cloned()
             })
             .collect();
         let mut rxs = Vec::new();
-        for (p, (tables, mark)) in per.into_iter().zip(marks).enumerate() {
-            let (Some(watermark), false) = (mark, tables.is_empty()) else { continue };
+        for (p, (tables, watermark)) in per.into_iter().zip(marks).enumerate() {
+            if tables.is_empty() {
+                continue;
+            }
             let (done, rx) = oneshot::channel();
             let tx = self.workers.get(p).ok_or_else(|| crate::error::internal("no worker"))?;
             tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), done })
@@ -271,9 +284,10 @@ impl<T: Target> ApplySink<T> {
         Ok(rxs)
     }
 
-    /// Moves the resume point forward to `p` (never back).
+    /// Moves the resume point forward to `p` (never back; at the same binlog place, a later
+    /// position may carry a snapshot's newer progress).
     fn advance(&mut self, p: &Position) {
-        if self.through.as_ref().is_none_or(|t| (&p.coord, p.skip_rows) > (&t.coord, t.skip_rows)) {
+        if self.through.as_ref().is_none_or(|t| (&p.coord, p.skip_rows) >= (&t.coord, t.skip_rows)) {
             self.through = Some(p.clone());
         }
     }
@@ -291,7 +305,7 @@ impl<T: Target> ApplySink<T> {
 
     async fn apply_ddl(&mut self, ddl: &otter_core::change::DdlEvent) -> Result<()> {
         let replayed = std::mem::take(&mut self.replay_ddl);
-        if self.last_ddl.as_ref().is_some_and(|l| (&ddl.position.coord, ddl.position.skip_rows) <= (&l.coord, l.skip_rows)) {
+        if !ddl.snapshot && self.last_ddl.as_ref().is_some_and(|l| (&ddl.position.coord, ddl.position.skip_rows) <= (&l.coord, l.skip_rows)) {
             tracing::info!(statement = %ddl.statement, "DDL already applied before the restart; skipping.");
             return Ok(());
         }
@@ -339,6 +353,9 @@ impl<T: Target> Sink for ApplySink<T> {
         let mut passed_over = false;
         if let Some(committed) = &batch.committed {
             self.advance(committed);
+        }
+        if batch.position.is_some() {
+            self.newest = batch.position.clone();
         }
         // The pipeline hands over its only reference: move the rows out instead of cloning each.
         let events = match Arc::try_unwrap(batch) {
@@ -391,10 +408,14 @@ impl<T: Target> Sink for ApplySink<T> {
         }
         self.target.upkeep();
         self.completions.retain(|h| !h.is_finished());
+        let failed = Arc::clone(&self.failed);
         self.completions.push(tokio::spawn(async move {
             match wait_all(rxs).await {
                 Ok(()) => ack.done(),
-                Err(e) => ack.fail(e),
+                Err(e) => {
+                    failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                    ack.fail(e)
+                }
             }
         }));
         Ok(())
@@ -407,6 +428,20 @@ impl<T: Target> Sink for ApplySink<T> {
         self.barrier().await?;
         for h in self.completions.drain(..) {
             let _ = h.await;
+        }
+        // Everything taken is applied: record where that ends (a clean stop then resumes there,
+        // not at the resume point the last jobs carried — which matters to a snapshot's progress).
+        let newest = self.newest.clone().filter(|_| !self.failed.load(std::sync::atomic::Ordering::SeqCst));
+        if let (Some(p), None) = (newest, self.target.lost()) {
+            if self.through.as_ref() != Some(&p) {
+                self.advance(&p);
+                if let (Some(position), Some(tx)) = (self.through.clone(), self.workers.first()) {
+                    let (done, rx) = oneshot::channel();
+                    if tx.send(Job::Progress { position, done }).await.is_ok() {
+                        wait_all(vec![rx]).await?;
+                    }
+                }
+            }
         }
         Ok(())
     }

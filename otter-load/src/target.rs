@@ -98,8 +98,10 @@ pub struct Opened {
 pub struct ApplyJob<'a> {
     /// Ops by table.
     pub tables: &'a [TableOps],
-    /// Newest change in the job (the partition's watermark once it commits).
-    pub watermark: &'a ChangeId,
+    /// Newest binlog change in the job (the partition's watermark once it commits); `None` for
+    /// a job of snapshot rows only, which keeps the stored watermark (and, being idempotent, is
+    /// simply retried when its `COMMIT` got no answer).
+    pub watermark: Option<&'a ChangeId>,
     /// Position every partition has applied everything before (`None` while no resume point is
     /// known yet: the first jobs of a first run).
     pub position: Option<&'a Position>,

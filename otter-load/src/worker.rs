@@ -43,7 +43,7 @@ pub enum Job {
         /// Ops by table.
         tables: Vec<TableOps>,
         /// Newest change in the job.
-        watermark: ChangeId,
+        watermark: Option<ChangeId>,
         /// Position every partition has applied everything before (`None` while no resume
         /// point is known yet: the first jobs of a first run).
         position: Option<Position>,
@@ -91,7 +91,7 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
             Job::Apply { tables, watermark, position, origin, done } => {
                 let r = match check(&failed) {
                     Err(e) => Err(e),
-                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: &watermark, position: position.as_ref(), origin: &origin }).await,
+                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin }).await,
                 };
                 (r, done)
             }

@@ -126,7 +126,7 @@ async fn checkpoint_statements_touch_only_their_pipeline_in_every_sql_mode() {
     let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(&b.url()).unwrap()).await.unwrap();
     let other = CheckpointTable::new("otter", "x");
     other.ensure(&mut conn).await.unwrap();
-    let p = Position { coord: BinlogCoord::new("mysql-bin.000001", 4), gtid: None, skip_rows: 0 };
+    let p = Position { coord: BinlogCoord::new("mysql-bin.000001", 4), gtid: None, skip_rows: 0, snapshot: None };
     let wm = ChangeId { txn: BinlogCoord::new("mysql-bin.000001", 4), row: 0 };
     for mode in ["", "NO_BACKSLASH_ESCAPES"] {
         conn.query_drop(format!("SET SESSION sql_mode = '{mode}'")).await.unwrap();

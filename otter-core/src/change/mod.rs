@@ -43,15 +43,40 @@ pub enum ChangeKind {
     Update,
     /// A removed row (before image only).
     Delete,
+    /// A row as an online snapshot read it (after image only): the whole row at that point of
+    /// the stream — insert it, or replace the row with the same key. Debezium calls it a read.
+    Snapshot,
 }
 
 /// The place of a row change in the source stream: totally ordered and stable across restarts.
+///
+/// Rows of an online snapshot are placed between the binlog transactions around the point they
+/// were handed out at: `txn` is one byte before the next transaction's begin and `row` has
+/// [`ChangeId::SNAPSHOT_ROW`] set. They are never read again from the binlog, so a restart
+/// never has to recognise them as replayed (see [`ChangeId::is_snapshot`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ChangeId {
     /// Where the transaction begins in the source binlog.
     pub txn: BinlogCoord,
     /// Index of the row change within the transaction (0-based).
     pub row: u64,
+}
+
+impl ChangeId {
+    /// The bit of `row` that marks a snapshot row.
+    pub const SNAPSHOT_ROW: u64 = 1 << 63;
+
+    /// The id of the `n`th snapshot row handed out at stream position `at` (the coordinate the
+    /// next binlog transaction begins at, or beyond).
+    pub fn snapshot(at: &BinlogCoord, n: u64) -> ChangeId {
+        ChangeId { txn: BinlogCoord::new(at.file.clone(), at.offset.saturating_sub(1)), row: Self::SNAPSHOT_ROW | n }
+    }
+
+    /// True for a snapshot row's id: such a change is never replayed from the binlog, so a
+    /// loader must not drop it as "already applied" after a restart.
+    pub fn is_snapshot(&self) -> bool {
+        self.row & Self::SNAPSHOT_ROW != 0
+    }
 }
 
 /// One row change.
@@ -166,6 +191,11 @@ pub struct DdlEvent {
     pub tables: Vec<(String, String)>,
     /// Where to resume after it.
     pub position: Position,
+    /// True for a statement an online snapshot made before a table's first rows (`CREATE
+    /// DATABASE/TABLE IF NOT EXISTS` with the source's definition): idempotent, not in the
+    /// binlog, never recorded in a schema history, and never skipped as "applied before a
+    /// restart" (several may share one position).
+    pub snapshot: bool,
 }
 
 /// Progress without data: the stream is idle, or what it carried was filtered out.

@@ -3,6 +3,7 @@
 //! to do), TLS failures, and the one place where names and values become SQL text ([`quote`]).
 //! Neither the capture (`crate::source::mysql`) nor the loader (`otter-load`) reaches into the
 //! other: both use this.
+pub mod chunk;
 pub mod conn;
 pub mod quote;
 pub mod tls;

@@ -7,6 +7,7 @@
 
 mod gtid_set;
 mod mariadb;
+pub mod snapshot;
 mod time;
 
 use std::cmp::Ordering;
@@ -126,6 +127,10 @@ pub struct Position {
     /// Rows of the transaction at `coord` already applied (a huge transaction applied in parts).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skip_rows: u64,
+    /// While an online snapshot runs: how far it has copied ([`snapshot`]). Shared, so handing
+    /// it out with every event costs a reference count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<std::sync::Arc<snapshot::SnapshotProgress>>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -273,6 +278,7 @@ mod tests {
             coord: BinlogCoord::new("mysql-bin.000002", 1234),
             gtid: Some("0-1-55".parse().unwrap()),
             skip_rows: 7,
+            snapshot: None,
         };
         let text = serde_json::to_string(&p).unwrap();
         assert_eq!(text, r#"{"coord":"mysql-bin.000002:1234","gtid":"mariadb:0-1-55","skip_rows":7}"#);

@@ -27,6 +27,8 @@ pub enum EventKind {
     Update,
     /// Row deletes.
     Delete,
+    /// Rows an online snapshot read.
+    Snapshot,
     /// DDL statements.
     Ddl,
 }
@@ -37,6 +39,7 @@ impl EventKind {
             ChangeKind::Insert => EventKind::Insert,
             ChangeKind::Update => EventKind::Update,
             ChangeKind::Delete => EventKind::Delete,
+            ChangeKind::Snapshot => EventKind::Snapshot,
         }
     }
 }
@@ -72,7 +75,7 @@ pub struct FilterConfig {
 #[derive(Debug)]
 pub struct KindFilter {
     /// Dropped kinds, indexed by [`EventKind`] order.
-    dropped: [bool; 4],
+    dropped: [bool; 5],
     table: Option<TablePattern>,
     matches: SchemaCache<bool>,
 }
@@ -83,6 +86,7 @@ fn index(k: EventKind) -> usize {
         EventKind::Update => 1,
         EventKind::Delete => 2,
         EventKind::Ddl => 3,
+        EventKind::Snapshot => 4,
     }
 }
 
@@ -91,7 +95,7 @@ impl KindFilter {
     pub fn new(cfg: &FilterConfig) -> Result<KindFilter> {
         let dropped = match (&cfg.drop, &cfg.keep) {
             (Some(drop), None) => {
-                let mut d = [false; 4];
+                let mut d = [false; 5];
                 for k in drop {
                     if let Some(x) = d.get_mut(index(*k)) {
                         *x = true;
@@ -100,7 +104,7 @@ impl KindFilter {
                 d
             }
             (None, Some(keep)) => {
-                let mut d = [true; 4];
+                let mut d = [true; 5];
                 for k in keep {
                     if let Some(x) = d.get_mut(index(*k)) {
                         *x = false;

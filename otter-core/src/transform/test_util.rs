@@ -49,7 +49,7 @@ pub(crate) fn row(id: i64, email: &str, note: &str) -> Vec<Value<'static>> {
 }
 
 pub(crate) fn pos(offset: u64) -> Position {
-    Position { coord: BinlogCoord::new("bin.000001", offset), gtid: None, skip_rows: 0 }
+    Position { coord: BinlogCoord::new("bin.000001", offset), gtid: None, skip_rows: 0, snapshot: None }
 }
 
 pub(crate) fn meta(offset: u64) -> TxnMeta {
@@ -66,7 +66,7 @@ pub(crate) fn meta(offset: u64) -> TxnMeta {
 
 pub(crate) fn change(table: &Arc<TableSchema>, kind: ChangeKind, id: i64, offset: u64, n: u64) -> RowChange {
     let (before, after) = match kind {
-        ChangeKind::Insert => (None, Some(row(id, &format!("u{id}@x"), "new"))),
+        ChangeKind::Insert | ChangeKind::Snapshot => (None, Some(row(id, &format!("u{id}@x"), "new"))),
         ChangeKind::Update => (Some(row(id, &format!("u{id}@x"), "old")), Some(row(id, &format!("u{id}@x"), "new"))),
         ChangeKind::Delete => (Some(row(id, &format!("u{id}@x"), "old")), None),
     };
@@ -88,6 +88,7 @@ pub(crate) fn ddl(offset: u64, schema: &str, statement: &str, tables: &[(&str, &
         time_zone: None,
         tables: tables.iter().map(|(d, t)| ((*d).to_owned(), (*t).to_owned())).collect(),
         position: pos(offset + 100),
+        snapshot: false,
     })
 }
 

@@ -177,7 +177,8 @@ fn column_groups(c: &Ctx<'_, '_>, op: &Guarded, out: &mut Vec<String>) -> Result
             out.push(c.log_gone(&[b], None, "TRUE", &origin, &said("row already gone here: the incoming delete had nothing to delete"))?);
             out.push(c.delete(b, "TRUE")?);
         }
-        ChangeKind::Insert => {
+        // Snapshot rows reach the policies as inserts (the engine maps them); listed for completeness.
+        ChangeKind::Insert | ChangeKind::Snapshot => {
             let a = need(&op.after, "after")?;
             let differs = format!("NOT {}", c.eq(a, &c.present(a))?);
             let note = if at_primary { "incoming insert dropped: the primary keeps its row" } else { "incoming insert applied: the primary's row wins" };

@@ -319,7 +319,8 @@ impl SqlDialect for MysqlDialect {
 }
 
 impl MysqlDialect {
-    /// The `ON DUPLICATE KEY UPDATE` clause of an upsert: every non-key column from the row.
+    /// The `ON DUPLICATE KEY UPDATE` clause of an upsert: every non-key column from the row, and
+    /// the spelling of text key columns.
     fn on_duplicate(&self, t: &TargetTable<'_>, out: &mut String) -> Result<(), Error> {
         if self.row_alias() {
             out.push_str(" AS new");
@@ -341,6 +342,23 @@ impl MysqlDialect {
                 self.ident(name, out);
                 out.push(')');
             }
+        }
+        // A text key equal under its collation but written differently (`abc` → `ABC` in a
+        // `_ci` column) is the same row: take the incoming spelling, as the source has it. Only
+        // when that key is what matched (a match on another unique key leaves it alone).
+        for &i in t.key.iter() {
+            let col = column(t, i)?;
+            if !col.sql_type.is_text() || matches!(col.sql_type, otter_core::schema::SqlType::Enum(_) | otter_core::schema::SqlType::Set(_)) {
+                continue;
+            }
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            let mut name = String::new();
+            self.ident(&col.name, &mut name);
+            let incoming = if self.row_alias() { format!("new.{name}") } else { format!("VALUES({name})") };
+            let _ = write!(out, "{name} = IF({name} = {incoming}, {incoming}, {name})");
         }
         if first {
             // Only key columns: nothing to update, keep the existing row.

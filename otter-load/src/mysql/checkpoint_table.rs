@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn coverage() {
-        let p = Position { coord: BinlogCoord::new("b.000002", 100), gtid: None, skip_rows: 3 };
+        let p = Position { coord: BinlogCoord::new("b.000002", 100), gtid: None, skip_rows: 3, snapshot: None };
         let id = |f: &str, o, row| ChangeId { txn: BinlogCoord::new(f, o), row };
         assert!(!after(&id("b.000002", 100, 2), &p));
         assert!(after(&id("b.000002", 100, 3), &p));

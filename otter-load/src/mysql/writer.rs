@@ -183,8 +183,8 @@ impl MysqlWriter {
         }
     }
 
-    async fn apply(&mut self, tables: &[TableOps], watermark: &ChangeId, position: Option<&Position>, origin: &str) -> Result<()> {
-        let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, Some(watermark))?;
+    async fn apply(&mut self, tables: &[TableOps], watermark: Option<&ChangeId>, position: Option<&Position>, origin: &str) -> Result<()> {
+        let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, watermark)?;
         // Connected first when possible: which statements suit the target depends on it
         // (`max_packet`), for a dry run too; a failure here is retried with the transaction below.
         let _ = self.conn().await;
@@ -202,7 +202,7 @@ impl MysqlWriter {
         let mut steps = self.statements(tables, origin)?;
         steps.push(Step::Sql(ckpt.clone()));
         let steps = self.marked(origin, steps);
-        match self.with_retry(&steps, tables, Some(watermark)).await {
+        match self.with_retry(&steps, tables, watermark).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_transient() || e.kind() == ErrorKind::Fenced => Err(e),
             Err(e) => {
@@ -257,11 +257,11 @@ impl MysqlWriter {
     /// `skip_errors`: the job again, one statement per row, in one transaction with its checkpoint
     /// row; a row the target refuses is rolled back alone and logged once the rest committed, so
     /// a retry or a crash never applies a row twice (keyless tables included).
-    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, watermark: &ChangeId, origin: &str) -> Result<()> {
+    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, watermark: Option<&ChangeId>, origin: &str) -> Result<()> {
         let mut steps: Vec<Step> = singles.iter().map(|(sql, what)| Step::Skippable { sql: sql.clone(), what: what.clone() }).collect();
         steps.push(Step::Sql(ckpt.to_owned()));
         let steps = self.marked(origin, steps);
-        self.with_retry(&steps, &[], Some(watermark)).await?;
+        self.with_retry(&steps, &[], watermark).await?;
         for s in self.skipped.drain(..) {
             tracing::error!(partition = self.part, row = %s.what, error = %s.error, statement = %shorten(&s.sql, 400), "Skipped a row the target refused (skip_errors).");
         }

@@ -37,7 +37,7 @@ pub(super) fn to_text(d: &Decimal<'_>) -> String {
 /// # Errors
 /// [`ErrorKind::Parse`] when the declaration is impossible or the text is not the canonical text
 /// of a value of that declaration.
-pub(super) fn from_text(text: &str, precision: u8, scale: u8) -> Result<Decimal<'static>> {
+pub(crate) fn from_text(text: &str, precision: u8, scale: u8) -> Result<Decimal<'static>> {
     let bad = |why: &str| {
         Error::new(ErrorKind::Parse, format!("DECIMAL({precision},{scale}) value {text:?}: {why}"))
     };

@@ -121,6 +121,9 @@ pub struct PortableDdl {
     pub tables: Vec<(String, String)>,
     /// Where to resume after it.
     pub position: PortablePosition,
+    /// A statement an online snapshot made (see [`DdlEvent::snapshot`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub snapshot: bool,
 }
 
 /// A [`Progress`] mark.
@@ -152,6 +155,9 @@ pub struct PortablePosition {
     pub gtid: Option<PortableGtid>,
     /// Rows of the transaction at `coord` already applied.
     pub skip_rows: u64,
+    /// An online snapshot's progress, while one runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<crate::position::snapshot::SnapshotProgress>,
 }
 
 /// A [`GtidState`], as its canonical text.
@@ -187,7 +193,7 @@ impl From<&Position> for PortablePosition {
             GtidState::Mysql(set) => PortableGtid::Mysql(set.to_string()),
             GtidState::Mariadb(pos) => PortableGtid::Mariadb(pos.to_string()),
         });
-        PortablePosition { coord: (&p.coord).into(), gtid, skip_rows: p.skip_rows }
+        PortablePosition { coord: (&p.coord).into(), gtid, skip_rows: p.skip_rows, snapshot: p.snapshot.as_deref().cloned() }
     }
 }
 
@@ -204,7 +210,7 @@ impl TryFrom<PortablePosition> for Position {
                 text.parse().map_err(|e: Error| malformed(format!("position GTID state: {}", e.message())))?,
             )),
         };
-        Ok(Position { coord: p.coord.into(), gtid, skip_rows: p.skip_rows })
+        Ok(Position { coord: p.coord.into(), gtid, skip_rows: p.skip_rows, snapshot: p.snapshot.map(std::sync::Arc::new) })
     }
 }
 
@@ -256,6 +262,7 @@ impl PortableEvent {
                 time_zone: d.time_zone.clone(),
                 tables: d.tables.clone(),
                 position: (&d.position).into(),
+                snapshot: d.snapshot,
             }),
             Event::Progress(p) => PortableEvent::Progress(PortableProgress {
                 position: (&p.position).into(),
@@ -292,6 +299,7 @@ impl PortableEvent {
                 time_zone: d.time_zone,
                 tables: d.tables,
                 position: d.position.try_into()?,
+                snapshot: d.snapshot,
             }),
             PortableEvent::Progress(p) => Event::Progress(Progress {
                 position: p.position.try_into()?,

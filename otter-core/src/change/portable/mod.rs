@@ -67,6 +67,7 @@ pub use self::event::{
     PortablePosition, PortableProgress, PortableTxnMeta,
 };
 pub use self::value::{PortableDecimal, PortableValue};
+pub(crate) use self::decimal::from_text as decimal_from_text;
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::TableSchema;
 use crate::traits::Batch;

@@ -37,7 +37,8 @@ use crate::schema::{Column, SqlType};
 pub fn change(ctx: &Context<'_>, meta: &TxnMeta, c: &RowChange) -> Json {
     let t = &c.table;
     let (kind, image) = match c.kind {
-        ChangeKind::Insert => ("INSERT", c.after.as_deref()),
+        // Canal has no kind for a snapshot read; its own full loads send INSERTs.
+        ChangeKind::Insert | ChangeKind::Snapshot => ("INSERT", c.after.as_deref()),
         ChangeKind::Update => ("UPDATE", c.after.as_deref()),
         ChangeKind::Delete => ("DELETE", c.before.as_deref()),
     };

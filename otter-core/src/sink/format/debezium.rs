@@ -57,6 +57,7 @@ pub fn change(ctx: &Context<'_>, meta: &TxnMeta, c: &RowChange) -> Json {
         ChangeKind::Insert => "c",
         ChangeKind::Update => "u",
         ChangeKind::Delete => "d",
+        ChangeKind::Snapshot => "r",
     };
     json!({
         "before": c.before.as_ref().map(|r| row_object(c, r)),

@@ -125,7 +125,7 @@ fn debezium_lines() {
 
 #[test]
 fn database_ddl_and_verbs() {
-    let d = DdlEvent { meta: meta(1), schema: "shop".into(), statement: "CREATE DATABASE x".into(), sql_mode: Default::default(), collation_server: None, time_zone: None, tables: vec![], position: pos(2) };
+    let d = DdlEvent { meta: meta(1), schema: "shop".into(), statement: "CREATE DATABASE x".into(), sql_mode: Default::default(), collation_server: None, time_zone: None, tables: vec![], position: pos(2), snapshot: false };
     let ctx = Context { pipeline: "p", seq: 1, now_ms: 0 };
     assert_eq!(canal::ddl(&ctx, &d)["type"], "QUERY");
     assert_eq!(canal::ddl(&ctx, &d)["table"], "");

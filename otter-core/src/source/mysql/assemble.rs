@@ -123,8 +123,8 @@ impl Assembler {
     /// the open transaction's begin plus the rows already emitted.
     pub fn resume_position(&self) -> Position {
         match &self.txn {
-            Some(t) => Position { coord: t.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: t.skip_rows.max(t.emitted) },
-            None => Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0 },
+            Some(t) => Position { coord: t.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: t.skip_rows.max(t.emitted), snapshot: None },
+            None => Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0, snapshot: None },
         }
     }
 
@@ -145,6 +145,16 @@ impl Assembler {
         &self.tables
     }
 
+    /// The table resolution, to record schemas met outside the binlog (snapshot reads).
+    pub fn tables_mut(&mut self) -> &mut Tables {
+        &mut self.tables
+    }
+
+    /// True while a transaction is open (begun, not yet complete).
+    pub fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
     fn coord(&self, offset: u64) -> BinlogCoord {
         BinlogCoord::new(self.file.clone(), offset)
     }
@@ -159,7 +169,7 @@ impl Assembler {
     }
 
     fn position(&self) -> Position {
-        Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0 }
+        Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0, snapshot: None }
     }
 
     /// Feeds one decoded event; completed output goes to `out`.
@@ -371,6 +381,7 @@ impl Assembler {
                         time_zone,
                         tables: affected.into_iter().filter(|(d, t)| !t.is_empty() && !own(d)).collect(),
                         position: self.position(),
+                        snapshot: false,
                     }));
                 } else if !only_own {
                     self.progress_due = true;
@@ -517,7 +528,7 @@ impl Assembler {
         let position = if last {
             None
         } else {
-            Some(Position { coord: txn.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: txn.emitted })
+            Some(Position { coord: txn.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: txn.emitted, snapshot: None })
         };
         out.push(Event::Rows(TxnChunk { meta: Arc::new(txn.meta.clone()), index: txn.chunk, last, changes, position }));
         txn.chunk += 1;

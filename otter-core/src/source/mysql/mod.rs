@@ -14,6 +14,7 @@ pub mod assemble;
 pub mod ddl_marks;
 pub mod preflight;
 pub mod replica_lock;
+pub mod snapshot;
 pub mod start;
 pub mod stream;
 pub mod tables;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use self::assemble::{Assembler, ChunkLimits};
+use self::snapshot::{Snapshot, SnapshotMode};
 use crate::mysql::conn::{variable, ConnectOptions, ServerInfo, TlsConfig};
 use self::stream::{BinlogConn, StreamStart};
 use self::tables::{LiveSchema, SchemaErrorPolicy, Tables};
@@ -80,6 +82,25 @@ pub struct MysqlSourceConfig {
     /// Longest wait between reconnect attempts, seconds (default 30).
     #[serde(default = "default_backoff")]
     pub max_reconnect_backoff_secs: u64,
+    /// Copy the included tables' existing rows online before streaming (see
+    /// [`snapshot`]): `never` (default), `initial` (on the first start, then stream) or
+    /// `initial_only` (copy, then stop). Needs MariaDB (it reports a consistent snapshot's binlog
+    /// position); the target tables are created from the source's definitions when missing.
+    #[serde(default)]
+    pub snapshot: snapshot::SnapshotMode,
+    /// Tables read in parallel by the snapshot (default 4).
+    #[serde(default = "default_snapshot_readers")]
+    pub snapshot_readers: usize,
+    /// The time one chunk read should take, milliseconds; chunk sizes adapt to it (default 300).
+    #[serde(default = "default_snapshot_chunk_ms")]
+    pub snapshot_chunk_ms: u64,
+}
+
+fn default_snapshot_readers() -> usize {
+    4
+}
+fn default_snapshot_chunk_ms() -> u64 {
+    300
 }
 
 fn default_heartbeat() -> u64 {
@@ -110,6 +131,9 @@ impl MysqlSourceConfig {
             chunk_bytes: default_chunk_bytes(),
             on_schema_error: SchemaErrorPolicy::default(),
             max_reconnect_backoff_secs: default_backoff(),
+            snapshot: snapshot::SnapshotMode::default(),
+            snapshot_readers: default_snapshot_readers(),
+            snapshot_chunk_ms: default_snapshot_chunk_ms(),
         }
     }
 
@@ -137,13 +161,19 @@ impl MysqlSourceConfig {
         if self.chunk_rows == 0 || self.chunk_bytes == 0 {
             return Err(Error::config("chunk_rows and chunk_bytes must be positive"));
         }
+        if self.snapshot_readers == 0 || self.snapshot_readers > 64 {
+            return Err(Error::config(format!("snapshot_readers is {}: use 1 to 64", self.snapshot_readers)));
+        }
+        if self.snapshot_chunk_ms == 0 {
+            return Err(Error::config("snapshot_chunk_ms must be positive"));
+        }
         Ok(())
     }
 }
 
 /// A running capture. Dropping it stops the background task.
 pub struct MysqlSource {
-    rx: mpsc::Receiver<Result<Event>>,
+    rx: mpsc::Receiver<Result<Option<Event>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -215,7 +245,7 @@ impl super::SourceStart for MysqlCapture {
 impl Source for MysqlSource {
     async fn next(&mut self) -> Result<Option<Event>> {
         match self.rx.recv().await {
-            Some(r) => r.map(Some),
+            Some(r) => r,
             None => Err(Error::new(ErrorKind::Other, "the capture task ended unexpectedly")),
         }
     }
@@ -244,7 +274,7 @@ async fn settings(conn: &mut mysql_async::Conn, server: &ServerInfo) -> Result<S
     Ok(s)
 }
 
-async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender<Result<Event>>) -> Result<()> {
+async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender<Result<Option<Event>>>) -> Result<()> {
     config.validate()?;
     let opts = ConnectOptions::new(&config.url, &config.tls)?;
     let mut control = opts.connect().await?;
@@ -260,7 +290,28 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
         None => start::resolve(&mut control, &opts, &server, server_id, &from).await?,
     };
     tracing::info!(source = %opts.display_url(), position = %resolved.position, server_id, "Starting capture.");
-    let catalog = Catalog::new(settings(&mut control, &server).await?);
+    let catalog_settings = settings(&mut control, &server).await?;
+    let catalog = Catalog::new(catalog_settings.clone());
+    let snapshot_tables = match (options.resume.as_ref().and_then(|p| p.snapshot.clone()), config.snapshot) {
+        (Some(_), SnapshotMode::Never) => {
+            tracing::warn!("The stored position holds an unfinished snapshot but snapshot = \"never\": the copy is abandoned (tables not copied completely stay incomplete on the target).");
+            None
+        }
+        (Some(p), _) => {
+            tracing::info!(tables = p.tables.len(), rows = p.rows(), "Resuming the online snapshot.");
+            Some((p.tables.clone(), p.chunks))
+        }
+        (None, SnapshotMode::InitialOnly) if options.resume.is_some() => {
+            tracing::info!(position = %resolved.position, "The snapshot finished in an earlier run (snapshot = \"initial_only\"): nothing to do.");
+            let _ = tx.send(Ok(None)).await;
+            return Ok(());
+        }
+        (None, SnapshotMode::Initial | SnapshotMode::InitialOnly) if options.resume.is_none() => {
+            let filter = TableFilter::new(&config.include, &config.exclude)?;
+            Some((snapshot::plan(&mut control, &filter, &options.marks.schema).await?, 0))
+        }
+        _ => None,
+    };
     drop(control);
     // The only schema work at startup: replaying the recorded history (DDL met in the stream) up
     // to the start position. Tables the history does not know are read lazily, one `SHOW CREATE
@@ -285,17 +336,36 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
     // Announce where this run starts before any change: a sink that applies the first changes
     // before any batch is acknowledged records this as the resume point with them.
     let announce = Event::Progress(Progress { position: resolved.position.clone(), timestamp: 0, passed_over: false });
-    if tx.send(Ok(announce)).await.is_err() {
+    if tx.send(Ok(Some(announce))).await.is_err() {
         return Ok(());
     }
+    let definitions = match &snapshot_tables {
+        Some((tables, _)) => snapshot::definitions(&opts, tables).await?,
+        None => Vec::new(),
+    };
+    let mut snap = snapshot_tables.map(|(tables, chunks)| {
+        Snapshot::start(
+            opts.clone(),
+            catalog_settings.clone(),
+            definitions,
+            tables,
+            chunks,
+            resolved.position.clone(),
+            config.snapshot_readers,
+            config.chunk_rows,
+            Duration::from_millis(config.snapshot_chunk_ms),
+        )
+    });
+    let stop_after_snapshot = config.snapshot == SnapshotMode::InitialOnly;
     let mut stream_start = resolved.stream.clone();
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut delivered = false;
         let owner = options.owner.clone().unwrap_or_else(|| options.name.clone());
-        let end = session(&opts, &server, server_id, &owner, &stream_start, heartbeat, &mut asm, &tx, &mut delivered).await;
+        let link = Link { opts: &opts, server: &server, server_id, identity: &owner, start: &stream_start, heartbeat };
+        let end = session(link, &mut asm, &tx, &mut delivered, &mut snap, stop_after_snapshot).await;
         match end {
-            Ok(true) => return Ok(()), // the consumer went away
+            Ok(true) => return Ok(()), // the consumer went away, or the snapshot-only run is done
             Ok(false) => tracing::warn!(position = %asm.resume_position(), "The source ended the binlog stream; reconnecting."),
             Err(e) if e.is_transient() => tracing::warn!(error = %e, position = %asm.resume_position(), "Capture connection lost; reconnecting."),
             Err(e) => return Err(e),
@@ -313,25 +383,89 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
     }
 }
 
-/// One replication connection. Returns `Ok(true)` when the receiver is gone, `Ok(false)` when
-/// the server ended the stream.
-#[allow(clippy::too_many_arguments)]
-async fn session(
-    opts: &ConnectOptions,
-    server: &ServerInfo,
+/// Where and how a replication connection reads.
+struct Link<'a> {
+    opts: &'a ConnectOptions,
+    server: &'a ServerInfo,
     server_id: u32,
-    identity: &str,
-    start: &StreamStart,
+    identity: &'a str,
+    start: &'a StreamStart,
     heartbeat: Duration,
+}
+
+/// One replication connection. Returns `Ok(true)` when the receiver is gone (or a snapshot-only
+/// run finished), `Ok(false)` when the server ended the stream.
+///
+/// While a snapshot runs, assembled events wait in `held` until the gate lets them pass (a
+/// chunk read whose snapshot they are not part of is under way); no more binlog is read while
+/// anything waits, so at most the events of one raw event are held.
+async fn session(
+    link: Link<'_>,
     asm: &mut Assembler,
-    tx: &mpsc::Sender<Result<Event>>,
+    tx: &mpsc::Sender<Result<Option<Event>>>,
     delivered: &mut bool,
+    snap: &mut Option<Snapshot>,
+    stop_after_snapshot: bool,
 ) -> Result<bool> {
-    let mut conn = BinlogConn::open(opts, server, server_id, Some(identity), start, heartbeat).await?;
+    let mut conn = BinlogConn::open(link.opts, link.server, link.server_id, Some(link.identity), link.start, link.heartbeat).await?;
     let mut parser = Parser::with_checksum(ChecksumAlg::Off);
     let mut out = Vec::new();
+    let mut held: std::collections::VecDeque<Event> = std::collections::VecDeque::new();
+    let mut ready: Vec<Event> = Vec::new();
     loop {
-        let Some(raw) = conn.next(start).await? else { return Ok(false) };
+        // Hand out what may go: held events the gate lets pass (with the chunks due before
+        // them), then, when the stream is idle between transactions, the chunks due there.
+        match snap.as_mut() {
+            Some(s) => {
+                while let Some(e) = held.front() {
+                    if s.gate().holds(e) {
+                        break;
+                    }
+                    let Some(e) = held.pop_front() else { break };
+                    let tables = asm.tables_mut();
+                    s.gate().pass(e, &mut |read, at| tables.snapshot_schema(read, at), &mut ready)?;
+                }
+                if held.is_empty() && !asm.in_transaction() {
+                    let point = asm.resume_position().coord;
+                    let tables = asm.tables_mut();
+                    s.gate().release(&point, &mut |read, at| tables.snapshot_schema(read, at), &mut ready)?;
+                }
+            }
+            None => ready.extend(held.drain(..)),
+        }
+        for e in ready.drain(..) {
+            if tx.send(Ok(Some(e))).await.is_err() {
+                return Ok(true);
+            }
+            *delivered = true;
+        }
+        if snap.as_mut().is_some_and(|s| s.gate().finished()) {
+            let rows = snap.as_mut().map_or(0, |s| s.gate().rows_out());
+            tracing::info!(rows, "Online snapshot finished: every included table was copied.");
+            *snap = None;
+            if stop_after_snapshot {
+                let _ = tx.send(Ok(None)).await;
+                return Ok(true);
+            }
+        }
+        // Wait for a reader's message, or (when nothing is held) the next binlog event.
+        let raw = match snap.as_mut() {
+            Some(s) => {
+                tokio::select! {
+                    biased;
+                    m = s.recv() => {
+                        match m {
+                            Some(m) => s.on_msg(m)?,
+                            None => return Err(Error::internal("the snapshot readers stopped")),
+                        }
+                        continue;
+                    }
+                    r = conn.next(link.start), if held.is_empty() => r?,
+                }
+            }
+            None => conn.next(link.start).await?,
+        };
+        let Some(raw) = raw else { return Ok(false) };
         let ev = parser.parse_frame(&raw.frame)?;
         asm.feed(&ev, &parser, &mut out).await?;
         if let Some(payload) = &raw.payload {
@@ -346,11 +480,6 @@ async fn session(
                 }
             }
         }
-        for e in out.drain(..) {
-            if tx.send(Ok(e)).await.is_err() {
-                return Ok(true);
-            }
-            *delivered = true;
-        }
+        held.extend(out.drain(..));
     }
 }

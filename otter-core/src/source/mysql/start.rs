@@ -59,7 +59,7 @@ pub async fn current_end(conn: &mut Conn, server: &ServerInfo) -> Result<Positio
             _ => None,
         },
     };
-    Ok(Position { coord: BinlogCoord::new(file, offset), gtid, skip_rows: 0 })
+    Ok(Position { coord: BinlogCoord::new(file, offset), gtid, skip_rows: 0, snapshot: None })
 }
 
 /// Resolves where to start when no checkpoint exists.
@@ -72,7 +72,7 @@ pub async fn resolve(
 ) -> Result<ResolvedStart> {
     let at_coord = |c: BinlogCoord, gtid: Option<GtidState>| ResolvedStart {
         stream: StreamStart::Coord(c.clone()),
-        position: Position { coord: c, gtid, skip_rows: 0 },
+        position: Position { coord: c, gtid, skip_rows: 0, snapshot: None },
         not_before: None,
     };
     match from {
@@ -93,12 +93,12 @@ pub async fn resolve(
         }
         StartFrom::Gtid(GtidState::Mariadb(pos)) => Ok(ResolvedStart {
             stream: StreamStart::MariadbGtid(pos.clone()),
-            position: Position { coord: BinlogCoord::new("", 4), gtid: Some(GtidState::Mariadb(pos.clone())), skip_rows: 0 },
+            position: Position { coord: BinlogCoord::new("", 4), gtid: Some(GtidState::Mariadb(pos.clone())), skip_rows: 0, snapshot: None },
             not_before: None,
         }),
         StartFrom::Gtid(GtidState::Mysql(set)) => Ok(ResolvedStart {
             stream: StreamStart::MysqlGtid(set.clone()),
-            position: Position { coord: BinlogCoord::new("", 4), gtid: Some(GtidState::Mysql(set.clone())), skip_rows: 0 },
+            position: Position { coord: BinlogCoord::new("", 4), gtid: Some(GtidState::Mysql(set.clone())), skip_rows: 0, snapshot: None },
             not_before: None,
         }),
         StartFrom::Timestamp(t) => {

@@ -252,22 +252,55 @@ impl Tables {
     /// The table as the server defines it now, parsed with the catalog's DDL parser.
     async fn load_live(&mut self, db: &str, table: &str) -> Result<Option<TableSchema>> {
         let Some(ddl) = self.live.show_create(db, table).await? else { return Ok(None) };
-        let mut scratch = Catalog::new(self.catalog.settings().clone());
-        if let Some(d) = self.catalog.database(db) {
-            if let (Some(cs), Some(co)) = (&d.charset, &d.collation) {
-                scratch.put_database(db, cs, co);
-            }
-        }
-        if scratch.database(db).is_none() {
-            if let Some((cs, co)) = self.live.database_defaults(db).await? {
-                scratch.put_database(db, &cs, &co);
-            }
-        }
-        scratch
-            .apply(Some(db), &ddl)
-            .map_err(|e| Error::new(ErrorKind::Ddl, format!("cannot read the definition of {db}.{table}: {e}\n{ddl}")))?;
-        Ok(scratch.table(db, table).cloned())
+        let known = self.catalog.database(db).and_then(|d| Some((d.charset.clone()?, d.collation.clone()?)));
+        let defaults = match known {
+            Some(d) => Some(d),
+            None => self.live.database_defaults(db).await?,
+        };
+        parse_create(self.catalog.settings(), defaults, db, table, &ddl)
     }
+
+    /// The schema rows of `db.table` handed out at `at` are decoded with, given the one a
+    /// snapshot read them with (`read`, from the server's definition at that point): the
+    /// history's when it has the same columns, else `read`, recorded in the history at `at`
+    /// (the history did not know the table, or disagreed with the server).
+    pub fn snapshot_schema(&mut self, read: &TableSchema, at: &BinlogCoord) -> Result<Arc<TableSchema>> {
+        let key = (read.db.clone(), read.name.clone());
+        let same = |a: &TableSchema| {
+            a.columns.len() == read.columns.len()
+                && a.columns.iter().zip(&read.columns).all(|(x, y)| names_equal(&x.name, &y.name) && x.sql_type == y.sql_type && x.unsigned == y.unsigned)
+        };
+        if let Some(a) = self.arcs.get(&key) {
+            if same(a) {
+                return Ok(Arc::clone(a));
+            }
+        }
+        if let Some(known) = self.catalog.table(&read.db, &read.name).cloned() {
+            if same(&known) {
+                return Ok(self.cache(known));
+            }
+            tracing::warn!(table = %format!("{}.{}", read.db, read.name), position = %at, "Schema history disagreed with the server's definition at a snapshot read; using the server's.");
+        }
+        self.catalog.put_table(read.clone());
+        self.history.record(at, vec![Op::Put { table: Box::new(read.clone()) }])?;
+        Ok(self.cache(read.clone()))
+    }
+}
+
+/// Parses a `SHOW CREATE TABLE` text of `db.table` with `settings` and the database's default
+/// character set and collation (when known).
+pub fn parse_create(settings: &crate::schema::Settings, defaults: Option<(String, String)>, db: &str, table: &str, ddl: &str) -> Result<Option<TableSchema>> {
+    let mut scratch = Catalog::new(settings.clone());
+    if let Some((cs, co)) = defaults {
+        scratch.put_database(db, &cs, &co);
+    }
+    scratch
+        .apply(Some(db), ddl)
+        .map_err(|e| Error::new(ErrorKind::Ddl, format!("cannot read the definition of {db}.{table}: {e}\n{ddl}")))?;
+    Ok(scratch.table(db, table).cloned())
+}
+
+impl Tables {
 
     /// Applies a DDL statement met at `at` (the position after it). Returns the tables it
     /// affected (`(db, "")` for database-level statements).

@@ -104,6 +104,7 @@ fn bad_gtid_text_and_bad_bytes_are_refused() {
         coord: super::super::PortableCoord { file: "f.000001".into(), offset: 4 },
         gtid: Some(PortableGtid::Mysql("not-a-uuid:1".into())),
         skip_rows: 0,
+        snapshot: None,
     });
     assert_parse_error(p.into_batch().unwrap_err(), &["batch position: position GTID state: invalid MySQL GTID set"]);
     let json = String::from_utf8(doc().to_json().unwrap()).unwrap().replace("cGVuAA==", "cGVuAA=!");

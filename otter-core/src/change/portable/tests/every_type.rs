@@ -266,7 +266,7 @@ fn coord(offset: u64) -> BinlogCoord {
 }
 
 fn position(offset: u64, gtid: &str, skip_rows: u64) -> Position {
-    Position { coord: coord(offset), gtid: Some(gtid.parse().unwrap()), skip_rows }
+    Position { coord: coord(offset), gtid: Some(gtid.parse().unwrap()), skip_rows, snapshot: None }
 }
 
 fn meta(begin: u64, end: Option<u64>) -> TxnMeta {
@@ -334,16 +334,17 @@ fn batch() -> (Batch, [Arc<TableSchema>; 3]) {
         time_zone: Some("+02:00".into()),
         tables: vec![("d".into(), "every_type".into()), ("other db".into(), "t`2".into())],
         position: position(9500, mysql_gtid, 0),
+        snapshot: true,
     };
     let maria = TxnChunk {
         meta: Arc::new(TxnMeta { gtid: Some("0-1-100".into()), origin: Some("us-2".into()), ..meta(9500, Some(9900)) }),
         index: 0,
         last: true,
         changes: (0..2).map(|k| change(&b, ChangeKind::Insert, None, Some(row(&b, maria_values, k)), 9500, k as u64)).collect(),
-        position: Some(Position { coord: coord(9900), gtid: Some("0-1-100,1-2-7".parse().unwrap()), skip_rows: 0 }),
+        position: Some(Position { coord: coord(9900), gtid: Some("0-1-100,1-2-7".parse().unwrap()), skip_rows: 0, snapshot: None }),
     };
     let events = vec![
-        Event::Progress(Progress { position: Position { coord: coord(4), gtid: None, skip_rows: 0 }, timestamp: 0, passed_over: false }),
+        Event::Progress(Progress { position: Position { coord: coord(4), gtid: None, skip_rows: 0, snapshot: None }, timestamp: 0, passed_over: false }),
         Event::Rows(first),
         Event::Rows(second),
         Event::Ddl(ddl),

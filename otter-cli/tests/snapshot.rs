@@ -1,0 +1,219 @@
+//! The online snapshot through `otter run`, against real servers: B starts empty (no tables),
+//! A holds rows in tables with a composite key, a `utf8mb4_general_ci` string key (whose order
+//! differs from byte order), a table with only a unique key and a wide mixed-type table, while a
+//! writer keeps inserting, updating (key case changes included) and deleting rows all over the
+//! key space. otter copies with `snapshot = "initial"` and is killed with SIGKILL several times
+//! during the copy, each time restarted at once; B must end equal to A, A's general log must
+//! show no lock taken, and the copy must have resumed rather than restarted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{interrupt, spawn_run, Rng};
+use otter_testkit::compare::{log_tail, Tables, Wait};
+use otter_testkit::{Client, MariaDb, ServerConfig};
+
+const TABLES: &[&str] = &["s.comp", "s.ci", "s.uniq", "s.wide"];
+
+/// Rows per table before the copy (more with `OTTER_SNAPSHOT_ROWS`).
+fn rows() -> u64 {
+    std::env::var("OTTER_SNAPSHOT_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000)
+}
+
+fn schema_and_rows(a: &MariaDb, n: u64) {
+    a.sql(
+        "CREATE DATABASE s;
+         CREATE TABLE s.comp (a INT NOT NULL, b VARCHAR(20) NOT NULL, v INT, PRIMARY KEY (a, b));
+         CREATE TABLE s.ci (k VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, v INT) ;
+         CREATE TABLE s.uniq (u INT NOT NULL, v VARCHAR(20), UNIQUE KEY (u));
+         CREATE TABLE s.wide (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, d DECIMAL(12,2), f DOUBLE, dt DATETIME(6), ts TIMESTAMP(3) NULL,
+                              j JSON, bl BLOB, e ENUM('x','y','z'), st SET('p','q'), bt BIT(5), y YEAR, tm TIME(2), dd DATE, txt TEXT, ti TINYINT)",
+    )
+    .unwrap();
+    let step = 2_000;
+    let mut i = 0;
+    while i < n {
+        let end = (i + step).min(n);
+        let comp: Vec<String> = (i..end).map(|k| format!("({}, 'b{}', {k})", k / 3, k % 3)).collect();
+        // Mixed case, so the collation's order differs from byte order.
+        let ci: Vec<String> = (i..end).map(|k| format!("('{}key{k:07}', {k})", if k % 2 == 0 { "A" } else { "a" })).collect();
+        let uniq: Vec<String> = (i..end).map(|k| format!("({}, 'u{k}')", k * 2)).collect();
+        let wide: Vec<String> = (i..end)
+            .map(|k| {
+                format!(
+                    "({k}, {}.{:02}, {}.5, '2026-01-02 03:04:05.{:06}', '2026-03-04 05:06:07.123', '{{\"k\": {k}}}', x'00ff{:04x}', '{}', 'p,q', b'101', 2026, '-01:02:03.45', '2026-12-06', 'text {k}', {})",
+                    k % 100000,
+                    k % 100,
+                    k,
+                    k % 1000000,
+                    k % 65536,
+                    ["x", "y", "z"][(k % 3) as usize],
+                    (k % 200) as i64 - 100
+                )
+            })
+            .collect();
+        a.sql(&format!(
+            "INSERT INTO s.comp VALUES {}; INSERT INTO s.ci VALUES {}; INSERT INTO s.uniq VALUES {}; INSERT INTO s.wide VALUES {}",
+            comp.join(","),
+            ci.join(","),
+            uniq.join(","),
+            wide.join(",")
+        ))
+        .unwrap();
+        i = end;
+    }
+}
+
+/// Changes rows all over every table until `stop` (about a few hundred transactions a second).
+fn writer(client: Client, n: u64, stop: Arc<AtomicBool>) {
+    let mut rng = Rng(0x5a5a);
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let k = rng.below(n + n / 10);
+        let sql = match rng.below(9) {
+            0 => format!("UPDATE s.comp SET v = v + 1 WHERE a = {}", k / 3),
+            1 => format!("DELETE FROM s.comp WHERE a = {} AND b = 'b{}'", k / 3, k % 3),
+            2 => format!("INSERT INTO s.comp VALUES ({}, 'n{i}', {i})", k / 3),
+            // A case change of the key: the same key under the collation.
+            3 => format!("UPDATE s.ci SET k = UPPER(k), v = {i} WHERE k = 'akey{k:07}'"),
+            4 => format!("DELETE FROM s.ci WHERE k = 'Akey{k:07}'"),
+            5 => format!("INSERT INTO s.ci VALUES ('zz{i}', {i}) ON DUPLICATE KEY UPDATE v = v + 1"),
+            6 => format!("UPDATE s.uniq SET v = 'w{i}' WHERE u = {}", k * 2),
+            7 => format!("REPLACE INTO s.uniq VALUES ({}, 'r{i}')", k * 2 + 1),
+            _ => format!("UPDATE s.wide SET d = d + 1, txt = CONCAT(txt, '.'), dt = NOW(6) WHERE id = {k}"),
+        };
+        client.sql(&format!("BEGIN; {sql}; COMMIT")).unwrap();
+        if i.is_multiple_of(97) {
+            client.sql(&format!("DELETE FROM s.wide WHERE id = {}", rng.below(n))).unwrap();
+        }
+    }
+}
+
+fn config(dir: &Path, a: &MariaDb, b: &MariaDb, mode: &str) -> PathBuf {
+    let text = format!(
+        "state_dir = \"{}\"\n\
+         [[pipeline]]\nname = \"snap\"\n\
+         [pipeline.source]\nurl = \"{}\"\ninclude = [\"s\\\\..*\"]\nheartbeat_secs = 1\nmax_reconnect_backoff_secs = 1\n\
+         snapshot = \"{mode}\"\nsnapshot_readers = 2\nsnapshot_chunk_ms = 50\n\
+         [pipeline.sink]\nkind = \"mysql\"\nurl = \"{}\"\nworkers = 2\nmax_retry_backoff_secs = 1\n\
+         [pipeline.batch]\nlinger_ms = 20\n",
+        dir.join("state").display(),
+        a.url(),
+        b.url(),
+    );
+    let path = dir.join("pipe.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn wait_equal(a: &MariaDb, b: &MariaDb, secs: u64, running: &mut Child, log: &Path) {
+    Wait::pair(a, b, Tables::Named(TABLES), secs)
+        .alive(|| running.try_wait().unwrap().map(|status| format!("otter exited ({status}) before the tables were equal")))
+        .log(log)
+        .run();
+}
+
+fn log_text(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+/// Rows the target has in the copied tables (what the copy got to).
+fn target_rows(b: &MariaDb) -> u64 {
+    TABLES
+        .iter()
+        .map(|t| b.value(&format!("SELECT COUNT(*) FROM {t}")).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    let n = rows();
+    schema_and_rows(&a, n);
+    let general = a.dir().join("general.log");
+    a.sql(&format!("SET GLOBAL general_log_file = '{}'; SET GLOBAL general_log = ON", general.display())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &a, &b, "initial");
+    let log = dir.path().join("run.log");
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = {
+        let (client, stop) = (a.client(), Arc::clone(&stop));
+        std::thread::spawn(move || writer(client, n, stop))
+    };
+    let mut otter = spawn_run(&config, &log);
+    // SIGKILL during the copy, each followed by an immediate restart; each restart must resume
+    // (the target never falls back to an earlier count by more than the chunks in flight).
+    let mut kills = 0;
+    let mut rng = Rng(0xfeed);
+    let total = 4 * n;
+    while kills < 4 {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let aim = target_rows(&b) + total / 10 + rng.below(total / 10);
+        while target_rows(&b) < aim && !log_text(&log).contains("Online snapshot finished") {
+            assert!(Instant::now() < deadline, "the copy made no progress:\n{}", log_tail(&log, 40));
+            if let Some(status) = otter.try_wait().unwrap() {
+                panic!("otter stopped on its own ({status}):\n{}", log_tail(&log, 40));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if log_text(&log).contains("Online snapshot finished") {
+            break;
+        }
+        otter.kill().unwrap();
+        otter.wait().unwrap();
+        kills += 1;
+        otter = spawn_run(&config, &log);
+    }
+    assert!(kills >= 2, "the copy finished before two kills (raise OTTER_SNAPSHOT_ROWS): {kills}");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !log_text(&log).contains("Online snapshot finished") {
+        assert!(Instant::now() < deadline, "the snapshot did not finish:\n{}", log_tail(&log, 40));
+        assert!(otter.try_wait().unwrap().is_none(), "otter stopped:\n{}", log_tail(&log, 40));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    wait_equal(&a, &b, 180, &mut otter, &log);
+    assert!(interrupt(otter).success(), "{}", log_tail(&log, 40));
+    let text = log_text(&log);
+    assert_eq!(text.matches("Resuming the online snapshot").count(), kills, "every restart resumes the copy:\n{}", log_tail(&log, 60));
+    let general = std::fs::read_to_string(&general).unwrap().to_ascii_uppercase();
+    assert!(general.contains("WITH CONSISTENT SNAPSHOT"), "the general log shows no snapshot reads");
+    for locking in ["FLUSH TABLES", "LOCK TABLES", "LOCK TABLE ", "FOR UPDATE", "LOCK IN SHARE MODE", "BACKUP STAGE"] {
+        assert!(!general.contains(locking), "the source saw {locking}");
+    }
+}
+
+#[test]
+fn initial_only_copies_then_stops_and_a_ddl_mid_copy_is_followed() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    let n = rows() / 2;
+    schema_and_rows(&a, n);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &a, &b, "initial_only");
+    let log = dir.path().join("run.log");
+    let mut otter = spawn_run(&config, &log);
+    // An ALTER while the copy runs: chunks before it go out with the old definition, the ALTER
+    // reaches the target in order, chunks after it carry the new column.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while target_rows(&b) < n / 2 {
+        assert!(Instant::now() < deadline, "no progress:\n{}", log_tail(&log, 40));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    a.sql("ALTER TABLE s.wide ADD COLUMN extra INT NOT NULL DEFAULT 7; UPDATE s.wide SET extra = 8 WHERE id % 10 = 0").unwrap();
+    let status = otter.wait().unwrap();
+    assert!(status.success(), "initial_only must end with success: {status}\n{}", log_tail(&log, 40));
+    Wait::pair(&a, &b, Tables::Named(TABLES), 30).log(&log).run();
+    // A second run has nothing to do and says so.
+    let again = spawn_run(&config, &log).wait().unwrap();
+    assert!(again.success());
+    assert!(log_text(&log).contains("nothing to do"), "{}", log_tail(&log, 20));
+}

@@ -1,0 +1,264 @@
+//! The snapshot's readers: tasks that read tables in key-range chunks, each chunk in its own
+//! short consistent snapshot, and send them to the gate.
+//!
+//! Per chunk: open a consistent snapshot and announce its position ([`Msg::Reserved`]), read the
+//! table's definition, the rows of the range and the definition again (a DDL that slipped in
+//! between makes the server refuse the read, or the two definitions differ: the snapshot is given
+//! up and the chunk read again), close the snapshot, send the chunk ([`Msg::Read`]).
+//!
+//! Invariants: a reader holds at most [`PERMITS`] chunks that the gate has not handed out
+//! (memory is bounded by readers × permits × chunk size); every reservation is followed by the
+//! chunk or a cancellation; nothing on the source is locked or written.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Semaphore};
+
+use super::gate::{ChunkRead, Msg, Reread};
+use crate::change::portable::PortableValue;
+use crate::error::{Error, ErrorKind, Result};
+use crate::mysql::chunk::{begin_snapshot, end_snapshot, prepare_session, ChunkReader, KeyRange};
+use crate::mysql::conn::{server_code, translate, ConnectOptions};
+use crate::mysql::quote::ident;
+use crate::schema::Settings;
+use crate::source::mysql::tables::parse_create;
+
+/// Chunks a reader may hold before the gate hands them out.
+pub const PERMITS: usize = 2;
+
+/// ER_NO_SUCH_TABLE.
+const NO_SUCH_TABLE: u16 = 1146;
+
+/// What every reader shares.
+pub struct ReadCtx {
+    /// How to reach the source.
+    pub opts: ConnectOptions,
+    /// Catalog settings for parsing definitions.
+    pub settings: Settings,
+    /// Where chunks go.
+    pub tx: mpsc::Sender<Msg>,
+    /// The time one chunk read should take; chunk sizes adapt to it.
+    pub target: Duration,
+    /// Reader ids for re-reads (after the regular readers').
+    pub next_id: AtomicUsize,
+}
+
+/// One table to read: its place in the gate, name, and where to resume.
+#[derive(Debug, Clone)]
+pub struct TableJob {
+    /// The table's place in the gate's list.
+    pub table: usize,
+    /// Database.
+    pub db: String,
+    /// Table.
+    pub name: String,
+    /// Resume after this key.
+    pub after: Option<Vec<PortableValue>>,
+}
+
+const MIN_ROWS: usize = 200;
+const MAX_ROWS: usize = 100_000;
+const START_ROWS: usize = 2_000;
+const MAX_CHUNK_BYTES: usize = 32 << 20;
+
+/// Runs one reader over the shared queue of tables until it is empty.
+pub async fn run_reader(ctx: Arc<ReadCtx>, reader: usize, queue: Arc<Mutex<VecDeque<TableJob>>>) {
+    if let Err(e) = reader_loop(&ctx, reader, &queue).await {
+        let _ = ctx.tx.send(Msg::Failed(e)).await;
+    }
+}
+
+async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJob>>) -> Result<()> {
+    let sem = Arc::new(Semaphore::new(PERMITS));
+    let mut conn: Option<Conn> = None;
+    loop {
+        let job = queue.lock().pop_front();
+        let Some(job) = job else { return Ok(()) };
+        let mut after = job.after.clone();
+        let mut limit = START_ROWS;
+        let mut index = 0u64;
+        loop {
+            let permit = Arc::clone(&sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
+            let range = KeyRange { after: after.clone(), upto: None };
+            let started = Instant::now();
+            let mut c = read_chunk(ctx, &mut conn, reader, &job, index, range, Some(limit)).await?;
+            let elapsed = started.elapsed();
+            let n = c.rows.len();
+            c.last = n < limit;
+            let last_key = c.range.upto.clone();
+            if c.last {
+                c.range.upto = None;
+            }
+            c.permit = Some(permit);
+            let bytes: usize = c.rows.iter().map(|r| r.len() * 24).sum::<usize>().max(1);
+            let done = c.last;
+            if ctx.tx.send(Msg::Read(Box::new(c))).await.is_err() {
+                return Ok(());
+            }
+            if done {
+                break;
+            }
+            after = last_key;
+            index += 1;
+            // Aim at the target time per chunk, within bounds and a memory cap.
+            let ms = elapsed.as_millis().max(1) as f64;
+            let scaled = (limit as f64 * ctx.target.as_millis() as f64 / ms).clamp(limit as f64 / 2.0, limit as f64 * 2.0);
+            let by_bytes = MAX_CHUNK_BYTES / (bytes / n.max(1)).max(1);
+            limit = (scaled as usize).min(by_bytes).clamp(MIN_ROWS, MAX_ROWS);
+        }
+    }
+}
+
+/// Reads a stale chunk's exact range again, as its own reader.
+pub async fn reread(ctx: Arc<ReadCtx>, job: TableJob, r: Reread) {
+    let reader = ctx.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut conn = None;
+    let res = read_chunk(&ctx, &mut conn, reader, &job, r.index, r.range.clone(), None).await;
+    let msg = match res {
+        Ok(mut c) => {
+            c.last = r.last;
+            c.range = r.range;
+            Msg::Read(Box::new(c))
+        }
+        Err(e) => Msg::Failed(e),
+    };
+    let _ = ctx.tx.send(msg).await;
+}
+
+async fn connect(ctx: &ReadCtx) -> Result<Conn> {
+    let mut c = ctx.opts.connect().await?;
+    prepare_session(&mut c).await?;
+    Ok(c)
+}
+
+async fn show_create(conn: &mut Conn, db: &str, table: &str) -> std::result::Result<Option<String>, mysql_async::Error> {
+    match conn.query_first::<(String, String), _>(format!("SHOW CREATE TABLE {}.{}", ident(db), ident(table))).await {
+        Ok(r) => Ok(r.map(|(_, t)| t)),
+        Err(e) if server_code(&e) == Some(NO_SUCH_TABLE) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads `range` of the job's table at a fresh snapshot, retrying what can be retried. The
+/// chunk's `range.upto` is the last key read (or the range's own bound when nothing was read).
+async fn read_chunk(ctx: &ReadCtx, conn: &mut Option<Conn>, reader: usize, job: &TableJob, index: u64, range: KeyRange, limit: Option<usize>) -> Result<ChunkRead> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if conn.is_none() {
+            match connect(ctx).await {
+                Ok(c) => *conn = Some(c),
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "Snapshot reader cannot reach the source; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let c = conn.as_mut().ok_or_else(|| Error::internal("no snapshot connection"))?;
+        let mut reserved = false;
+        match attempt(ctx, c, reader, job, index, &range, limit, &mut reserved).await {
+            Ok(Some(chunk)) => return Ok(chunk),
+            Ok(None) => {
+                // The definition changed under the read: give the snapshot up and read again.
+                let _ = c.query_drop("ROLLBACK").await;
+                if reserved && ctx.tx.send(Msg::Cancelled { reader }).await.is_err() {
+                    return Err(Error::new(ErrorKind::Other, "the capture stopped"));
+                }
+            }
+            Err(e) => {
+                *conn = None;
+                if reserved && ctx.tx.send(Msg::Cancelled { reader }).await.is_err() {
+                    return Err(Error::new(ErrorKind::Other, "the capture stopped"));
+                }
+                if !e.is_transient() {
+                    return Err(e);
+                }
+                tracing::warn!(table = %format!("{}.{}", job.db, job.name), error = %e, "Snapshot read failed; retrying.");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// One try; `Ok(None)` when the table's definition changed during it.
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    ctx: &ReadCtx,
+    conn: &mut Conn,
+    reader: usize,
+    job: &TableJob,
+    index: u64,
+    range: &KeyRange,
+    limit: Option<usize>,
+    reserved: &mut bool,
+) -> Result<Option<ChunkRead>> {
+    let what = format!("snapshot of {}.{}", job.db, job.name);
+    // The definition before the snapshot opens and again after the rows were read (the read's
+    // metadata lock then keeps any DDL from finishing): equal, no DDL finished in between, so
+    // the rows and this definition both belong to the snapshot's position. (DDL is not
+    // versioned: an instant ALTER finished after the snapshot opened would otherwise show its
+    // new columns in the old snapshot's rows.)
+    let create = show_create(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
+    let at = begin_snapshot(conn).await?;
+    if ctx.tx.send(Msg::Reserved { reader, at: at.clone() }).await.is_err() {
+        return Err(Error::new(ErrorKind::Other, "the capture stopped"));
+    }
+    *reserved = true;
+    let Some(create) = create else {
+        // Gone at this point of the stream: nothing to copy (its DROP is in the binlog).
+        end_snapshot(conn).await?;
+        return Ok(Some(gone(reader, job, index, at, range)));
+    };
+    let defaults: Option<(String, String)> = conn
+        .exec_first("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (job.db.as_str(),))
+        .await
+        .map_err(|e| translate(e, &what))?;
+    let schema = parse_create(&ctx.settings, defaults, &job.db, &job.name, &create)?
+        .ok_or_else(|| Error::new(ErrorKind::Ddl, format!("{what}: the definition does not define the table:\n{create}")))?;
+    let reader_of = ChunkReader::new(Arc::new(schema.clone())).map_err(|e| {
+        Error::new(e.kind(), format!("{}; exclude it from the pipeline (exclude = [\"{}\\\\.{}\"]) or give it a primary key", e.message(), job.db, job.name))
+    })?;
+    let rows = reader_of.read(conn, range, limit).await?;
+    let again = show_create(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
+    if again.as_deref() != Some(create.as_str()) {
+        return Ok(None);
+    }
+    end_snapshot(conn).await?;
+    let upto = rows.last_key.clone().or_else(|| range.upto.clone());
+    Ok(Some(ChunkRead {
+        reader,
+        table: job.table,
+        index,
+        at,
+        range: KeyRange { after: range.after.clone(), upto },
+        last: false,
+        schema,
+        create_table: create,
+        rows: rows.rows,
+        permit: None,
+    }))
+}
+
+fn gone(reader: usize, job: &TableJob, index: u64, at: crate::position::BinlogCoord, range: &KeyRange) -> ChunkRead {
+    ChunkRead {
+        reader,
+        table: job.table,
+        index,
+        at,
+        range: range.clone(),
+        last: true,
+        schema: crate::schema::TableSchema::new(job.db.clone(), job.name.clone(), Vec::new(), Vec::new()),
+        create_table: String::new(),
+        rows: Vec::new(),
+        permit: None,
+    }
+}

@@ -1,0 +1,393 @@
+//! The gate between the binlog stream and the snapshot's chunk reads (sans I/O).
+//!
+//! Each chunk is read inside a consistent snapshot whose binlog position `at` the server
+//! reports: the chunk holds its rows exactly as every transaction ending at or before `at` left
+//! them, and none after. The gate hands the chunk out at that very point of the stream — after
+//! every binlog transaction that begins before `at`, before any that begins at or after it — so
+//! a consumer that applies events in order (a chunk as "replace these rows") ends with what the
+//! source has, with no gap and nothing twice, whatever the writers did to the rows meanwhile.
+//!
+//! How: a reader announces `at` as soon as its snapshot is open ([`Msg::Reserved`]); from then on
+//! the gate holds back every transaction that begins at or after `at` until the chunk arrived
+//! and was handed out. The stream therefore trails the source by about one chunk read while a
+//! snapshot runs, and the gate never buffers more than the events read during one chunk read.
+//! A chunk that arrives when a transaction at or after its `at` was already handed out (the
+//! server published that transaction's binlog events before its commit became visible to new
+//! snapshots) is *stale*: it is dropped and its exact key range read again ([`Reread`]).
+//!
+//! Before anything else the gate hands out the tables' definitions (`CREATE DATABASE/TABLE IF
+//! NOT EXISTS`, as read when the snapshot started), so the binlog's changes of every table —
+//! copied or not yet — can be applied from the start: a change to a row of a range not copied
+//! yet is overwritten when that range's chunk goes out, and a delete after a chunk always comes
+//! after it (nothing is dropped, so a restart cannot leave a deleted row behind).
+//!
+//! Invariants:
+//! - a chunk is handed out only when every transaction beginning before its `at` was handed out
+//!   and none beginning at or after it; progress marks and the positions of every event carry the
+//!   progress as of their place ([`SnapshotProgress`]);
+//! - a table's progress (`after`) moves only over chunks handed out without a hole before them,
+//!   so resuming at any handed-out position re-reads every row not handed out before it;
+//! - snapshot rows get [`ChangeId::snapshot`] ids at the stream point they were handed out at.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::change::portable::PortableValue;
+use crate::change::{ChangeId, ChangeKind, DdlEvent, Event, Row, RowChange, TxnChunk, TxnMeta};
+use crate::error::{Error, Result};
+use crate::mysql::chunk::KeyRange;
+use crate::position::snapshot::{SnapshotProgress, TableProgress};
+use crate::position::{BinlogCoord, Position};
+use crate::schema::TableSchema;
+
+/// One chunk read by a reader.
+#[derive(Debug)]
+pub struct ChunkRead {
+    /// The reader (one chunk in flight per reader).
+    pub reader: usize,
+    /// The table's place in the gate's table list.
+    pub table: usize,
+    /// The chunk's number within the table in this run (0, 1, 2…).
+    pub index: u64,
+    /// The binlog position of the snapshot it was read in.
+    pub at: BinlogCoord,
+    /// The key range it covers: `(after, upto]`, `upto` the last key read (or the bound of a
+    /// re-read); `None` upper bound for the table's last chunk.
+    pub range: KeyRange,
+    /// The table's last chunk.
+    pub last: bool,
+    /// The table's definition at `at`, parsed.
+    pub schema: TableSchema,
+    /// `SHOW CREATE TABLE` at `at` (empty when the table was gone).
+    pub create_table: String,
+    /// The rows, in key order.
+    pub rows: Vec<Row>,
+    /// Released when the chunk is handed out (bounds what readers hold in memory).
+    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// What readers tell the gate.
+#[derive(Debug)]
+pub enum Msg {
+    /// A reader opened a snapshot at `at`: hold the stream there until its chunk arrives.
+    Reserved {
+        /// The reader.
+        reader: usize,
+        /// The snapshot's position.
+        at: BinlogCoord,
+    },
+    /// A chunk was read (its reservation ends).
+    Read(Box<ChunkRead>),
+    /// A reader gave up its open snapshot (it retries with a new one).
+    Cancelled {
+        /// The reader.
+        reader: usize,
+    },
+    /// A reader failed for good.
+    Failed(Error),
+}
+
+/// A key range to read again (its chunk was stale).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reread {
+    /// The table's place in the gate's table list.
+    pub table: usize,
+    /// The chunk's number.
+    pub index: u64,
+    /// The exact range.
+    pub range: KeyRange,
+    /// Whether it is the table's last chunk (open above).
+    pub last: bool,
+}
+
+#[derive(Debug)]
+struct TableState {
+    db: String,
+    table: String,
+    after: Option<Vec<PortableValue>>,
+    rows: u64,
+    done: bool,
+    next: u64,
+    /// Handed-out chunks past a hole: index → (end key, last, rows).
+    ahead: BTreeMap<u64, (Option<Vec<PortableValue>>, bool, u64)>,
+}
+
+/// The gate's state.
+#[derive(Debug)]
+pub struct Gate {
+    tables: Vec<TableState>,
+    reserved: HashMap<usize, BinlogCoord>,
+    pending: Vec<ChunkRead>,
+    rereads: Vec<Reread>,
+    progress: Option<Arc<SnapshotProgress>>,
+    chunks: u64,
+    last: Position,
+    last_begin: Option<BinlogCoord>,
+    seq_at: BinlogCoord,
+    seq: u64,
+    piece_rows: usize,
+    rows_out: u64,
+    /// The definitions to hand out first (taken once handed out).
+    creates: Vec<Event>,
+}
+
+/// Where a stream event's transaction begins (`None` for progress marks, which carry no data).
+fn begin(e: &Event) -> Option<&BinlogCoord> {
+    match e {
+        Event::Rows(c) => Some(&c.meta.begin),
+        Event::Ddl(d) => Some(&d.meta.begin),
+        Event::Progress(_) => None,
+    }
+}
+
+fn position_mut(e: &mut Event) -> Option<&mut Position> {
+    match e {
+        Event::Rows(c) => c.position.as_mut(),
+        Event::Ddl(d) => Some(&mut d.position),
+        Event::Progress(p) => Some(&mut p.position),
+    }
+}
+
+/// `CREATE TABLE x` → `CREATE TABLE IF NOT EXISTS x` (same for databases).
+fn if_not_exists(stmt: &str, what: &str) -> String {
+    let head = format!("CREATE {what} ");
+    match stmt.strip_prefix(&head) {
+        Some(rest) if !rest.starts_with("IF NOT EXISTS") => format!("{head}IF NOT EXISTS {rest}"),
+        _ => stmt.to_owned(),
+    }
+}
+
+impl Gate {
+    /// A gate for `tables` (the unfinished tables, in copy order), `chunks` handed out before,
+    /// over a stream that starts at `start`; snapshot rows go out in transactions of at most
+    /// `piece_rows` rows.
+    pub fn new(tables: Vec<TableProgress>, chunks: u64, start: Position, piece_rows: usize) -> Gate {
+        let tables: Vec<TableState> = tables
+            .into_iter()
+            .map(|t| TableState { db: t.db, table: t.table, after: t.after, rows: t.rows, done: false, next: 0, ahead: BTreeMap::new() })
+            .collect();
+        let seq_at = start.coord.clone();
+        let mut g = Gate {
+            tables,
+            reserved: HashMap::new(),
+            pending: Vec::new(),
+            rereads: Vec::new(),
+            progress: None,
+            chunks,
+            last: start,
+            last_begin: None,
+            seq_at,
+            seq: 0,
+            piece_rows: piece_rows.max(1),
+            rows_out: 0,
+            creates: Vec::new(),
+        };
+        g.rebuild();
+        g.last.snapshot = g.progress.clone();
+        g
+    }
+
+    /// The definitions to hand out before anything else: per table, `SHOW CREATE DATABASE` and
+    /// `SHOW CREATE TABLE` as read at the start (`None` for a table gone by then).
+    pub fn set_definitions(&mut self, defs: Vec<(String, String, Option<String>, Option<String>)>) {
+        let meta = self.meta(&self.last.coord.clone());
+        let mut seen_db = std::collections::HashSet::new();
+        for (db, table, create_db, create_table) in defs {
+            let ddl = |statement: String, tables: Vec<(String, String)>| {
+                Event::Ddl(DdlEvent {
+                    meta: (*meta).clone(),
+                    schema: db.clone(),
+                    statement,
+                    sql_mode: Default::default(),
+                    collation_server: None,
+                    time_zone: None,
+                    tables,
+                    position: self.last.clone(),
+                    snapshot: true,
+                })
+            };
+            if let Some(c) = create_db {
+                if seen_db.insert(db.clone()) {
+                    self.creates.push(ddl(if_not_exists(&c, "DATABASE"), Vec::new()));
+                }
+            }
+            if let Some(c) = create_table {
+                self.creates.push(ddl(if_not_exists(&c, "TABLE"), vec![(db.clone(), table.clone())]));
+            }
+        }
+    }
+
+    /// The tables to copy: `(db, table, after)` by their place.
+    pub fn tables(&self) -> impl Iterator<Item = (usize, &str, &str, Option<&Vec<PortableValue>>)> {
+        self.tables.iter().enumerate().map(|(i, t)| (i, t.db.as_str(), t.table.as_str(), t.after.as_ref()))
+    }
+
+    /// True when every table was copied completely and handed out.
+    pub fn finished(&self) -> bool {
+        self.tables.iter().all(|t| t.done)
+    }
+
+    /// The progress stamped on positions now (`None` once finished).
+    pub fn progress(&self) -> Option<&Arc<SnapshotProgress>> {
+        self.progress.as_ref()
+    }
+
+    /// Snapshot rows handed out in this run.
+    pub fn rows_out(&self) -> u64 {
+        self.rows_out
+    }
+
+    /// Ranges to read again (stale chunks), taken.
+    pub fn take_rereads(&mut self) -> Vec<Reread> {
+        std::mem::take(&mut self.rereads)
+    }
+
+    fn rebuild(&mut self) {
+        let open: Vec<TableProgress> = self
+            .tables
+            .iter()
+            .filter(|t| !t.done)
+            .map(|t| TableProgress { db: t.db.clone(), table: t.table.clone(), after: t.after.clone(), rows: t.rows })
+            .collect();
+        self.progress = if open.is_empty() { None } else { Some(Arc::new(SnapshotProgress { tables: open, chunks: self.chunks })) };
+    }
+
+    /// Takes a reader's message.
+    pub fn on_msg(&mut self, msg: Msg) -> Result<()> {
+        match msg {
+            Msg::Reserved { reader, at } => {
+                self.reserved.insert(reader, at);
+            }
+            Msg::Cancelled { reader } => {
+                self.reserved.remove(&reader);
+            }
+            Msg::Read(c) => {
+                self.reserved.remove(&c.reader);
+                if self.last_begin.as_ref().is_some_and(|b| c.at <= *b) {
+                    tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A chunk read went stale; reading its range again.");
+                    let upto = if c.last { None } else { c.range.upto.clone() };
+                    self.rereads.push(Reread { table: c.table, index: c.index, range: KeyRange { after: c.range.after.clone(), upto }, last: c.last });
+                } else {
+                    self.pending.push(*c);
+                    self.pending.sort_by(|a, b| a.at.cmp(&b.at));
+                }
+            }
+            Msg::Failed(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// True when `e` must wait: a read is under way whose snapshot it is not part of.
+    pub fn holds(&self, e: &Event) -> bool {
+        match begin(e) {
+            Some(b) => self.reserved.values().any(|at| at <= b),
+            None => false,
+        }
+    }
+
+    /// Hands out the chunks due before `e` (those with `at` at or before its begin), then `e`
+    /// with the current progress on its position. `resolve` gives the schema rows are handed
+    /// out with (see [`crate::source::mysql::tables::Tables::snapshot_schema`]).
+    pub fn pass(&mut self, mut e: Event, resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
+        if let Some(b) = begin(&e).cloned() {
+            self.release(&b, resolve, out)?;
+            if self.last_begin.as_ref().is_none_or(|l| b > *l) {
+                self.last_begin = Some(b);
+            }
+        }
+        out.append(&mut self.creates);
+        if let Some(p) = position_mut(&mut e) {
+            p.snapshot = self.progress.clone();
+            if !matches!(&e, Event::Rows(c) if !c.last) {
+                if let Some(p) = e.position() {
+                    self.last = p.clone();
+                }
+            }
+        }
+        out.push(e);
+        Ok(())
+    }
+
+    /// Hands out every arrived chunk whose `at` is at or before `point` (the stream is idle there,
+    /// or the next transaction begins there).
+    pub fn release(&mut self, point: &BinlogCoord, resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
+        out.append(&mut self.creates);
+        while self.pending.first().is_some_and(|c| c.at <= *point) {
+            let c = self.pending.remove(0);
+            self.emit(c, resolve, out)?;
+        }
+        Ok(())
+    }
+
+    fn meta(&self, at: &BinlogCoord) -> Arc<TxnMeta> {
+        let begin = ChangeId::snapshot(at, 0).txn;
+        Arc::new(TxnMeta {
+            gtid: None,
+            server_id: 0,
+            begin,
+            end: Some(at.clone()),
+            commit_ts: crate::checkpoint::unix_now() as u32,
+            commit_ts_micros: None,
+            origin: None,
+        })
+    }
+
+    fn emit(&mut self, mut c: ChunkRead, resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
+        let point = self.last.coord.clone();
+        if self.seq_at != point {
+            self.seq_at = point.clone();
+            self.seq = 0;
+        }
+        // A table gone at `at` has no definition: nothing to create, no rows.
+        let gone = c.create_table.is_empty();
+        let schema = if gone { Arc::new(c.schema.clone()) } else { resolve(&c.schema, &point)? };
+        let meta = self.meta(&point);
+        let t = self.tables.get_mut(c.table).ok_or_else(|| Error::internal("snapshot chunk of an unknown table"))?;
+        // The frontier moves over this chunk once every earlier one of the table is out.
+        let n = c.rows.len() as u64;
+        let end = if c.last { None } else { c.range.upto.clone() };
+        t.ahead.insert(c.index, (end, c.last, n));
+        while let Some((end, last, rows)) = t.ahead.remove(&t.next) {
+            t.next += 1;
+            t.rows += rows;
+            if last {
+                t.done = true;
+            } else {
+                t.after = end;
+            }
+        }
+        self.chunks += 1;
+        self.rows_out += n;
+        let before = self.last.clone();
+        self.rebuild();
+        let after = Position { snapshot: self.progress.clone(), ..before.clone() };
+        let rows = std::mem::take(&mut c.rows);
+        let mut pieces: Vec<Vec<Row>> = Vec::new();
+        let mut it = rows.into_iter().peekable();
+        while it.peek().is_some() {
+            pieces.push(it.by_ref().take(self.piece_rows).collect());
+        }
+        let count = pieces.len();
+        for (k, piece) in pieces.into_iter().enumerate() {
+            let changes: Vec<RowChange> = piece
+                .into_iter()
+                .map(|row| {
+                    let id = ChangeId::snapshot(&point, self.seq);
+                    self.seq += 1;
+                    RowChange { table: Arc::clone(&schema), kind: ChangeKind::Snapshot, before: None, after: Some(row), id }
+                })
+                .collect();
+            // Only the last piece moves the progress: resuming after an earlier one reads the
+            // whole chunk again.
+            let position = if k + 1 == count { after.clone() } else { before.clone() };
+            out.push(Event::Rows(TxnChunk { meta: Arc::clone(&meta), index: 0, last: true, changes, position: Some(position) }));
+        }
+        if count == 0 {
+            // An empty chunk (an empty table): its progress still goes out.
+            out.push(Event::Progress(crate::change::Progress { position: after.clone(), timestamp: 0, passed_over: true }));
+        }
+        self.last = after;
+        drop(c.permit.take());
+        Ok(())
+    }
+}

@@ -1,0 +1,167 @@
+//! The online snapshot: copies the included tables' existing rows while the binlog is read, and
+//! hands each chunk out at the point of the stream its consistent snapshot belongs to ([`gate`]),
+//! so the copy and the live changes form one ordered stream with no gap and nothing twice.
+//!
+//! Method (why not DBLog's watermarks): MariaDB reports, for a `START TRANSACTION WITH
+//! CONSISTENT SNAPSHOT`, the binlog position that snapshot corresponds to
+//! (`binlog_snapshot_file/position`), without any lock. Each chunk is read in its own short
+//! snapshot, so the source keeps no long transaction open, and the chunk is placed at its exact
+//! position in the stream: nothing is written to the source (DBLog needs a watermark table and
+//! write access), no key is compared in Rust (the server orders and bounds the ranges), and a
+//! chunk is applied as "replace these rows", which is idempotent — so a chunk handed out again
+//! after a restart (read again at a newer snapshot) is harmless.
+//!
+//! Progress rides in every position handed out while the snapshot runs
+//! ([`crate::position::snapshot`]); a sink that stores its position with its data (the MySQL
+//! loader) stores the copy's progress in the same transaction as the rows, and a restart resumes
+//! each table after the last chunk that position covers.
+//!
+//! Modes (`snapshot` in the source configuration): `never` (default: stream only), `initial`
+//! (on the first start, with no stored position: copy every included table, then stream),
+//! `initial_only` (copy, then stop).
+
+pub mod copier;
+pub mod gate;
+
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use self::copier::{ReadCtx, TableJob};
+use self::gate::{Gate, Msg};
+use crate::error::{Error, Result};
+use crate::mysql::conn::{translate, ConnectOptions};
+use crate::mysql::quote::ident;
+use crate::position::snapshot::TableProgress;
+use crate::position::Position;
+use crate::schema::Settings;
+use crate::table_filter::TableFilter;
+
+/// When to copy the tables' existing rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotMode {
+    /// Stream the binlog only (default).
+    #[default]
+    Never,
+    /// On the first start (no stored position): copy every included table online, then stream.
+    Initial,
+    /// Copy every included table online, then stop.
+    InitialOnly,
+}
+
+/// Every base table the filter includes, in name order, as unfinished tables.
+pub async fn plan(conn: &mut Conn, filter: &TableFilter, own_schema: &str) -> Result<Vec<TableProgress>> {
+    let rows: Vec<(String, String)> = conn
+        .query(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' \
+             ORDER BY TABLE_SCHEMA, TABLE_NAME",
+        )
+        .await
+        .map_err(|e| translate(e, "listing the tables to copy"))?;
+    Ok(rows
+        .into_iter()
+        .filter(|(db, t)| filter.allows(db, t) && !db.eq_ignore_ascii_case(own_schema))
+        .map(|(db, table)| TableProgress { db, table, after: None, rows: 0 })
+        .collect())
+}
+
+/// The definitions of `tables` now: per table `(db, table, SHOW CREATE DATABASE, SHOW CREATE
+/// TABLE)` (`None` for what is gone), read in a session without `sql_mode` (backtick quoting).
+pub async fn definitions(opts: &ConnectOptions, tables: &[TableProgress]) -> Result<Vec<(String, String, Option<String>, Option<String>)>> {
+    let mut conn = opts.connect().await?;
+    crate::mysql::chunk::prepare_session(&mut conn).await?;
+    let mut out = Vec::with_capacity(tables.len());
+    for t in tables {
+        let what = format!("reading the definition of {}.{}", t.db, t.table);
+        let table = match conn.query_first::<(String, String), _>(format!("SHOW CREATE TABLE {}.{}", ident(&t.db), ident(&t.table))).await {
+            Ok(r) => r.map(|(_, c)| c),
+            Err(e) if crate::mysql::conn::server_code(&e) == Some(1146) => None,
+            Err(e) => return Err(translate(e, &what)),
+        };
+        let db = match conn.query_first::<(String, String), _>(format!("SHOW CREATE DATABASE {}", ident(&t.db))).await {
+            Ok(r) => r.map(|(_, c)| c),
+            Err(e) if crate::mysql::conn::server_code(&e) == Some(1049) => None,
+            Err(e) => return Err(translate(e, &what)),
+        };
+        out.push((t.db.clone(), t.table.clone(), db, table));
+    }
+    Ok(out)
+}
+
+/// A running snapshot: the gate and its readers. Dropping it stops the readers.
+pub struct Snapshot {
+    gate: Gate,
+    rx: mpsc::Receiver<Msg>,
+    ctx: Arc<ReadCtx>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Snapshot {
+    /// Starts `readers` readers over `tables` (unfinished tables, with where to resume each),
+    /// for a stream starting at `start`. `chunks` were handed out before (earlier runs).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        opts: ConnectOptions,
+        settings: Settings,
+        definitions: Vec<(String, String, Option<String>, Option<String>)>,
+        tables: Vec<TableProgress>,
+        chunks: u64,
+        start: Position,
+        readers: usize,
+        piece_rows: usize,
+        chunk_time: Duration,
+    ) -> Snapshot {
+        let readers = readers.max(1);
+        let (tx, rx) = mpsc::channel(readers * (copier::PERMITS + 2) + 4);
+        let ctx = Arc::new(ReadCtx { opts, settings, tx, target: chunk_time, next_id: AtomicUsize::new(readers) });
+        let mut gate = Gate::new(tables, chunks, start, piece_rows);
+        gate.set_definitions(definitions);
+        let queue: VecDeque<TableJob> =
+            gate.tables().map(|(i, db, t, after)| TableJob { table: i, db: db.to_owned(), name: t.to_owned(), after: after.cloned() }).collect();
+        tracing::info!(tables = queue.len(), readers, "Online snapshot starting (no locks; chunks placed at their snapshot's binlog position).");
+        let queue = Arc::new(Mutex::new(queue));
+        let tasks = (0..readers).map(|r| tokio::spawn(copier::run_reader(Arc::clone(&ctx), r, Arc::clone(&queue)))).collect();
+        Snapshot { gate, rx, ctx, tasks }
+    }
+
+    /// The gate.
+    pub fn gate(&mut self) -> &mut Gate {
+        &mut self.gate
+    }
+
+    /// The next message of a reader (pending forever when none can come).
+    pub async fn recv(&mut self) -> Option<Msg> {
+        self.rx.recv().await
+    }
+
+    /// Takes a reader's message; starts re-reads the gate asks for.
+    pub fn on_msg(&mut self, msg: Msg) -> Result<()> {
+        self.gate.on_msg(msg)?;
+        for r in self.gate.take_rereads() {
+            let job = self
+                .gate
+                .tables()
+                .find(|(i, ..)| *i == r.table)
+                .map(|(i, db, t, _)| TableJob { table: i, db: db.to_owned(), name: t.to_owned(), after: None })
+                .ok_or_else(|| Error::internal("re-read of an unknown table"))?;
+            self.tasks.push(tokio::spawn(copier::reread(Arc::clone(&self.ctx), job, r)));
+        }
+        Ok(())
+    }
+}
