@@ -15,7 +15,8 @@
 //! | TIMESTAMP | the column, in UTC | `Timestamp` (Unix seconds; a zero value is 0) |
 //! | text, binary, BLOB, JSON (text) | the column | `Bytes` |
 //! | spatial types | the column (SRID + WKB, as stored) | `Geometry` |
-//! | INET4, INET6, UUID | `CAST(col AS BINARY)` | `Bytes` (the 4/16 stored bytes) |
+//! | BINARY(n) | the column | `Bytes` without trailing zero bytes (as a row image has them) |
+//! | INET4, INET6, UUID | `CAST(col AS BINARY)` | `Bytes` (the stored bytes without trailing zero bytes, as a row image has them) |
 //! | VECTOR | the column | `Vector` |
 //!
 //! MariaDB's hidden long-unique hash columns cannot be selected; they are `Null` (the server
@@ -139,6 +140,16 @@ pub fn decode(column: &Column, v: Wire) -> Result<Value<'static>> {
         },
         T::Geometry(_) => match v {
             Wire::Bytes(b) => Value::Geometry(b.into()),
+            _ => return Err(wrong(column, &v)),
+        },
+        // Stored as fixed binary, which the row image writes without its trailing zero bytes.
+        T::Inet4 | T::Inet6 | T::Uuid | T::Binary(_) => match v {
+            Wire::Bytes(mut b) => {
+                while b.last() == Some(&0) {
+                    b.pop();
+                }
+                Value::Bytes(b.into())
+            }
             _ => return Err(wrong(column, &v)),
         },
         T::Vector(_) => match v {
