@@ -18,7 +18,7 @@ use common::{interrupt, spawn_run, Rng};
 use otter_testkit::compare::{log_tail, Tables, Wait};
 use otter_testkit::{Client, MariaDb, ServerConfig};
 
-const TABLES: &[&str] = &["s.comp", "s.ci", "s.uniq", "s.wide"];
+const TABLES: &[&str] = &["s.comp", "s.ci", "s.uniq", "s.wide", "s.nokey"];
 
 /// Rows per table before the copy (more with `OTTER_SNAPSHOT_ROWS`).
 fn rows() -> u64 {
@@ -31,6 +31,7 @@ fn schema_and_rows(a: &MariaDb, n: u64) {
          CREATE TABLE s.comp (a INT NOT NULL, b VARCHAR(20) NOT NULL, v INT, PRIMARY KEY (a, b));
          CREATE TABLE s.ci (k VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, v INT) ;
          CREATE TABLE s.uniq (u INT NOT NULL, v VARCHAR(20), UNIQUE KEY (u));
+         CREATE TABLE s.nokey (a INT, b VARCHAR(20));
          CREATE TABLE s.wide (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, d DECIMAL(12,2), f DOUBLE, dt DATETIME(6), ts TIMESTAMP(3) NULL,
                               j JSON, bl BLOB, e ENUM('x','y','z'), st SET('p','q'), bt BIT(5), y YEAR, tm TIME(2), dd DATE, txt TEXT, ti TINYINT)",
     )
@@ -43,6 +44,7 @@ fn schema_and_rows(a: &MariaDb, n: u64) {
         // Mixed case, so the collation's order differs from byte order.
         let ci: Vec<String> = (i..end).map(|k| format!("('{}key{k:07}', {k})", if k % 2 == 0 { "A" } else { "a" })).collect();
         let uniq: Vec<String> = (i..end).map(|k| format!("({}, 'u{k}')", k * 2)).collect();
+        let nokey: Vec<String> = (i..end).filter(|k| k % 3 == 0).map(|k| format!("({}, 'n{k}')", k % 101)).collect();
         let wide: Vec<String> = (i..end)
             .map(|k| {
                 format!(
@@ -58,11 +60,13 @@ fn schema_and_rows(a: &MariaDb, n: u64) {
             })
             .collect();
         a.sql(&format!(
-            "INSERT INTO s.comp VALUES {}; INSERT INTO s.ci VALUES {}; INSERT INTO s.uniq VALUES {}; INSERT INTO s.wide VALUES {}",
+            "INSERT INTO s.comp VALUES {}; INSERT INTO s.ci VALUES {}; INSERT INTO s.uniq VALUES {}; INSERT INTO s.wide VALUES {}; \
+             INSERT INTO s.nokey VALUES {}",
             comp.join(","),
             ci.join(","),
             uniq.join(","),
-            wide.join(",")
+            wide.join(","),
+            nokey.join(",")
         ))
         .unwrap();
         i = end;
@@ -91,6 +95,14 @@ fn writer(client: Client, n: u64, stop: Arc<AtomicBool>) {
         client.sql(&format!("BEGIN; {sql}; COMMIT")).unwrap();
         if i.is_multiple_of(97) {
             client.sql(&format!("DELETE FROM s.wide WHERE id = {}", rng.below(n))).unwrap();
+        }
+        if i.is_multiple_of(5) {
+            let sql = if rng.below(2) == 0 {
+                format!("INSERT INTO s.nokey VALUES ({}, 'w{i}'), ({}, 'w{i}')", rng.below(101), rng.below(101))
+            } else {
+                format!("DELETE FROM s.nokey WHERE a = {} LIMIT 2", rng.below(101))
+            };
+            client.sql(&sql).unwrap();
         }
     }
 }
@@ -152,7 +164,7 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
     // (the target never falls back to an earlier count by more than the chunks in flight).
     let mut kills = 0;
     let mut rng = Rng(0xfeed);
-    let total = 4 * n;
+    let total = 4 * n + n / 3;
     while kills < 4 {
         let deadline = Instant::now() + Duration::from_secs(120);
         let aim = target_rows(&b) + total / 10 + rng.below(total / 10);

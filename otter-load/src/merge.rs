@@ -341,6 +341,8 @@ fn sequential(changes: Vec<RowChange>, key: Option<&[usize]>, mode: ApplyMode) -
         match (kind, before, after) {
             (ChangeKind::Insert, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id, fresh: true }),
             (ChangeKind::Snapshot, _, Some(a)) if key.is_some() => out.writes.push(Op::Upsert { after: a, id, fresh: false }),
+            // A keyless table's snapshot rows follow the `TRUNCATE` that emptied it: inserts.
+            (ChangeKind::Snapshot, _, Some(a)) => out.writes.push(Op::Insert { after: a, id }),
             (ChangeKind::Insert, _, Some(a)) => out.writes.push(Op::Insert { after: a, id }),
             (ChangeKind::Delete, Some(b), _) => out.writes.push(Op::Delete { before: b, id }),
             (ChangeKind::Update, Some(b), Some(a)) => {

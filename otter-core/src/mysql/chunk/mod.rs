@@ -88,6 +88,26 @@ impl ChunkReader {
         Ok(ChunkReader { schema, key, select, order })
     }
 
+    /// A reader of a table without a usable key: [`ChunkReader::statement`] reads it whole, in
+    /// no particular order (one snapshot, streamed: see [`ChunkReader::decode_row`]).
+    pub fn whole(schema: Arc<TableSchema>) -> ChunkReader {
+        let exprs: Vec<String> = schema.columns.iter().map(|c| decode::select_expr(c).unwrap_or_else(|| "NULL".into())).collect();
+        let select = format!("SELECT {} FROM {}.{}", exprs.join(", "), ident(&schema.db), ident(&schema.name));
+        ChunkReader { schema, key: Vec::new(), select, order: String::new() }
+    }
+
+    /// One row of the server's answer, decoded.
+    pub fn decode_row(&self, w: WireRow) -> Result<Row> {
+        let values = w.unwrap();
+        if values.len() != self.schema.columns.len() {
+            return Err(Error::new(
+                ErrorKind::SchemaMismatch,
+                format!("reading {}.{}: {} values for {} columns", self.schema.db, self.schema.name, values.len(), self.schema.columns.len()),
+            ));
+        }
+        self.schema.columns.iter().zip(values).map(|(c, v)| decode::decode(c, v)).collect()
+    }
+
     /// The table's schema the reader decodes with.
     pub fn schema(&self) -> &Arc<TableSchema> {
         &self.schema
@@ -118,8 +138,10 @@ impl ChunkReader {
             sql.push_str(" WHERE ");
             sql.push_str(&conds.join(" AND "));
         }
-        sql.push_str(" ORDER BY ");
-        sql.push_str(&self.order);
+        if !self.order.is_empty() {
+            sql.push_str(" ORDER BY ");
+            sql.push_str(&self.order);
+        }
         if let Some(n) = limit {
             sql.push_str(&format!(" LIMIT {n}"));
         }
@@ -142,24 +164,25 @@ impl ChunkReader {
         let mut rows = Vec::with_capacity(wire.len());
         let mut bytes = 0;
         for w in wire {
-            let values = w.unwrap();
-            if values.len() != self.schema.columns.len() {
-                return Err(Error::new(ErrorKind::SchemaMismatch, format!("{what}: {} values for {} columns", values.len(), self.schema.columns.len())));
-            }
-            let mut row = Vec::with_capacity(values.len());
-            for (c, v) in self.schema.columns.iter().zip(values) {
-                let value = decode::decode(c, v)?;
-                bytes += 32 + match &value {
-                    Value::Bytes(b) | Value::Geometry(b) | Value::Vector(b) => b.len(),
-                    _ => 0,
-                };
-                row.push(value);
-            }
+            let row = self.decode_row(w)?;
+            bytes += row_bytes(&row);
             rows.push(row);
         }
         let last_key = rows.last().map(|r| self.key.iter().map(|&i| r.get(i).map(PortableValue::from).unwrap_or(PortableValue::Null)).collect());
         Ok(ChunkRows { rows, last_key, bytes })
     }
+}
+
+/// Approximate bytes held by a row.
+pub fn row_bytes(row: &Row) -> usize {
+    row.iter()
+        .map(|v| {
+            32 + match v {
+                Value::Bytes(b) | Value::Geometry(b) | Value::Vector(b) => b.len(),
+                _ => 0,
+            }
+        })
+        .sum()
 }
 
 /// Prepares a reading session: stored bytes for text (no conversion), UTC for TIMESTAMP, no

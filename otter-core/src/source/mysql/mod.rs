@@ -418,6 +418,12 @@ async fn session(
         match snap.as_mut() {
             Some(s) => {
                 while let Some(e) = held.front() {
+                    // Chunks due before it go out even while it waits (a table read whole
+                    // keeps its reservation until its last piece, and its pieces need room).
+                    if let Some(b) = snapshot::gate::begin(e).cloned() {
+                        let tables = asm.tables_mut();
+                        s.gate().release(&b, &mut |read, at| tables.snapshot_schema(read, at), &mut ready)?;
+                    }
                     if s.gate().holds(e) {
                         break;
                     }

@@ -87,10 +87,10 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
             let permit = Arc::clone(&sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
             let range = KeyRange { after: after.clone(), upto: None };
             let started = Instant::now();
-            let mut c = read_chunk(ctx, &mut conn, reader, &job, index, range, Some(limit)).await?;
+            let mut c = read_chunk(ctx, &mut conn, reader, &sem, &job, index, range, Some(limit)).await?;
             let elapsed = started.elapsed();
             let n = c.rows.len();
-            c.last = n < limit;
+            c.last = c.keyless || n < limit;
             let last_key = c.range.upto.clone();
             if c.last {
                 c.range.upto = None;
@@ -119,7 +119,7 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
 pub async fn reread(ctx: Arc<ReadCtx>, job: TableJob, r: Reread) {
     let reader = ctx.next_id.fetch_add(1, Ordering::Relaxed);
     let mut conn = None;
-    let res = read_chunk(&ctx, &mut conn, reader, &job, r.index, r.range.clone(), None).await;
+    let res = read_chunk(&ctx, &mut conn, reader, &Arc::new(Semaphore::new(PERMITS)), &job, r.index, r.range.clone(), None).await;
     let msg = match res {
         Ok(mut c) => {
             c.last = r.last;
@@ -147,7 +147,17 @@ async fn show_create(conn: &mut Conn, db: &str, table: &str) -> std::result::Res
 
 /// Reads `range` of the job's table at a fresh snapshot, retrying what can be retried. The
 /// chunk's `range.upto` is the last key read (or the range's own bound when nothing was read).
-async fn read_chunk(ctx: &ReadCtx, conn: &mut Option<Conn>, reader: usize, job: &TableJob, index: u64, range: KeyRange, limit: Option<usize>) -> Result<ChunkRead> {
+#[allow(clippy::too_many_arguments)]
+async fn read_chunk(
+    ctx: &ReadCtx,
+    conn: &mut Option<Conn>,
+    reader: usize,
+    sem: &Arc<Semaphore>,
+    job: &TableJob,
+    index: u64,
+    range: KeyRange,
+    limit: Option<usize>,
+) -> Result<ChunkRead> {
     let mut backoff = Duration::from_millis(100);
     loop {
         if conn.is_none() {
@@ -164,7 +174,7 @@ async fn read_chunk(ctx: &ReadCtx, conn: &mut Option<Conn>, reader: usize, job: 
         }
         let c = conn.as_mut().ok_or_else(|| Error::internal("no snapshot connection"))?;
         let mut reserved = false;
-        match attempt(ctx, c, reader, job, index, &range, limit, &mut reserved).await {
+        match attempt(ctx, c, reader, sem, job, index, &range, limit, &mut reserved).await {
             Ok(Some(chunk)) => return Ok(chunk),
             Ok(None) => {
                 // The definition changed under the read: give the snapshot up and read again.
@@ -195,6 +205,7 @@ async fn attempt(
     ctx: &ReadCtx,
     conn: &mut Conn,
     reader: usize,
+    sem: &Arc<Semaphore>,
     job: &TableJob,
     index: u64,
     range: &KeyRange,
@@ -224,9 +235,10 @@ async fn attempt(
         .map_err(|e| translate(e, &what))?;
     let schema = parse_create(&ctx.settings, defaults, &job.db, &job.name, &create)?
         .ok_or_else(|| Error::new(ErrorKind::Ddl, format!("{what}: the definition does not define the table:\n{create}")))?;
-    let reader_of = ChunkReader::new(Arc::new(schema.clone())).map_err(|e| {
-        Error::new(e.kind(), format!("{}; exclude it from the pipeline (exclude = [\"{}\\\\.{}\"]) or give it a primary key", e.message(), job.db, job.name))
-    })?;
+    if schema.key_columns().is_none() {
+        return keyless(ctx, conn, reader, sem, job, at, schema, create).await;
+    }
+    let reader_of = ChunkReader::new(Arc::new(schema.clone()))?;
     let rows = reader_of.read(conn, range, limit).await?;
     let again = show_create(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
     if again.as_deref() != Some(create.as_str()) {
@@ -244,8 +256,77 @@ async fn attempt(
         schema,
         create_table: create,
         rows: rows.rows,
+        more: false,
+        keyless: false,
         permit: None,
     }))
+}
+
+/// Rows per piece of a table read whole.
+const PIECE_ROWS: usize = 5_000;
+
+/// A table without a usable key, read whole in this one snapshot and sent in pieces (each
+/// waiting for a permit); the last piece is returned. `Ok(None)` when its definition changed
+/// during the read (the pieces sent are then superseded: a new read starts again at piece 0,
+/// which empties the table on the target first).
+#[allow(clippy::too_many_arguments)]
+async fn keyless(
+    ctx: &ReadCtx,
+    conn: &mut Conn,
+    reader: usize,
+    sem: &Arc<Semaphore>,
+    job: &TableJob,
+    at: crate::position::BinlogCoord,
+    schema: crate::schema::TableSchema,
+    create: String,
+) -> Result<Option<ChunkRead>> {
+    let what = format!("snapshot of {}.{}", job.db, job.name);
+    tracing::warn!(
+        table = %format!("{}.{}", job.db, job.name),
+        "No primary key and no unique key of NOT NULL columns: the table is copied whole in one consistent snapshot, \
+         and emptied on the target first (a restart copies it again from the start)."
+    );
+    let whole = ChunkReader::whole(Arc::new(schema.clone()));
+    let (sql, _) = whole.statement(&KeyRange::default(), None)?;
+    let piece = |index: u64, rows: Vec<crate::change::Row>, more: bool, permit| ChunkRead {
+        reader,
+        table: job.table,
+        index,
+        at: at.clone(),
+        range: KeyRange::default(),
+        last: !more,
+        schema: schema.clone(),
+        create_table: create.clone(),
+        rows,
+        more,
+        keyless: true,
+        permit,
+    };
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    let mut index = 0;
+    {
+        let mut result = conn.exec_iter(sql, ()).await.map_err(|e| translate(e, &what))?;
+        while let Some(w) = result.next().await.map_err(|e| translate(e, &what))? {
+            let row = whole.decode_row(w)?;
+            bytes += crate::mysql::chunk::row_bytes(&row);
+            rows.push(row);
+            if rows.len() >= PIECE_ROWS || bytes >= MAX_CHUNK_BYTES / 2 {
+                let permit = Arc::clone(sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
+                if ctx.tx.send(Msg::Read(Box::new(piece(index, std::mem::take(&mut rows), true, Some(permit))))).await.is_err() {
+                    return Err(Error::new(ErrorKind::Other, "the capture stopped"));
+                }
+                index += 1;
+                bytes = 0;
+            }
+        }
+    }
+    let again = show_create(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
+    if again.as_deref() != Some(create.as_str()) {
+        return Ok(None);
+    }
+    end_snapshot(conn).await?;
+    Ok(Some(piece(index, rows, false, None)))
 }
 
 fn gone(reader: usize, job: &TableJob, index: u64, at: crate::position::BinlogCoord, range: &KeyRange) -> ChunkRead {
@@ -259,6 +340,8 @@ fn gone(reader: usize, job: &TableJob, index: u64, at: crate::position::BinlogCo
         schema: crate::schema::TableSchema::new(job.db.clone(), job.name.clone(), Vec::new(), Vec::new()),
         create_table: String::new(),
         rows: Vec::new(),
+        more: false,
+        keyless: false,
         permit: None,
     }
 }

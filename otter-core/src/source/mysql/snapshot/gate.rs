@@ -62,6 +62,11 @@ pub struct ChunkRead {
     pub create_table: String,
     /// The rows, in key order.
     pub rows: Vec<Row>,
+    /// More pieces of the same snapshot follow (a table read whole): its reservation stays.
+    pub more: bool,
+    /// A piece of a table without a usable key, read whole: piece 0 empties the table on the
+    /// target first (`TRUNCATE TABLE`), so a copy started again replaces what an earlier one left.
+    pub keyless: bool,
     /// Released when the chunk is handed out (bounds what readers hold in memory).
     pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -108,6 +113,8 @@ struct TableState {
     rows: u64,
     done: bool,
     next: u64,
+    /// A whole-table read given up as stale: its further pieces are dropped.
+    abandoned: Option<BinlogCoord>,
     /// Handed-out chunks past a hole: index → (end key, last, rows).
     ahead: BTreeMap<u64, (Option<Vec<PortableValue>>, bool, u64)>,
 }
@@ -132,7 +139,7 @@ pub struct Gate {
 }
 
 /// Where a stream event's transaction begins (`None` for progress marks, which carry no data).
-fn begin(e: &Event) -> Option<&BinlogCoord> {
+pub fn begin(e: &Event) -> Option<&BinlogCoord> {
     match e {
         Event::Rows(c) => Some(&c.meta.begin),
         Event::Ddl(d) => Some(&d.meta.begin),
@@ -164,7 +171,7 @@ impl Gate {
     pub fn new(tables: Vec<TableProgress>, chunks: u64, start: Position, piece_rows: usize) -> Gate {
         let tables: Vec<TableState> = tables
             .into_iter()
-            .map(|t| TableState { db: t.db, table: t.table, after: t.after, rows: t.rows, done: false, next: 0, ahead: BTreeMap::new() })
+            .map(|t| TableState { db: t.db, table: t.table, after: t.after, rows: t.rows, done: false, next: 0, abandoned: None, ahead: BTreeMap::new() })
             .collect();
         let seq_at = start.coord.clone();
         let mut g = Gate {
@@ -262,7 +269,19 @@ impl Gate {
                 self.reserved.remove(&reader);
             }
             Msg::Read(c) => {
-                self.reserved.remove(&c.reader);
+                if !c.more {
+                    self.reserved.remove(&c.reader);
+                }
+                let t = self.tables.get_mut(c.table).ok_or_else(|| Error::internal("snapshot chunk of an unknown table"))?;
+                if c.keyless && t.abandoned.as_ref() == Some(&c.at) {
+                    return Ok(());
+                }
+                if c.keyless && self.last_begin.as_ref().is_some_and(|b| c.at <= *b) {
+                    // A table read whole cannot be read again in part: read it all again.
+                    t.abandoned = Some(c.at.clone());
+                    self.rereads.push(Reread { table: c.table, index: 0, range: KeyRange::default(), last: true });
+                    return Ok(());
+                }
                 if self.last_begin.as_ref().is_some_and(|b| c.at <= *b) {
                     tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A chunk read went stale; reading its range again.");
                     let upto = if c.last { None } else { c.range.upto.clone() };
@@ -343,6 +362,23 @@ impl Gate {
         let schema = if gone { Arc::new(c.schema.clone()) } else { resolve(&c.schema, &point)? };
         let meta = self.meta(&point);
         let t = self.tables.get_mut(c.table).ok_or_else(|| Error::internal("snapshot chunk of an unknown table"))?;
+        if c.keyless && c.index == 0 {
+            // A (new) whole copy: empty the table on the target at this point first.
+            t.next = 0;
+            t.rows = 0;
+            t.ahead.clear();
+            out.push(Event::Ddl(DdlEvent {
+                meta: (*meta).clone(),
+                schema: c.schema.db.clone(),
+                statement: format!("TRUNCATE TABLE {}", crate::mysql::quote::ident(&c.schema.name)),
+                sql_mode: Default::default(),
+                collation_server: None,
+                time_zone: None,
+                tables: vec![(c.schema.db.clone(), c.schema.name.clone())],
+                position: self.last.clone(),
+                snapshot: true,
+            }));
+        }
         // The frontier moves over this chunk once every earlier one of the table is out.
         let n = c.rows.len() as u64;
         let end = if c.last { None } else { c.range.upto.clone() };
