@@ -143,7 +143,8 @@ impl<T: Target> ApplySink<T> {
             self.handles.push(tokio::spawn(crate::worker::run(part, writer, rx)));
             self.workers.push(tx);
         }
-        tracing::info!(pipeline = %self.name, partitions = parts, position = ?stored.position, "Loader ready.");
+        let position = stored.position.as_ref().map_or_else(|| "none (first run)".to_owned(), ToString::to_string);
+        tracing::info!(pipeline = %self.name, partitions = parts, position = %position, "Loader ready.");
         Ok(stored.position)
     }
 

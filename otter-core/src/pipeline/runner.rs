@@ -210,7 +210,8 @@ impl Pipeline {
                     _ = &mut shutdown => return Ok(()),
                 };
                 metrics.set_position(resume.clone());
-                tracing::info!(pipeline = %name, position = ?resume.as_ref().map(ToString::to_string), "Starting pipeline.");
+                let position = resume.as_ref().map_or_else(|| "the source's configured start".to_owned(), ToString::to_string);
+                tracing::info!(pipeline = %name, position = %position, "Starting pipeline.");
                 start.start(resume).await?
             }
         };
@@ -393,7 +394,7 @@ async fn write_loop(
         }
         if last_log.elapsed() >= Duration::from_secs(10) {
             let s = metrics.snapshot();
-            tracing::info!(pipeline = name, rows = s.rows, rows_per_sec = format!("{:.0}", s.rows_per_sec).as_str(), lag_secs = ?s.lag_secs, position = ?s.position, "Pipeline progress.");
+            tracing::info!(pipeline = name, rows = s.rows, rows_per_sec = format!("{:.0}", s.rows_per_sec).as_str(), lag_secs = s.lag_secs.map_or_else(|| "unknown".to_owned(), |l| l.to_string()).as_str(), position = s.position.as_deref().unwrap_or("none yet"), "Pipeline progress.");
             last_log = Instant::now();
         }
     }

@@ -148,6 +148,9 @@ impl fmt::Display for Position {
         if self.skip_rows > 0 {
             write!(f, " (+{} rows)", self.skip_rows)?;
         }
+        if let Some(s) = &self.snapshot {
+            write!(f, " snapshot: {} rows copied, {} tables to finish", s.rows(), s.tables.len())?;
+        }
         Ok(())
     }
 }

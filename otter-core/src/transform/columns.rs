@@ -121,7 +121,7 @@ impl Spec {
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
-            tracing::warn!(table = %format!("{}.{}", t.db, t.name), columns = ?unknown, "The columns transform names columns this table does not have; ignoring them.");
+            tracing::warn!(table = %format!("{}.{}", t.db, t.name), columns = %unknown.join(", "), "The columns transform names columns this table does not have; ignoring them.");
         }
         for &k in t.key_columns().unwrap_or(&[]) {
             if !keep.get(k).copied().unwrap_or(true) {

@@ -339,9 +339,12 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
     if tx.send(Ok(Some(announce))).await.is_err() {
         return Ok(());
     }
-    let definitions = match &snapshot_tables {
-        Some((tables, _)) => snapshot::definitions(&opts, tables).await?,
-        None => Vec::new(),
+    let (definitions, estimate) = match &snapshot_tables {
+        Some((tables, _)) => {
+            let mut conn = opts.connect().await?;
+            (snapshot::definitions(&opts, tables).await?, snapshot::estimate(&mut conn, tables).await?)
+        }
+        None => (Vec::new(), 0),
     };
     let mut snap = snapshot_tables.map(|(tables, chunks)| {
         Snapshot::start(
@@ -355,6 +358,7 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
             config.chunk_rows,
             Duration::from_millis(config.snapshot_chunk_ms),
         )
+        .with_estimate(estimate)
     });
     let stop_after_snapshot = config.snapshot == SnapshotMode::InitialOnly;
     let mut stream_start = resolved.stream.clone();
@@ -444,6 +448,9 @@ async fn session(
                 return Ok(true);
             }
             *delivered = true;
+        }
+        if let Some(s) = snap.as_mut() {
+            s.report(Duration::from_secs(10));
         }
         if snap.as_mut().is_some_and(|s| s.gate().finished()) {
             let rows = snap.as_mut().map_or(0, |s| s.gate().rows_out());

@@ -26,7 +26,7 @@ pub mod gate;
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -96,12 +96,27 @@ pub async fn definitions(opts: &ConnectOptions, tables: &[TableProgress]) -> Res
     Ok(out)
 }
 
+/// The server's estimate of the rows of `tables` still to copy (`information_schema`'s
+/// `TABLE_ROWS`, approximate for InnoDB), for progress and ETA.
+pub async fn estimate(conn: &mut Conn, tables: &[TableProgress]) -> Result<u64> {
+    let rows: Vec<(String, String, Option<u64>)> = conn
+        .query("SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'")
+        .await
+        .map_err(|e| translate(e, "estimating the rows to copy"))?;
+    let wanted: std::collections::HashSet<(&str, &str)> = tables.iter().map(|t| (t.db.as_str(), t.table.as_str())).collect();
+    let total: u64 = rows.iter().filter(|(d, t, _)| wanted.contains(&(d.as_str(), t.as_str()))).map(|(_, _, n)| n.unwrap_or(0)).sum();
+    Ok(total.saturating_sub(tables.iter().map(|t| t.rows).sum()))
+}
+
 /// A running snapshot: the gate and its readers. Dropping it stops the readers.
 pub struct Snapshot {
     gate: Gate,
     rx: mpsc::Receiver<Msg>,
     ctx: Arc<ReadCtx>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    started: Instant,
+    reported: Instant,
+    estimate: u64,
 }
 
 impl Drop for Snapshot {
@@ -137,7 +152,27 @@ impl Snapshot {
         tracing::info!(tables = queue.len(), readers, "Online snapshot starting (no locks; chunks placed at their snapshot's binlog position).");
         let queue = Arc::new(Mutex::new(queue));
         let tasks = (0..readers).map(|r| tokio::spawn(copier::run_reader(Arc::clone(&ctx), r, Arc::clone(&queue)))).collect();
-        Snapshot { gate, rx, ctx, tasks }
+        Snapshot { gate, rx, ctx, tasks, started: Instant::now(), reported: Instant::now(), estimate: 0 }
+    }
+
+    /// Sets the estimate of the rows to copy in this run (see [`estimate`]).
+    pub fn with_estimate(mut self, rows: u64) -> Snapshot {
+        self.estimate = rows;
+        self
+    }
+
+    /// Logs the copy's progress (rows, rows/s, tables left, ETA) at most every `every`.
+    pub fn report(&mut self, every: Duration) {
+        if self.reported.elapsed() < every {
+            return;
+        }
+        self.reported = Instant::now();
+        let rows = self.gate.rows_out();
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = rows as f64 / secs;
+        let left = self.gate.progress().map_or(0, |p| p.tables.len());
+        let eta = if rate > 0.0 && self.estimate > rows { format!("{:.0}s", (self.estimate - rows) as f64 / rate) } else { "-".into() };
+        tracing::info!(rows, rows_per_sec = rate as u64, estimated_rows = self.estimate, tables_left = left, eta = %eta, "Snapshot progress.");
     }
 
     /// The gate.

@@ -1,0 +1,149 @@
+//! The gate, fed by hand: placement, idle release, stale chunks, whole-table reads.
+use super::*;
+use crate::schema::{Column, SqlType};
+
+fn coord(o: u64) -> BinlogCoord {
+    BinlogCoord::new("bin.000001", o)
+}
+
+fn pos(o: u64) -> Position {
+    Position { coord: coord(o), gtid: None, skip_rows: 0, snapshot: None }
+}
+
+fn schema() -> TableSchema {
+    TableSchema::new("d", "t", vec![Column::new("id", SqlType::Int)], vec![0])
+}
+
+fn gate() -> Gate {
+    let tables = vec![TableProgress { db: "d".into(), table: "t".into(), after: None, rows: 0 }];
+    let mut g = Gate::new(tables, 0, pos(100), 2);
+    g.set_definitions(vec![("d".into(), "t".into(), Some("CREATE DATABASE `d`".into()), Some("CREATE TABLE `t` (id int)".into()))]);
+    g
+}
+
+fn chunk(index: u64, at: u64, ids: &[i64], upto: Option<i64>, last: bool) -> ChunkRead {
+    ChunkRead {
+        reader: 0,
+        table: 0,
+        index,
+        at: coord(at),
+        range: KeyRange { after: None, upto: upto.map(|u| vec![PortableValue::Int(u)]) },
+        last,
+        schema: schema(),
+        create_table: "CREATE TABLE `t` (id int)".into(),
+        rows: ids.iter().map(|&i| vec![Value::Int(i)]).collect(),
+        more: false,
+        keyless: false,
+        permit: None,
+    }
+}
+
+fn txn(begin: u64, end: u64) -> Event {
+    let meta = Arc::new(TxnMeta { gtid: None, server_id: 1, begin: coord(begin), end: Some(coord(end)), commit_ts: 1, commit_ts_micros: None, origin: None });
+    Event::Rows(TxnChunk { meta, index: 0, last: true, changes: Vec::new(), position: Some(pos(end)) })
+}
+
+fn resolve() -> impl FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>> {
+    |s: &TableSchema, _: &BinlogCoord| Ok(Arc::new(s.clone()))
+}
+
+use otter_binlog::Value;
+
+/// What went out, as short labels.
+fn labels(out: &[Event]) -> Vec<String> {
+    out.iter()
+        .map(|e| match e {
+            Event::Ddl(d) => d.statement.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+            Event::Rows(c) if c.changes.first().is_some_and(|ch| ch.kind == ChangeKind::Snapshot) => format!("snap{}", c.changes.len()),
+            Event::Rows(c) => format!("txn@{}", c.meta.begin.offset),
+            Event::Progress(p) => format!("progress@{}", p.position.coord.offset),
+        })
+        .collect()
+}
+
+#[test]
+fn a_chunk_goes_out_between_the_transactions_around_its_snapshot() {
+    let mut g = gate();
+    let mut out = Vec::new();
+    g.on_msg(Msg::Reserved { reader: 0, at: coord(300) }).unwrap();
+    // Before the snapshot's position: passes; at or after it: held until the chunk is in.
+    assert!(!g.holds(&txn(200, 300)));
+    g.pass(txn(200, 300), &mut resolve(), &mut out).unwrap();
+    assert!(g.holds(&txn(300, 400)));
+    g.on_msg(Msg::Read(Box::new(chunk(0, 300, &[1, 2, 3], Some(3), false)))).unwrap();
+    assert!(!g.holds(&txn(300, 400)));
+    g.pass(txn(300, 400), &mut resolve(), &mut out).unwrap();
+    assert_eq!(labels(&out), ["CREATE DATABASE", "CREATE TABLE", "txn@200", "snap2", "snap1", "txn@300"]);
+    // Snapshot rows sit between the two transactions' ids, and only the chunk's last piece
+    // carries the new progress.
+    let ids: Vec<&ChangeId> = out.iter().filter_map(|e| if let Event::Rows(c) = e { c.changes.first().map(|c| &c.id) } else { None }).collect();
+    assert!(ids.iter().all(|id| id.is_snapshot() && id.txn < coord(300) && id.txn > coord(200)), "{ids:?}");
+    let after = |e: &Event| e.position().and_then(|p| p.snapshot.clone()).and_then(|s| s.tables.first().and_then(|t| t.after.clone()));
+    assert_eq!(after(&out[3]), None);
+    assert_eq!(after(&out[4]), Some(vec![PortableValue::Int(3)]));
+    assert_eq!(after(&out[5]), Some(vec![PortableValue::Int(3)]), "later events carry the progress");
+}
+
+#[test]
+fn an_idle_stream_releases_a_chunk_at_its_position_and_the_last_one_finishes() {
+    let mut g = gate();
+    let mut out = Vec::new();
+    g.on_msg(Msg::Reserved { reader: 0, at: coord(100) }).unwrap();
+    g.on_msg(Msg::Read(Box::new(chunk(0, 100, &[1], None, true)))).unwrap();
+    g.release(&coord(99), &mut resolve(), &mut out).unwrap();
+    assert!(labels(&out).iter().all(|l| !l.starts_with("snap")), "not before its position");
+    g.release(&coord(100), &mut resolve(), &mut out).unwrap();
+    assert!(g.finished());
+    assert!(g.progress().is_none());
+    let last = out.last().unwrap().position().unwrap();
+    assert!(last.snapshot.is_none(), "a finished snapshot leaves no progress behind");
+    assert_eq!(g.rows_out(), 1);
+}
+
+#[test]
+fn a_stale_chunk_is_read_again_and_progress_waits_for_the_hole() {
+    let mut g = gate();
+    let mut out = Vec::new();
+    // A transaction at 300 went out before a chunk whose snapshot is at 300 arrived.
+    g.pass(txn(300, 400), &mut resolve(), &mut out).unwrap();
+    g.on_msg(Msg::Read(Box::new(chunk(0, 300, &[1, 2], Some(2), false)))).unwrap();
+    let rereads = g.take_rereads();
+    assert_eq!(rereads, vec![Reread { table: 0, index: 0, range: KeyRange { after: None, upto: Some(vec![PortableValue::Int(2)]) }, last: false }]);
+    // Chunk 1 arrives first: it goes out, but the progress cannot skip chunk 0.
+    g.on_msg(Msg::Read(Box::new(chunk(1, 500, &[3], Some(3), false)))).unwrap();
+    g.release(&coord(500), &mut resolve(), &mut out).unwrap();
+    assert_eq!(g.progress().unwrap().tables[0].after, None);
+    g.on_msg(Msg::Read(Box::new(chunk(0, 600, &[1, 2], Some(2), false)))).unwrap();
+    g.release(&coord(600), &mut resolve(), &mut out).unwrap();
+    assert_eq!(g.progress().unwrap().tables[0].after, Some(vec![PortableValue::Int(3)]));
+    assert_eq!(g.progress().unwrap().tables[0].rows, 3);
+}
+
+#[test]
+fn a_table_read_whole_is_emptied_first_and_a_stale_read_starts_over() {
+    let mut g = gate();
+    let mut out = Vec::new();
+    let piece = |index, at, more| ChunkRead { keyless: true, more, last: !more, range: KeyRange::default(), ..chunk(index, at, &[7], None, !more) };
+    g.on_msg(Msg::Reserved { reader: 0, at: coord(200) }).unwrap();
+    g.on_msg(Msg::Read(Box::new(piece(0, 200, true)))).unwrap();
+    assert!(g.holds(&txn(200, 300)), "the reservation stays while pieces follow");
+    g.release(&coord(200), &mut resolve(), &mut out).unwrap();
+    assert_eq!(labels(&out), ["CREATE DATABASE", "CREATE TABLE", "TRUNCATE TABLE", "snap1"]);
+    g.on_msg(Msg::Read(Box::new(piece(1, 200, false)))).unwrap();
+    g.pass(txn(200, 300), &mut resolve(), &mut out).unwrap();
+    assert!(g.finished());
+    // A stale whole read: every piece of it is dropped, one full re-read is asked for.
+    let mut g = gate();
+    g.pass(txn(300, 400), &mut resolve(), &mut Vec::new()).unwrap();
+    g.on_msg(Msg::Read(Box::new(piece(0, 250, true)))).unwrap();
+    g.on_msg(Msg::Read(Box::new(piece(1, 250, false)))).unwrap();
+    assert_eq!(g.take_rereads().len(), 1);
+    assert!(!g.finished());
+}
+
+#[test]
+fn definitions_become_idempotent_statements() {
+    assert_eq!(if_not_exists("CREATE TABLE `t` (a int)", "TABLE"), "CREATE TABLE IF NOT EXISTS `t` (a int)");
+    assert_eq!(if_not_exists("CREATE DATABASE `d` /*!40100 x */", "DATABASE"), "CREATE DATABASE IF NOT EXISTS `d` /*!40100 x */");
+    assert_eq!(if_not_exists("CREATE TABLE IF NOT EXISTS `t` (a int)", "TABLE"), "CREATE TABLE IF NOT EXISTS `t` (a int)");
+}
