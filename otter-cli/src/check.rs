@@ -62,9 +62,22 @@ async fn pipeline_rows(cfg: &Config, p: &PipelineConfig) -> Vec<Row> {
         }
     };
     let stored = sink_record.and_then(|r| peek_resume(r, &store));
+    let first_run = matches!(stored, Ok(None));
     let server_id = p.source.effective_server_id(&cfg.instance_identity(&p.name));
     let mut out = rows(&p.name, "source", check_source(&p.source, server_id, stored).await);
     out.extend(rows(&p.name, "sink", sink_checks));
+    // Which included tables the target lacks, and what the snapshot will do about them (the
+    // source's own failures are reported above).
+    if let SinkConfig::Mysql(m) = &p.sink {
+        let own = p.two_way.as_ref().map_or("otter", |t| t.marks_schema.as_str());
+        if let Ok(tables) = otter_core::source::mysql::snapshot::included_tables(&p.source, own).await {
+            let mapped: Result<Vec<(String, String)>> = tables.iter().map(|(d, t)| otter_core::transform::target_name(&p.transforms, d, t)).collect();
+            if let Ok(mapped) = mapped {
+                let copies = first_run && p.source.snapshot != otter_core::source::mysql::snapshot::SnapshotMode::Never;
+                out.extend(rows(&p.name, "sink", vec![otter_load::mysql::preflight::target_tables(m, &mapped, copies).await]));
+            }
+        }
+    }
     out
 }
 

@@ -229,3 +229,25 @@ fn initial_only_copies_then_stops_and_a_ddl_mid_copy_is_followed() {
     assert!(again.success());
     assert!(log_text(&log).contains("nothing to do"), "{}", log_tail(&log, 20));
 }
+
+/// `otter check`'s `target_tables` line for `config`.
+fn check_line(config: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_otter")).args(["check", "--config"]).arg(config).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().find(|l| l.contains("target_tables")).unwrap_or_else(|| panic!("no target_tables line:\n{text}")).to_owned()
+}
+
+#[test]
+fn check_reports_missing_target_tables_and_what_the_snapshot_does() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    schema_and_rows(&a, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let never = check_line(&config(dir.path(), &a, &b, "never"));
+    assert!(never.contains("WARN") && never.contains("5 of 5 included tables are missing") && never.contains("snapshot = \"initial\""), "{never}");
+    let initial = check_line(&config(dir.path(), &a, &b, "initial"));
+    assert!(initial.contains("PASS") && initial.contains("the snapshot will create and copy them"), "{initial}");
+    b.sql("CREATE DATABASE s; CREATE TABLE s.comp (a INT, b VARCHAR(20), v INT, PRIMARY KEY (a, b))").unwrap();
+    let partly = check_line(&config(dir.path(), &a, &b, "never"));
+    assert!(partly.contains("4 of 5") && !partly.contains("s.comp"), "{partly}");
+}

@@ -72,6 +72,21 @@ pub fn rewrite_ddl_tables(sql: &str, default_db: &str, route: impl FnMut(&str, &
 use crate::error::Result;
 use crate::traits::{Batch, Transform};
 
+/// The name `db.table` has on the target after the `route` transforms of `configs`.
+pub fn target_name(configs: &[TransformConfig], db: &str, table: &str) -> Result<(String, String)> {
+    let routes: Vec<&RouteConfig> = configs
+        .iter()
+        .filter_map(|c| match c {
+            TransformConfig::Route(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if routes.is_empty() {
+        return Ok((db.to_owned(), table.to_owned()));
+    }
+    Ok(Route::from_configs(&routes)?.target(db, table)?.unwrap_or_else(|| (db.to_owned(), table.to_owned())))
+}
+
 /// One `[[pipeline.transform]]` table, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -153,3 +153,50 @@ fn gcd(a: u64, b: u64) -> u64 {
     }
 }
 
+
+/// Whether the target has the tables a pipeline writes (`tables`: source tables already mapped
+/// to their target names), and what the pipeline will do about the missing ones: with
+/// `snapshot_copies` (a first run with `snapshot = "initial"`), the snapshot creates and copies
+/// them; otherwise their first change stops the pipeline.
+pub async fn target_tables(cfg: &MysqlSinkConfig, tables: &[(String, String)], snapshot_copies: bool) -> Check {
+    let attempt = async {
+        let opts = ConnectOptions::new(&cfg.url, &cfg.tls)?;
+        let mut conn = opts.connect().await?;
+        let have: Vec<(String, String)> = conn
+            .query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES")
+            .await
+            .map_err(|e| translate(e, "listing the target's tables"))?;
+        let _ = conn.disconnect().await;
+        Ok::<_, Error>(have)
+    };
+    let have = match attempt.await {
+        Ok(h) => h,
+        Err(e) => return Check { name: "target_tables", outcome: otter_core::preflight::Outcome::Fail(e) },
+    };
+    let exists = |db: &str, t: &str| have.iter().any(|(d, n)| d == db && n == t);
+    let missing: Vec<String> = tables.iter().filter(|(d, t)| !exists(d, t)).map(|(d, t)| format!("{d}.{t}")).collect();
+    let shown = |m: &[String]| {
+        let mut s = m.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+        if m.len() > 10 {
+            s.push_str(&format!(" and {} more", m.len() - 10));
+        }
+        s
+    };
+    match (missing.is_empty(), snapshot_copies) {
+        (true, _) => Check::pass("target_tables", format!("all {} included tables exist on the target", tables.len())),
+        (false, true) => Check::pass(
+            "target_tables",
+            format!("{} of {} included tables are missing on the target ({}): the snapshot will create and copy them", missing.len(), tables.len(), shown(&missing)),
+        ),
+        (false, false) => Check::warn(
+            "target_tables",
+            format!(
+                "{} of {} included tables are missing on the target ({}): the first change of one stops the pipeline; \
+                 set snapshot = \"initial\" in the source (first run) to create and copy them online, or create them",
+                missing.len(),
+                tables.len(),
+                shown(&missing)
+            ),
+        ),
+    }
+}

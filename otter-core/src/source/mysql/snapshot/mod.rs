@@ -108,6 +108,16 @@ pub async fn estimate(conn: &mut Conn, tables: &[TableProgress]) -> Result<u64> 
     Ok(total.saturating_sub(tables.iter().map(|t| t.rows).sum()))
 }
 
+/// The base tables `config` captures (what a snapshot would copy), connecting to its source.
+pub async fn included_tables(config: &super::MysqlSourceConfig, own_schema: &str) -> Result<Vec<(String, String)>> {
+    let opts = ConnectOptions::new(&config.url, &config.tls)?;
+    let mut conn = opts.connect().await?;
+    let filter = TableFilter::new(&config.include, &config.exclude)?;
+    let tables = plan(&mut conn, &filter, own_schema).await?;
+    let _ = conn.disconnect().await;
+    Ok(tables.into_iter().map(|t| (t.db, t.table)).collect())
+}
+
 /// A running snapshot: the gate and its readers. Dropping it stops the readers.
 pub struct Snapshot {
     gate: Gate,
