@@ -278,6 +278,10 @@ impl PartitionWriter for MysqlWriter {
 
     async fn progress(&mut self, position: &Position) -> Result<()> {
         let sql = self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(position), None)?;
+        if self.cfg.dry_run {
+            tracing::info!(partition = self.part, statement = %sql, "dry run");
+            return Ok(());
+        }
         self.with_retry(&[Step::Sql(sql)], &[], None).await
     }
 
