@@ -224,8 +224,10 @@ impl Pipeline {
             shutdown.await;
             let _ = stop_tx.send(true);
         };
-        let reader = read_loop(&mut *source, &mut transforms, batching, tx, stop);
-        let writer = write_loop(&name, &mut *sink, store.as_deref(), batching, rx, &metrics, checkpoint_every, status_file.as_ref());
+        // What the sink acknowledged, in order, back to the source.
+        let (acked_tx, acked_rx) = tokio::sync::watch::channel::<Option<Position>>(None);
+        let reader = read_loop(&mut *source, &mut transforms, batching, tx, stop, acked_rx);
+        let writer = write_loop(&name, &mut *sink, store.as_deref(), batching, rx, &metrics, checkpoint_every, status_file.as_ref(), acked_tx);
         let work = async { tokio::try_join!(reader, writer).map(|_| ()) };
         tokio::pin!(work);
         let (mut stopping, mut reader_done) = (false, false);
@@ -262,8 +264,10 @@ async fn read_loop(
     cfg: BatchConfig,
     tx: mpsc::Sender<Batch>,
     shutdown: impl Future<Output = ()> + Send,
+    mut acked: tokio::sync::watch::Receiver<Option<Position>>,
 ) -> Result<()> {
     tokio::pin!(shutdown);
+    let mut acks_open = true;
     let linger = Duration::from_millis(cfg.linger_ms);
     let mut seq = 0u64;
     let mut batch = Batch::default();
@@ -277,6 +281,18 @@ async fn read_loop(
                 return Ok(());
             }
             _ = sleep_until(deadline), if deadline.is_some() => true,
+            changed = acked.changed(), if acks_open => {
+                match changed {
+                    Ok(()) => {
+                        let p = acked.borrow_and_update().clone();
+                        if let Some(p) = p {
+                            source.acknowledged(&p);
+                        }
+                    }
+                    Err(_) => acks_open = false,
+                }
+                false
+            }
             ev = source.next() => match ev? {
                 None => {
                     send(&mut batch, &mut seq, transforms, &tx).await?;
@@ -344,6 +360,7 @@ async fn write_loop(
     metrics: &Metrics,
     checkpoint_every: Duration,
     status_file: Option<&PathBuf>,
+    acked: tokio::sync::watch::Sender<Option<Position>>,
 ) -> Result<()> {
     let mut acks = OrderedAcks::new();
     let mut pending: Option<Checkpoint> = None;
@@ -375,6 +392,7 @@ async fn write_loop(
                     metrics.committed(c.rows, c.txns, c.source_time, c.position.as_ref());
                     metrics.set_in_flight(acks.len());
                     if let Some(position) = c.position {
+                        acked.send_replace(Some(position.clone()));
                         committed = Some(position.clone());
                         pending = Some(Checkpoint { position, source_time: c.source_time, saved_at: 0 });
                     }

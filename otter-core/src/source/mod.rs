@@ -14,6 +14,12 @@ pub trait Source: Send {
     /// The next event, waiting until one is available; `Ok(None)` when the source is finished
     /// (bounded sources only). An error ends the source.
     async fn next(&mut self) -> Result<Option<Event>>;
+
+    /// The sink made every event up to `position` (one of this source's positions) durable.
+    /// Called in stream order by the pipeline; a source may use it to bound the work a restart
+    /// would redo (the MySQL snapshot hands a reader's next chunk out only after its previous
+    /// one is acknowledged). Default: ignored.
+    fn acknowledged(&mut self, _position: &Position) {}
 }
 
 /// A source not started yet: the pipeline starts it at the resume point it found (the sink's

@@ -175,6 +175,7 @@ impl MysqlSourceConfig {
 pub struct MysqlSource {
     rx: mpsc::Receiver<Result<Option<Event>>>,
     task: tokio::task::JoinHandle<()>,
+    acked: tokio::sync::watch::Sender<Option<Position>>,
 }
 
 impl Drop for MysqlSource {
@@ -213,13 +214,21 @@ impl MysqlSource {
     /// Starts capturing in the background. Failures (including preflight) arrive through
     /// [`Source::next`].
     pub fn start(config: MysqlSourceConfig, options: SourceOptions) -> MysqlSource {
+        Self::launch(config, options, false)
+    }
+
+    /// `bounded`: the consumer reports what it made durable ([`Source::acknowledged`], as a
+    /// pipeline does), so a snapshot hands a reader's next chunk out only after its previous one
+    /// was acknowledged — a restart then reads at most one chunk per reader again.
+    fn launch(config: MysqlSourceConfig, options: SourceOptions, bounded: bool) -> MysqlSource {
         let (tx, rx) = mpsc::channel(8);
+        let (acked, acked_rx) = tokio::sync::watch::channel(None);
         let task = tokio::spawn(async move {
-            if let Err(e) = run(config, options, tx.clone()).await {
+            if let Err(e) = run(config, options, tx.clone(), acked_rx, bounded).await {
                 let _ = tx.send(Err(e)).await;
             }
         });
-        MysqlSource { rx, task }
+        MysqlSource { rx, task, acked }
     }
 }
 
@@ -237,7 +246,7 @@ pub struct MysqlCapture {
 impl super::SourceStart for MysqlCapture {
     async fn start(self: Box<Self>, resume: Option<Position>) -> Result<Box<dyn Source>> {
         let MysqlCapture { config, options } = *self;
-        Ok(Box::new(MysqlSource::start(config, SourceOptions { resume, ..options })))
+        Ok(Box::new(MysqlSource::launch(config, SourceOptions { resume, ..options }, true)))
     }
 }
 
@@ -248,6 +257,10 @@ impl Source for MysqlSource {
             Some(r) => r,
             None => Err(Error::new(ErrorKind::Other, "the capture task ended unexpectedly")),
         }
+    }
+
+    fn acknowledged(&mut self, position: &Position) {
+        self.acked.send_replace(Some(position.clone()));
     }
 }
 
@@ -274,7 +287,13 @@ async fn settings(conn: &mut mysql_async::Conn, server: &ServerInfo) -> Result<S
     Ok(s)
 }
 
-async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender<Result<Option<Event>>>) -> Result<()> {
+async fn run(
+    config: MysqlSourceConfig,
+    options: SourceOptions,
+    tx: mpsc::Sender<Result<Option<Event>>>,
+    mut acked: tokio::sync::watch::Receiver<Option<Position>>,
+    bounded: bool,
+) -> Result<()> {
     config.validate()?;
     let opts = ConnectOptions::new(&config.url, &config.tls)?;
     let mut control = opts.connect().await?;
@@ -357,6 +376,7 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
             config.snapshot_readers,
             config.chunk_rows,
             Duration::from_millis(config.snapshot_chunk_ms),
+            bounded,
         )
         .with_estimate(estimate)
     });
@@ -367,7 +387,7 @@ async fn run(config: MysqlSourceConfig, options: SourceOptions, tx: mpsc::Sender
         let mut delivered = false;
         let owner = options.owner.clone().unwrap_or_else(|| options.name.clone());
         let link = Link { opts: &opts, server: &server, server_id, identity: &owner, start: &stream_start, heartbeat };
-        let end = session(link, &mut asm, &tx, &mut delivered, &mut snap, stop_after_snapshot).await;
+        let end = session(link, &mut asm, &tx, &mut delivered, &mut snap, stop_after_snapshot, &mut acked).await;
         match end {
             Ok(true) => return Ok(()), // the consumer went away, or the snapshot-only run is done
             Ok(false) => tracing::warn!(position = %asm.resume_position(), "The source ended the binlog stream; reconnecting."),
@@ -410,17 +430,20 @@ async fn session(
     delivered: &mut bool,
     snap: &mut Option<Snapshot>,
     stop_after_snapshot: bool,
+    acked: &mut tokio::sync::watch::Receiver<Option<Position>>,
 ) -> Result<bool> {
     let mut conn = BinlogConn::open(link.opts, link.server, link.server_id, Some(link.identity), link.start, link.heartbeat).await?;
     let mut parser = Parser::with_checksum(ChecksumAlg::Off);
     let mut out = Vec::new();
     let mut held: std::collections::VecDeque<Event> = std::collections::VecDeque::new();
     let mut ready: Vec<Event> = Vec::new();
+    let mut acks_open = true;
     loop {
         // Hand out what may go: held events the gate lets pass (with the chunks due before
         // them), then, when the stream is idle between transactions, the chunks due there.
         match snap.as_mut() {
             Some(s) => {
+                s.drain()?;
                 while let Some(e) = held.front() {
                     // Chunks due before it go out even while it waits (a table read whole
                     // keeps its reservation until its last piece, and its pieces need room).
@@ -454,7 +477,8 @@ async fn session(
         }
         if snap.as_mut().is_some_and(|s| s.gate().finished()) {
             let rows = snap.as_mut().map_or(0, |s| s.gate().rows_out());
-            tracing::info!(rows, "Online snapshot finished: every included table was copied.");
+            let chunks = snap.as_mut().map_or(0, |s| s.gate().chunks());
+            tracing::info!(rows, chunks, "Online snapshot finished: every included table was copied.");
             *snap = None;
             if stop_after_snapshot {
                 let _ = tx.send(Ok(None)).await;
@@ -466,6 +490,19 @@ async fn session(
             Some(s) => {
                 tokio::select! {
                     biased;
+                    changed = acked.changed(), if acks_open => {
+                        if changed.is_ok() {
+                            let p = acked.borrow_and_update().clone();
+                            if let Some(p) = p {
+                                s.gate().acknowledged(&p);
+                            }
+                        } else {
+                            // No consumer reports any more: nothing waits for it.
+                            acks_open = false;
+                            s.gate().bound_by_acks(false);
+                        }
+                        continue;
+                    }
                     m = s.recv() => {
                         match m {
                             Some(m) => s.on_msg(m)?,

@@ -129,13 +129,21 @@ pub struct Gate {
     progress: Option<Arc<SnapshotProgress>>,
     chunks: u64,
     last: Position,
-    last_begin: Option<BinlogCoord>,
+    /// Per copied table: the newest begin of a transaction handed out that changed it (a chunk
+    /// whose snapshot is not after it is stale); `all` for statements without tables.
+    touched: HashMap<(String, String), BinlogCoord>,
+    touched_all: Option<BinlogCoord>,
     seq_at: BinlogCoord,
     seq: u64,
     piece_rows: usize,
     rows_out: u64,
     /// The definitions to hand out first (taken once handed out).
     creates: Vec<Event>,
+    /// Hand a reader's chunk out only once its previous one was acknowledged.
+    bounded: bool,
+    /// Per reader: the chunk count (progress `chunks`) once its last chunk handed out; cleared
+    /// when a position at least that far is acknowledged.
+    unacked: HashMap<usize, u64>,
 }
 
 /// Where a stream event's transaction begins (`None` for progress marks, which carry no data).
@@ -182,12 +190,15 @@ impl Gate {
             progress: None,
             chunks,
             last: start,
-            last_begin: None,
+            touched: HashMap::new(),
+            touched_all: None,
             seq_at,
             seq: 0,
             piece_rows: piece_rows.max(1),
             rows_out: 0,
             creates: Vec::new(),
+            bounded: false,
+            unacked: HashMap::new(),
         };
         g.rebuild();
         g.last.snapshot = g.progress.clone();
@@ -224,6 +235,27 @@ impl Gate {
         }
     }
 
+    /// With `on`, a reader's chunk goes out only after its previous one was acknowledged
+    /// ([`Gate::acknowledged`]): a restart then reads at most one chunk per reader again.
+    pub fn bound_by_acks(&mut self, on: bool) {
+        self.bounded = on;
+        if !on {
+            self.unacked.clear();
+        }
+    }
+
+    /// The consumer made everything up to `p` durable.
+    pub fn acknowledged(&mut self, p: &Position) {
+        if let Some(s) = &p.snapshot {
+            self.unacked.retain(|_, n| *n > s.chunks);
+        }
+    }
+
+    /// Whether `c` must wait for its reader's previous chunk to be acknowledged.
+    fn waits_for_ack(&self, c: &ChunkRead) -> bool {
+        self.bounded && !c.keyless && self.unacked.contains_key(&c.reader)
+    }
+
     /// The tables to copy: `(db, table, after)` by their place.
     pub fn tables(&self) -> impl Iterator<Item = (usize, &str, &str, Option<&Vec<PortableValue>>)> {
         self.tables.iter().enumerate().map(|(i, t)| (i, t.db.as_str(), t.table.as_str(), t.after.as_ref()))
@@ -237,6 +269,11 @@ impl Gate {
     /// The progress stamped on positions now (`None` once finished).
     pub fn progress(&self) -> Option<&Arc<SnapshotProgress>> {
         self.progress.as_ref()
+    }
+
+    /// Chunks handed out whose progress was stored (earlier runs) or handed out in this run.
+    pub fn chunks(&self) -> u64 {
+        self.chunks
     }
 
     /// Snapshot rows handed out in this run.
@@ -276,13 +313,15 @@ impl Gate {
                 if c.keyless && t.abandoned.as_ref() == Some(&c.at) {
                     return Ok(());
                 }
-                if c.keyless && self.last_begin.as_ref().is_some_and(|b| c.at <= *b) {
+                let key = (t.db.clone(), t.table.clone());
+                let stale = self.touched.get(&key).into_iter().chain(self.touched_all.as_ref()).any(|b| c.at <= *b);
+                if c.keyless && stale {
                     // A table read whole cannot be read again in part: read it all again.
                     t.abandoned = Some(c.at.clone());
                     self.rereads.push(Reread { table: c.table, index: 0, range: KeyRange::default(), last: true });
                     return Ok(());
                 }
-                if self.last_begin.as_ref().is_some_and(|b| c.at <= *b) {
+                if stale {
                     tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A chunk read went stale; reading its range again.");
                     let upto = if c.last { None } else { c.range.upto.clone() };
                     self.rereads.push(Reread { table: c.table, index: c.index, range: KeyRange { after: c.range.after.clone(), upto }, last: c.last });
@@ -299,7 +338,7 @@ impl Gate {
     /// True when `e` must wait: a read is under way whose snapshot it is not part of.
     pub fn holds(&self, e: &Event) -> bool {
         match begin(e) {
-            Some(b) => self.reserved.values().any(|at| at <= b),
+            Some(b) => self.reserved.values().any(|at| at <= b) || self.pending.iter().any(|c| c.at <= *b),
             None => false,
         }
     }
@@ -310,9 +349,7 @@ impl Gate {
     pub fn pass(&mut self, mut e: Event, resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
         if let Some(b) = begin(&e).cloned() {
             self.release(&b, resolve, out)?;
-            if self.last_begin.as_ref().is_none_or(|l| b > *l) {
-                self.last_begin = Some(b);
-            }
+            self.note_touched(&e, b);
         }
         out.append(&mut self.creates);
         if let Some(p) = position_mut(&mut e) {
@@ -327,12 +364,46 @@ impl Gate {
         Ok(())
     }
 
+    /// Records that `e` (beginning at `b`) changed its tables.
+    fn note_touched(&mut self, e: &Event, b: BinlogCoord) {
+        let copied = |db: &str, t: &str, tables: &[TableState]| tables.iter().any(|s| s.db == db && s.table == t);
+        match e {
+            Event::Rows(c) => {
+                for ch in &c.changes {
+                    let key = (ch.table.db.clone(), ch.table.name.clone());
+                    if self.touched.get(&key) != Some(&b) && copied(&key.0, &key.1, &self.tables) {
+                        self.touched.insert(key, b.clone());
+                    }
+                }
+            }
+            Event::Ddl(d) if d.tables.is_empty() => self.touched_all = Some(b),
+            Event::Ddl(d) => {
+                for (db, t) in &d.tables {
+                    if copied(db, t, &self.tables) {
+                        self.touched.insert((db.clone(), t.clone()), b.clone());
+                    }
+                }
+            }
+            Event::Progress(_) => {}
+        }
+    }
+
     /// Hands out every arrived chunk whose `at` is at or before `point` (the stream is idle there,
     /// or the next transaction begins there).
     pub fn release(&mut self, point: &BinlogCoord, resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
         out.append(&mut self.creates);
-        while self.pending.first().is_some_and(|c| c.at <= *point) {
-            let c = self.pending.remove(0);
+        // In `at` order; a chunk waiting for its reader's acknowledgement stays (and holds the
+        // stream after it, see `holds`), others due here go.
+        let mut i = 0;
+        while let Some(c) = self.pending.get(i) {
+            if c.at > *point {
+                break;
+            }
+            if self.waits_for_ack(c) {
+                i += 1;
+                continue;
+            }
+            let c = self.pending.remove(i);
             self.emit(c, resolve, out)?;
         }
         Ok(())
@@ -423,6 +494,9 @@ impl Gate {
             out.push(Event::Progress(crate::change::Progress { position: after.clone(), timestamp: 0, passed_over: true }));
         }
         self.last = after;
+        if self.bounded && !c.keyless {
+            self.unacked.insert(c.reader, self.chunks);
+        }
         drop(c.permit.take());
         Ok(())
     }

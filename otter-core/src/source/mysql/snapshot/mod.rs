@@ -151,11 +151,13 @@ impl Snapshot {
         readers: usize,
         piece_rows: usize,
         chunk_time: Duration,
+        bounded: bool,
     ) -> Snapshot {
         let readers = readers.max(1);
         let (tx, rx) = mpsc::channel(readers * (copier::PERMITS + 2) + 4);
         let ctx = Arc::new(ReadCtx { opts, settings, tx, target: chunk_time, next_id: AtomicUsize::new(readers) });
         let mut gate = Gate::new(tables, chunks, start, piece_rows);
+        gate.bound_by_acks(bounded);
         gate.set_definitions(definitions);
         let queue: VecDeque<TableJob> =
             gate.tables().map(|(i, db, t, after)| TableJob { table: i, db: db.to_owned(), name: t.to_owned(), after: after.cloned() }).collect();
@@ -193,6 +195,15 @@ impl Snapshot {
     /// The next message of a reader (pending forever when none can come).
     pub async fn recv(&mut self) -> Option<Msg> {
         self.rx.recv().await
+    }
+
+    /// Takes every reader message already waiting (so a reservation is known before the events
+    /// it must hold are handed out).
+    pub fn drain(&mut self) -> Result<()> {
+        while let Ok(m) = self.rx.try_recv() {
+            self.on_msg(m)?;
+        }
+        Ok(())
     }
 
     /// Takes a reader's message; starts re-reads the gate asks for.

@@ -38,9 +38,27 @@ fn chunk(index: u64, at: u64, ids: &[i64], upto: Option<i64>, last: bool) -> Chu
     }
 }
 
+/// A binlog transaction that inserts a row into the copied table.
 fn txn(begin: u64, end: u64) -> Event {
     let meta = Arc::new(TxnMeta { gtid: None, server_id: 1, begin: coord(begin), end: Some(coord(end)), commit_ts: 1, commit_ts_micros: None, origin: None });
-    Event::Rows(TxnChunk { meta, index: 0, last: true, changes: Vec::new(), position: Some(pos(end)) })
+    let change = RowChange {
+        table: Arc::new(schema()),
+        kind: ChangeKind::Insert,
+        before: None,
+        after: Some(vec![Value::Int(99)]),
+        id: ChangeId { txn: coord(begin), row: 0 },
+    };
+    Event::Rows(TxnChunk { meta, index: 0, last: true, changes: vec![change], position: Some(pos(end)) })
+}
+
+/// The same, in another table (not copied).
+fn other_txn(begin: u64, end: u64) -> Event {
+    let Event::Rows(mut c) = txn(begin, end) else { unreachable!() };
+    let other = Arc::new(TableSchema::new("d", "other", vec![Column::new("id", SqlType::Int)], vec![0]));
+    for ch in &mut c.changes {
+        ch.table = Arc::clone(&other);
+    }
+    Event::Rows(c)
 }
 
 fn resolve() -> impl FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>> {
@@ -71,13 +89,21 @@ fn a_chunk_goes_out_between_the_transactions_around_its_snapshot() {
     g.pass(txn(200, 300), &mut resolve(), &mut out).unwrap();
     assert!(g.holds(&txn(300, 400)));
     g.on_msg(Msg::Read(Box::new(chunk(0, 300, &[1, 2, 3], Some(3), false)))).unwrap();
+    // Arrived, not handed out yet: still held; handed out right before it, it passes.
+    assert!(g.holds(&txn(300, 400)));
+    g.release(&coord(300), &mut resolve(), &mut out).unwrap();
     assert!(!g.holds(&txn(300, 400)));
     g.pass(txn(300, 400), &mut resolve(), &mut out).unwrap();
     assert_eq!(labels(&out), ["CREATE DATABASE", "CREATE TABLE", "txn@200", "snap2", "snap1", "txn@300"]);
     // Snapshot rows sit between the two transactions' ids, and only the chunk's last piece
     // carries the new progress.
-    let ids: Vec<&ChangeId> = out.iter().filter_map(|e| if let Event::Rows(c) = e { c.changes.first().map(|c| &c.id) } else { None }).collect();
-    assert!(ids.iter().all(|id| id.is_snapshot() && id.txn < coord(300) && id.txn > coord(200)), "{ids:?}");
+    let ids: Vec<&ChangeId> = out
+        .iter()
+        .filter_map(|e| if let Event::Rows(c) = e { c.changes.first().map(|c| &c.id) } else { None })
+        .filter(|id| id.is_snapshot())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|id| id.txn < coord(300) && id.txn > coord(200)), "{ids:?}");
     let after = |e: &Event| e.position().and_then(|p| p.snapshot.clone()).and_then(|s| s.tables.first().and_then(|t| t.after.clone()));
     assert_eq!(after(&out[3]), None);
     assert_eq!(after(&out[4]), Some(vec![PortableValue::Int(3)]));
@@ -104,6 +130,11 @@ fn an_idle_stream_releases_a_chunk_at_its_position_and_the_last_one_finishes() {
 fn a_stale_chunk_is_read_again_and_progress_waits_for_the_hole() {
     let mut g = gate();
     let mut out = Vec::new();
+    // A transaction of another table after the snapshot's position does not make it stale.
+    g.pass(other_txn(300, 350), &mut resolve(), &mut out).unwrap();
+    g.on_msg(Msg::Read(Box::new(chunk(0, 300, &[1, 2], Some(2), false)))).unwrap();
+    assert!(g.take_rereads().is_empty());
+    let mut g = gate();
     // A transaction at 300 went out before a chunk whose snapshot is at 300 arrived.
     g.pass(txn(300, 400), &mut resolve(), &mut out).unwrap();
     g.on_msg(Msg::Read(Box::new(chunk(0, 300, &[1, 2], Some(2), false)))).unwrap();
@@ -146,4 +177,35 @@ fn definitions_become_idempotent_statements() {
     assert_eq!(if_not_exists("CREATE TABLE `t` (a int)", "TABLE"), "CREATE TABLE IF NOT EXISTS `t` (a int)");
     assert_eq!(if_not_exists("CREATE DATABASE `d` /*!40100 x */", "DATABASE"), "CREATE DATABASE IF NOT EXISTS `d` /*!40100 x */");
     assert_eq!(if_not_exists("CREATE TABLE IF NOT EXISTS `t` (a int)", "TABLE"), "CREATE TABLE IF NOT EXISTS `t` (a int)");
+}
+
+#[test]
+fn bound_by_acks_a_readers_next_chunk_waits_for_the_previous_ones_acknowledgement() {
+    let mut g = gate();
+    g.bound_by_acks(true);
+    let mut out = Vec::new();
+    g.on_msg(Msg::Read(Box::new(chunk(0, 200, &[1], Some(1), false)))).unwrap();
+    g.release(&coord(200), &mut resolve(), &mut out).unwrap();
+    let first = out.iter().rev().find_map(|e| e.position().cloned()).unwrap();
+    // The same reader's next chunk is due but waits, and holds the stream behind it.
+    g.on_msg(Msg::Read(Box::new(chunk(1, 300, &[2], Some(2), false)))).unwrap();
+    let before = out.len();
+    g.release(&coord(300), &mut resolve(), &mut out).unwrap();
+    assert_eq!(out.len(), before, "not handed out before the acknowledgement");
+    assert!(g.holds(&txn(300, 400)));
+    assert!(!g.holds(&txn(250, 300)), "earlier transactions still pass");
+    // Another reader's chunk is not held up by it.
+    g.on_msg(Msg::Read(Box::new(ChunkRead { reader: 1, ..chunk(0, 300, &[], None, true) }))).unwrap();
+    g.release(&coord(300), &mut resolve(), &mut out).unwrap();
+    assert!(out.len() > before);
+    // An acknowledgement of a position before the first chunk changes nothing; of the first
+    // chunk's position, releases the second.
+    g.acknowledged(&pos(150));
+    let n = out.len();
+    g.release(&coord(300), &mut resolve(), &mut out).unwrap();
+    assert_eq!(out.len(), n);
+    g.acknowledged(&first);
+    g.release(&coord(300), &mut resolve(), &mut out).unwrap();
+    assert!(labels(&out[n..]).iter().any(|l| l == "snap1"), "{:?}", labels(&out[n..]));
+    assert!(!g.holds(&txn(300, 400)));
 }
