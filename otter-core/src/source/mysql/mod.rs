@@ -94,6 +94,10 @@ pub struct MysqlSourceConfig {
     /// The time one chunk read should take, milliseconds; chunk sizes adapt to it (default 300).
     #[serde(default = "default_snapshot_chunk_ms")]
     pub snapshot_chunk_ms: u64,
+    /// The most rows per second the snapshot reads, over all readers (default 0: no limit). A
+    /// limit leaves the source (and the target) more room for their own work during the copy.
+    #[serde(default)]
+    pub snapshot_max_rows_per_sec: u64,
 }
 
 fn default_snapshot_readers() -> usize {
@@ -134,6 +138,7 @@ impl MysqlSourceConfig {
             snapshot: snapshot::SnapshotMode::default(),
             snapshot_readers: default_snapshot_readers(),
             snapshot_chunk_ms: default_snapshot_chunk_ms(),
+            snapshot_max_rows_per_sec: 0,
         }
     }
 
@@ -376,6 +381,7 @@ async fn run(
             config.snapshot_readers,
             config.chunk_rows,
             Duration::from_millis(config.snapshot_chunk_ms),
+            config.snapshot_max_rows_per_sec,
             bounded,
         )
         .with_estimate(estimate)

@@ -47,6 +47,10 @@ pub struct ReadCtx {
     pub target: Duration,
     /// Reader ids for re-reads (after the regular readers').
     pub next_id: AtomicUsize,
+    /// Rows per second all readers together may read at most (0: no limit).
+    pub rows_per_sec: u64,
+    /// The moment up to which the readers' rows so far use up the rate (shared).
+    pub paced_until: Mutex<Option<Instant>>,
 }
 
 /// One table to read: its place in the gate, name, and where to resume.
@@ -90,6 +94,18 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
             let mut c = read_chunk(ctx, &mut conn, reader, &sem, &job, index, range, Some(limit)).await?;
             let elapsed = started.elapsed();
             let n = c.rows.len();
+            // A rate limit shared by all readers: these rows take rows / rate seconds of the budget.
+            if ctx.rows_per_sec > 0 {
+                let share = Duration::from_secs_f64(n as f64 / ctx.rows_per_sec as f64);
+                let until = {
+                    let mut t = ctx.paced_until.lock();
+                    let now = Instant::now();
+                    let next = t.map_or(now, |t| t.max(now)) + share;
+                    *t = Some(next);
+                    next
+                };
+                tokio::time::sleep_until(until.into()).await;
+            }
             c.last = c.keyless || n < limit;
             let last_key = c.range.upto.clone();
             if c.last {

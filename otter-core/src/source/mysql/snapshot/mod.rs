@@ -151,11 +151,20 @@ impl Snapshot {
         readers: usize,
         piece_rows: usize,
         chunk_time: Duration,
+        max_rows_per_sec: u64,
         bounded: bool,
     ) -> Snapshot {
         let readers = readers.max(1);
         let (tx, rx) = mpsc::channel(readers * (copier::PERMITS + 2) + 4);
-        let ctx = Arc::new(ReadCtx { opts, settings, tx, target: chunk_time, next_id: AtomicUsize::new(readers) });
+        let ctx = Arc::new(ReadCtx {
+            opts,
+            settings,
+            tx,
+            target: chunk_time,
+            next_id: AtomicUsize::new(readers),
+            rows_per_sec: max_rows_per_sec,
+            paced_until: Mutex::new(None),
+        });
         let mut gate = Gate::new(tables, chunks, start, piece_rows);
         gate.bound_by_acks(bounded);
         gate.set_definitions(definitions);
