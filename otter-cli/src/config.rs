@@ -11,6 +11,7 @@
 //! url = "mysql://repl:${SRC_PASSWORD}@127.0.0.1:3306"
 //! from = "latest"
 //! include = ["shop\\..*"]
+//! snapshot = "initial"                 # optional: copy the tables' rows online first (docs/SNAPSHOT.md)
 //! [pipeline.sink]                      # kind = "mysql" (otter-load) or "jsonl"
 //! kind = "mysql"
 //! url = "mysql://otter:${DST_PASSWORD}@127.0.0.1:3307"

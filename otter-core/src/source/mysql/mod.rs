@@ -224,7 +224,7 @@ impl MysqlSource {
 
     /// `bounded`: the consumer reports what it made durable ([`Source::acknowledged`], as a
     /// pipeline does), so a snapshot hands a reader's next chunk out only after its previous one
-    /// was acknowledged — a restart then reads at most one chunk per reader again.
+    /// was acknowledged — what a restart reads again stays within a few chunks per reader.
     fn launch(config: MysqlSourceConfig, options: SourceOptions, bounded: bool) -> MysqlSource {
         let (tx, rx) = mpsc::channel(8);
         let (acked, acked_rx) = tokio::sync::watch::channel(None);
