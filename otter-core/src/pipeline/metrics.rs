@@ -192,6 +192,18 @@ pub fn prometheus_text(all: &[Arc<Metrics>]) -> String {
     metric("otter_batches_in_flight", "gauge", "Batches sent to the sink and not yet acknowledged.", &|s, _| Some(s.in_flight as f64));
     metric("otter_position_file_number", "gauge", "Number of the binlog file of the committed position.", &|_, p| p.map(|p| p.coord.file_seq() as f64));
     metric("otter_position_offset", "gauge", "Byte offset of the committed position in its binlog file.", &|_, p| p.map(|p| p.coord.offset as f64));
+    metric(
+        "otter_snapshot_tables_left",
+        "gauge",
+        "Tables an online snapshot has not finished copying, as of the committed position (absent when no snapshot runs).",
+        &|_, p| p.and_then(|p| p.snapshot.as_ref()).map(|s| s.tables.len() as f64),
+    );
+    metric(
+        "otter_snapshot_rows_copied",
+        "gauge",
+        "Rows an online snapshot copied so far in the tables it has not finished, as of the committed position.",
+        &|_, p| p.and_then(|p| p.snapshot.as_ref()).map(|s| s.rows() as f64),
+    );
     metric("otter_up", "gauge", "1 while the pipeline runs, 0 when stopped or failed.", &|s, _| Some(if s.state == "running" { 1.0 } else { 0.0 }));
     out
 }
@@ -215,5 +227,25 @@ mod tests {
         let text = prometheus_text(&[a]);
         assert!(text.contains("otter_position_file_number{pipeline=\"a_to_b\"} 42"), "{text}");
         assert!(text.contains("otter_position_offset{pipeline=\"a_to_b\"} 1234"), "{text}");
+        assert!(!text.contains("otter_snapshot_tables_left{"), "no snapshot: {text}");
+    }
+
+    #[test]
+    fn a_running_snapshot_is_exported_from_the_committed_position() {
+        use crate::position::snapshot::{SnapshotProgress, TableProgress};
+        let a = Metrics::new("copy");
+        let progress = SnapshotProgress {
+            tables: vec![
+                TableProgress { db: "d".into(), table: "t".into(), after: None, rows: 1500 },
+                TableProgress { db: "d".into(), table: "u".into(), after: None, rows: 0 },
+            ],
+            chunks: 3,
+        };
+        let p = Position { coord: crate::position::BinlogCoord::new("mysql-bin.000001", 4), gtid: None, skip_rows: 0, snapshot: Some(Arc::new(progress)) };
+        a.committed(1500, 1, 2, Some(&p));
+        let text = prometheus_text(&[Arc::clone(&a)]);
+        assert!(text.contains("otter_snapshot_tables_left{pipeline=\"copy\"} 2"), "{text}");
+        assert!(text.contains("otter_snapshot_rows_copied{pipeline=\"copy\"} 1500"), "{text}");
+        assert!(a.snapshot().position.unwrap().contains("snapshot: 1500 rows copied, 2 tables to finish"));
     }
 }
