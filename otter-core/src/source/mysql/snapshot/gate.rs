@@ -133,6 +133,8 @@ pub struct Gate {
     /// whose snapshot is not after it is stale); `all` for statements without tables.
     touched: HashMap<(String, String), BinlogCoord>,
     touched_all: Option<BinlogCoord>,
+    /// The copied tables, for that lookup.
+    copied: std::collections::HashSet<(String, String)>,
     seq_at: BinlogCoord,
     seq: u64,
     piece_rows: usize,
@@ -192,6 +194,7 @@ impl Gate {
             last: start,
             touched: HashMap::new(),
             touched_all: None,
+            copied: std::collections::HashSet::new(),
             seq_at,
             seq: 0,
             piece_rows: piece_rows.max(1),
@@ -200,6 +203,7 @@ impl Gate {
             bounded: false,
             unacked: HashMap::new(),
         };
+        g.copied = g.tables.iter().map(|t| (t.db.clone(), t.table.clone())).collect();
         g.rebuild();
         g.last.snapshot = g.progress.clone();
         g
@@ -366,21 +370,26 @@ impl Gate {
 
     /// Records that `e` (beginning at `b`) changed its tables.
     fn note_touched(&mut self, e: &Event, b: BinlogCoord) {
-        let copied = |db: &str, t: &str, tables: &[TableState]| tables.iter().any(|s| s.db == db && s.table == t);
         match e {
             Event::Rows(c) => {
+                // Changes of one table come in runs sharing one schema: look each run up once.
+                let mut last: Option<&Arc<TableSchema>> = None;
                 for ch in &c.changes {
+                    if last.is_some_and(|l| Arc::ptr_eq(l, &ch.table)) {
+                        continue;
+                    }
+                    last = Some(&ch.table);
                     let key = (ch.table.db.clone(), ch.table.name.clone());
-                    if self.touched.get(&key) != Some(&b) && copied(&key.0, &key.1, &self.tables) {
+                    if self.copied.contains(&key) {
                         self.touched.insert(key, b.clone());
                     }
                 }
             }
             Event::Ddl(d) if d.tables.is_empty() => self.touched_all = Some(b),
             Event::Ddl(d) => {
-                for (db, t) in &d.tables {
-                    if copied(db, t, &self.tables) {
-                        self.touched.insert((db.clone(), t.clone()), b.clone());
+                for key in &d.tables {
+                    if self.copied.contains(key) {
+                        self.touched.insert(key.clone(), b.clone());
                     }
                 }
             }
