@@ -89,3 +89,11 @@ fn passwords_stay_out_of_messages() {
     let text = config(&format!("mysql://repl:{PASSWORD}@127.0.0.1:1\" broken"), "");
     expect_error(&text, &[], &["invalid TOML"]);
 }
+
+#[test]
+fn bad_snapshot_settings_are_named() {
+    let url = format!("mysql://repl:{PASSWORD}@127.0.0.1:1");
+    expect_error(&config(&url, "snapshot = \"initail\""), &[], &["pipeline.source.snapshot (pipeline \"a_to_b\")", "initail", "initial_only"]);
+    expect_error(&config(&url, "snapshot = \"initial\"\nsnapshot_readers = 0"), &[], &["snapshot_readers is 0", "1 to 64"]);
+    expect_error(&config(&url, "snapshot_chunk_ms = 0"), &[], &["snapshot_chunk_ms must be positive"]);
+}
