@@ -268,3 +268,24 @@ fn check_reports_missing_target_tables_and_what_the_snapshot_does() {
     let partly = check_line(&config(dir.path(), &a, &b, "never"));
     assert!(partly.contains("4 of 5") && !partly.contains("s.comp"), "{partly}");
 }
+
+#[test]
+fn the_copy_respects_its_rate_limit() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    let n = 8_000;
+    schema_and_rows(&a, n);
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), &a, &b, "initial_only");
+    let text = std::fs::read_to_string(&path).unwrap().replace("snapshot_chunk_ms = 50", "snapshot_chunk_ms = 50\nsnapshot_max_rows_per_sec = 20000");
+    std::fs::write(&path, text).unwrap();
+    let log = dir.path().join("run.log");
+    let started = Instant::now();
+    let status = spawn_run(&path, &log).wait().unwrap();
+    let took = started.elapsed();
+    assert!(status.success(), "{}", log_tail(&log, 30));
+    Wait::pair(&a, &b, Tables::Named(TABLES), 30).log(&log).run();
+    // 4 keyed tables of 8,000 rows at 20,000 rows/s: at least 1.6 s of reading budget, less the
+    // last chunk's share (a lower bound: a slow machine only makes it longer).
+    assert!(took >= Duration::from_millis(1200), "the copy took {took:?}: faster than its limit");
+}

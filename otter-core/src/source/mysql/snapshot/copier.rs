@@ -94,7 +94,20 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
             let mut c = read_chunk(ctx, &mut conn, reader, &sem, &job, index, range, Some(limit)).await?;
             let elapsed = started.elapsed();
             let n = c.rows.len();
-            // A rate limit shared by all readers: these rows take rows / rate seconds of the budget.
+            c.last = c.keyless || n < limit;
+            let last_key = c.range.upto.clone();
+            if c.last {
+                c.range.upto = None;
+            }
+            c.permit = Some(permit);
+            let bytes: usize = c.rows.iter().map(crate::mysql::chunk::row_bytes).sum::<usize>().max(1);
+            let done = c.last;
+            if ctx.tx.send(Msg::Read(Box::new(c))).await.is_err() {
+                return Ok(());
+            }
+            // A rate limit shared by all readers: these rows use rows / rate seconds of the
+            // budget. Waited for after the chunk went to the gate (its reservation must not hold
+            // the stream meanwhile), before the next read.
             if ctx.rows_per_sec > 0 {
                 let share = Duration::from_secs_f64(n as f64 / ctx.rows_per_sec as f64);
                 let until = {
@@ -105,17 +118,6 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
                     next
                 };
                 tokio::time::sleep_until(until.into()).await;
-            }
-            c.last = c.keyless || n < limit;
-            let last_key = c.range.upto.clone();
-            if c.last {
-                c.range.upto = None;
-            }
-            c.permit = Some(permit);
-            let bytes: usize = c.rows.iter().map(|r| r.len() * 24).sum::<usize>().max(1);
-            let done = c.last;
-            if ctx.tx.send(Msg::Read(Box::new(c))).await.is_err() {
-                return Ok(());
             }
             if done {
                 break;
