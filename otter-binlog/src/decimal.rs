@@ -27,15 +27,15 @@ use crate::error::{invalid, Result};
 use crate::reader::{OrTruncated, Reader};
 use crate::text::Text;
 
-/// Digits per full group.
-const DIG_PER_GROUP: u8 = 9;
+/// Digits per full group of the packed form.
+pub const DIG_PER_GROUP: u8 = 9;
 /// Largest precision MySQL allows.
 const MAX_PRECISION: u8 = 65;
 /// Largest scale MySQL allows.
 const MAX_SCALE: u8 = 30;
 
-/// Bytes used by a group of `digits` (0..=9) decimal digits.
-const fn dig2bytes(digits: u8) -> usize {
+/// Bytes used by a group of `digits` (0..=9) decimal digits in the packed form.
+pub const fn dig2bytes(digits: u8) -> usize {
     match digits {
         0 => 0,
         1 | 2 => 1,

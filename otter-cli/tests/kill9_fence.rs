@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::{config_sink, interrupt, spawn_run, Rng};
-use otter_testkit::compare::{log_tail, Tables, Wait};
+use common::{config_sink, interrupt, spawn_run, wait_equal_while_running, Rng};
+use otter_testkit::compare::log_tail;
 use otter_testkit::{Client, MariaDb, ServerConfig};
 
 const TABLES: &[&str] = &["w.sb", "w.nokey", "w.uniq"];
@@ -68,13 +68,6 @@ fn writer(client: Client, stop: Arc<AtomicBool>, big: mpsc::Sender<()>) {
     }
 }
 
-/// Waits until A and B agree on [`TABLES`]; fails at once when `running` exits.
-fn wait_equal(a: &MariaDb, b: &MariaDb, secs: u64, running: &mut Child, log: &Path) {
-    Wait::pair(a, b, Tables::Named(TABLES), secs)
-        .alive(|| running.try_wait().unwrap().map(|status| format!("otter exited ({status}) before the tables were equal")))
-        .log(log)
-        .run();
-}
 
 /// The last lines of a log.
 fn tail(log: &Path) -> String {
@@ -148,7 +141,7 @@ fn kill9_with_immediate_restarts_applies_nothing_twice() {
     assert!(aimed >= 3, "only {aimed} of 5 kills met an apply in flight");
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
-    wait_equal(&a, &b, 180, &mut otter, &log);
+    wait_equal_while_running(&a, &b, TABLES, 180, &mut otter, &log);
     assert!(interrupt(otter).success(), "{}", tail(&log));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!text.contains("Duplicate entry"), "a row was applied twice:\n{}", tail(&log));
@@ -201,7 +194,7 @@ fn a_frozen_instance_is_taken_over_and_its_writes_rejected() {
     assert!(text1.contains("was taken over on the target by") && text1.contains("(epoch 2)") && text1.contains("rolled back"), "{}", tail(&log1));
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
-    wait_equal(&a, &b, 180, &mut second, &log2);
+    wait_equal_while_running(&a, &b, TABLES, 180, &mut second, &log2);
     // The lease (and its lock) followed the pipeline: a third instance is refused, naming the
     // second one, not the first.
     let dir3 = tempfile::tempdir().unwrap();

@@ -9,12 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{interrupt, spawn_run, Rng};
+use common::{interrupt, spawn_run, wait_equal_while_running, Rng};
 use otter_testkit::compare::{log_tail, Tables, Wait};
 use otter_testkit::{Client, MariaDb, ServerConfig};
 
@@ -124,12 +123,6 @@ fn config(dir: &Path, a: &MariaDb, b: &MariaDb, mode: &str) -> PathBuf {
     path
 }
 
-fn wait_equal(a: &MariaDb, b: &MariaDb, secs: u64, running: &mut Child, log: &Path) {
-    Wait::pair(a, b, Tables::Named(TABLES), secs)
-        .alive(|| running.try_wait().unwrap().map(|status| format!("otter exited ({status}) before the tables were equal")))
-        .log(log)
-        .run();
-}
 
 fn log_text(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
@@ -192,7 +185,7 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
     }
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
-    wait_equal(&a, &b, 180, &mut otter, &log);
+    wait_equal_while_running(&a, &b, TABLES, 180, &mut otter, &log);
     assert!(interrupt(otter).success(), "{}", log_tail(&log, 40));
     let text = log_text(&log);
     assert_eq!(text.matches("Resuming the online snapshot").count(), kills, "every restart resumes the copy:\n{}", log_tail(&log, 60));

@@ -142,6 +142,14 @@ pub fn interrupt(mut child: Child) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
+/// Waits until A and B agree on `tables` while `running` runs: fails at once when it exits.
+pub fn wait_equal_while_running(a: &MariaDb, b: &MariaDb, tables: &[&str], secs: u64, running: &mut Child, log: &Path) {
+    Wait::pair(a, b, Tables::Named(tables), secs)
+        .alive(|| running.try_wait().unwrap().map(|status| format!("otter exited ({status}) before the tables were equal")))
+        .log(log)
+        .run();
+}
+
 /// Waits until A and B agree on every table (row count and `CHECKSUM TABLE`); panics with the
 /// tables that differ and the log otherwise.
 pub fn wait_equal(a: &MariaDb, b: &MariaDb, secs: u64, log: &Path) {

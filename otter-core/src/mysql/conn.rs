@@ -224,6 +224,31 @@ pub fn server_code(e: &mysql_async::Error) -> Option<u16> {
     }
 }
 
+/// `SHOW CREATE TABLE db.table`; `None` when the table (or its database) does not exist. The
+/// driver's error is returned as is, for the caller to translate in its own terms.
+pub async fn show_create_table(conn: &mut Conn, db: &str, table: &str) -> std::result::Result<Option<String>, mysql_async::Error> {
+    let sql = format!("SHOW CREATE TABLE {}.{}", super::quote::ident(db), super::quote::ident(table));
+    match conn.query_first::<(String, String), _>(sql).await {
+        Ok(row) => Ok(row.map(|(_, ddl)| ddl)),
+        Err(e) if matches!(server_code(&e), Some(NO_SUCH_TABLE | BAD_DB)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `SHOW CREATE DATABASE db`; `None` when it does not exist.
+pub async fn show_create_database(conn: &mut Conn, db: &str) -> std::result::Result<Option<String>, mysql_async::Error> {
+    match conn.query_first::<(String, String), _>(format!("SHOW CREATE DATABASE {}", super::quote::ident(db))).await {
+        Ok(row) => Ok(row.map(|(_, ddl)| ddl)),
+        Err(e) if server_code(&e) == Some(BAD_DB) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// ER_NO_SUCH_TABLE.
+const NO_SUCH_TABLE: u16 = 1146;
+/// ER_BAD_DB_ERROR.
+const BAD_DB: u16 = 1049;
+
 /// Runs a query returning one string column per row.
 pub async fn query_strings(conn: &mut Conn, sql: &str) -> Result<Vec<String>> {
     conn.query::<Option<String>, _>(sql)

@@ -13,17 +13,11 @@ use otter_binlog::Reader;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Digits per full group of the packed form.
-const GROUP: usize = 9;
+const GROUP: usize = otter_binlog::decimal::DIG_PER_GROUP as usize;
 
-/// Bytes taken by a group of `digits` (0..=9) digits.
+/// Bytes taken by a group of `digits` (0..=9) digits (the binlog decoder's rule).
 fn group_bytes(digits: usize) -> usize {
-    match digits {
-        0 => 0,
-        1 | 2 => 1,
-        3 | 4 => 2,
-        5 | 6 => 3,
-        _ => 4,
-    }
+    otter_binlog::decimal::dig2bytes(u8::try_from(digits).unwrap_or(u8::MAX))
 }
 
 /// The canonical text of `d` (see the module invariants).

@@ -98,7 +98,11 @@ impl ChunkReader {
 
     /// One row of the server's answer, decoded.
     pub fn decode_row(&self, w: WireRow) -> Result<Row> {
-        let values = w.unwrap();
+        let values: Vec<mysql_async::Value> = w
+            .unwrap_raw()
+            .into_iter()
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::internal(format!("a row of {}.{} lost a value before it was decoded", self.schema.db, self.schema.name)))?;
         if values.len() != self.schema.columns.len() {
             return Err(Error::new(
                 ErrorKind::SchemaMismatch,

@@ -472,11 +472,8 @@ async fn session(
             }
             None => ready.extend(held.drain(..)),
         }
-        for e in ready.drain(..) {
-            if tx.send(Ok(Some(e))).await.is_err() {
-                return Ok(true);
-            }
-            *delivered = true;
+        if !hand_out(tx, &mut ready, delivered).await {
+            return Ok(true);
         }
         if let Some(s) = snap.as_mut() {
             s.report(Duration::from_secs(10));
@@ -536,6 +533,24 @@ async fn session(
                 }
             }
         }
-        held.extend(out.drain(..));
+        if snap.is_none() {
+            // No snapshot: straight out, as the stream has always gone.
+            if !hand_out(tx, &mut out, delivered).await {
+                return Ok(true);
+            }
+        } else {
+            held.extend(out.drain(..));
+        }
     }
+}
+
+/// Sends `events` (drained) to the consumer; false when it is gone.
+async fn hand_out(tx: &mpsc::Sender<Result<Option<Event>>>, events: &mut Vec<Event>, delivered: &mut bool) -> bool {
+    for e in events.drain(..) {
+        if tx.send(Ok(Some(e))).await.is_err() {
+            return false;
+        }
+        *delivered = true;
+    }
+    true
 }

@@ -23,8 +23,7 @@ use mysql_async::Conn;
 use otter_binlog::column::Kind;
 use otter_binlog::{TableMap, Value};
 
-use crate::mysql::conn::{translate, ConnectOptions};
-use crate::mysql::quote::ident;
+use crate::mysql::conn::{show_create_table, translate, ConnectOptions};
 use crate::change::Row;
 use crate::error::{Error, ErrorKind, Result};
 use crate::table_filter::TableFilter;
@@ -71,12 +70,8 @@ impl LiveSchema {
 
     /// `SHOW CREATE TABLE`, or `None` when the table does not exist (any more).
     pub async fn show_create(&mut self, db: &str, table: &str) -> Result<Option<String>> {
-        let sql = format!("SHOW CREATE TABLE {}.{}", ident(db), ident(table));
-        let res: std::result::Result<Option<(String, String)>, _> = self.conn().await?.query_first(sql).await;
-        match res {
-            Ok(row) => Ok(row.map(|(_, ddl)| ddl)),
-            // ER_NO_SUCH_TABLE, ER_BAD_DB_ERROR
-            Err(mysql_async::Error::Server(s)) if s.code == 1146 || s.code == 1049 => Ok(None),
+        match show_create_table(self.conn().await?, db, table).await {
+            Ok(ddl) => Ok(ddl),
             Err(e) => {
                 self.conn = None;
                 Err(translate(e, "reading the table definition from the source"))

@@ -24,16 +24,13 @@ use super::gate::{ChunkRead, Msg, Reread};
 use crate::change::portable::PortableValue;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mysql::chunk::{begin_snapshot, end_snapshot, prepare_session, ChunkReader, KeyRange};
-use crate::mysql::conn::{server_code, translate, ConnectOptions};
-use crate::mysql::quote::ident;
+use crate::mysql::conn::{show_create_table, translate, ConnectOptions};
 use crate::schema::Settings;
 use crate::source::mysql::tables::parse_create;
 
 /// Chunks a reader may hold before the gate hands them out.
 pub const PERMITS: usize = 2;
 
-/// ER_NO_SUCH_TABLE.
-const NO_SUCH_TABLE: u16 = 1146;
 
 /// What every reader shares.
 pub struct ReadCtx {
@@ -155,14 +152,6 @@ async fn connect(ctx: &ReadCtx) -> Result<Conn> {
     Ok(c)
 }
 
-async fn show_create(conn: &mut Conn, db: &str, table: &str) -> std::result::Result<Option<String>, mysql_async::Error> {
-    match conn.query_first::<(String, String), _>(format!("SHOW CREATE TABLE {}.{}", ident(db), ident(table))).await {
-        Ok(r) => Ok(r.map(|(_, t)| t)),
-        Err(e) if server_code(&e) == Some(NO_SUCH_TABLE) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Reads `range` of the job's table at a fresh snapshot, retrying what can be retried. The
 /// chunk's `range.upto` is the last key read (or the range's own bound when nothing was read).
 #[allow(clippy::too_many_arguments)]
@@ -236,7 +225,7 @@ async fn attempt(
     // the rows and this definition both belong to the snapshot's position. (DDL is not
     // versioned: an instant ALTER finished after the snapshot opened would otherwise show its
     // new columns in the old snapshot's rows.)
-    let create = show_create(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
+    let create = show_create_table(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
     let at = begin_snapshot(conn).await?;
     if ctx.tx.send(Msg::Reserved { reader, at: at.clone() }).await.is_err() {
         return Err(Error::new(ErrorKind::Other, "the capture stopped"));
@@ -258,7 +247,7 @@ async fn attempt(
     }
     let reader_of = ChunkReader::new(Arc::new(schema.clone()))?;
     let rows = reader_of.read(conn, range, limit).await?;
-    let again = show_create(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
+    let again = show_create_table(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
     if again.as_deref() != Some(create.as_str()) {
         return Ok(None);
     }
@@ -339,7 +328,7 @@ async fn keyless(
             }
         }
     }
-    let again = show_create(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
+    let again = show_create_table(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
     if again.as_deref() != Some(create.as_str()) {
         return Ok(None);
     }

@@ -165,6 +165,21 @@ fn position_mut(e: &mut Event) -> Option<&mut Position> {
     }
 }
 
+/// A statement the snapshot makes (`DdlEvent::snapshot`), run in database `db` at `position`.
+fn statement_event(meta: &TxnMeta, db: &str, statement: String, tables: Vec<(String, String)>, position: &Position) -> Event {
+    Event::Ddl(DdlEvent {
+        meta: meta.clone(),
+        schema: db.to_owned(),
+        statement,
+        sql_mode: Default::default(),
+        collation_server: None,
+        time_zone: None,
+        tables,
+        position: position.clone(),
+        snapshot: true,
+    })
+}
+
 /// `CREATE TABLE x` → `CREATE TABLE IF NOT EXISTS x` (same for databases).
 fn if_not_exists(stmt: &str, what: &str) -> String {
     let head = format!("CREATE {what} ");
@@ -215,19 +230,7 @@ impl Gate {
         let meta = self.meta(&self.last.coord.clone());
         let mut seen_db = std::collections::HashSet::new();
         for (db, table, create_db, create_table) in defs {
-            let ddl = |statement: String, tables: Vec<(String, String)>| {
-                Event::Ddl(DdlEvent {
-                    meta: (*meta).clone(),
-                    schema: db.clone(),
-                    statement,
-                    sql_mode: Default::default(),
-                    collation_server: None,
-                    time_zone: None,
-                    tables,
-                    position: self.last.clone(),
-                    snapshot: true,
-                })
-            };
+            let ddl = |statement: String, tables: Vec<(String, String)>| statement_event(&meta, &db, statement, tables, &self.last);
             if let Some(c) = create_db {
                 if seen_db.insert(db.clone()) {
                     self.creates.push(ddl(if_not_exists(&c, "DATABASE"), Vec::new()));
@@ -447,17 +450,9 @@ impl Gate {
             t.next = 0;
             t.rows = 0;
             t.ahead.clear();
-            out.push(Event::Ddl(DdlEvent {
-                meta: (*meta).clone(),
-                schema: c.schema.db.clone(),
-                statement: format!("TRUNCATE TABLE {}", crate::mysql::quote::ident(&c.schema.name)),
-                sql_mode: Default::default(),
-                collation_server: None,
-                time_zone: None,
-                tables: vec![(c.schema.db.clone(), c.schema.name.clone())],
-                position: self.last.clone(),
-                snapshot: true,
-            }));
+            let statement = format!("TRUNCATE TABLE {}", crate::mysql::quote::ident(&c.schema.name));
+            let tables = vec![(c.schema.db.clone(), c.schema.name.clone())];
+            out.push(statement_event(&meta, &c.schema.db, statement, tables, &self.last));
         }
         // The frontier moves over this chunk once every earlier one of the table is out.
         let n = c.rows.len() as u64;

@@ -37,8 +37,7 @@ use tokio::sync::mpsc;
 use self::copier::{ReadCtx, TableJob};
 use self::gate::{Gate, Msg};
 use crate::error::{Error, Result};
-use crate::mysql::conn::{translate, ConnectOptions};
-use crate::mysql::quote::ident;
+use crate::mysql::conn::{show_create_database, show_create_table, translate, ConnectOptions};
 use crate::position::snapshot::TableProgress;
 use crate::position::Position;
 use crate::schema::Settings;
@@ -81,16 +80,8 @@ pub async fn definitions(opts: &ConnectOptions, tables: &[TableProgress]) -> Res
     let mut out = Vec::with_capacity(tables.len());
     for t in tables {
         let what = format!("reading the definition of {}.{}", t.db, t.table);
-        let table = match conn.query_first::<(String, String), _>(format!("SHOW CREATE TABLE {}.{}", ident(&t.db), ident(&t.table))).await {
-            Ok(r) => r.map(|(_, c)| c),
-            Err(e) if crate::mysql::conn::server_code(&e) == Some(1146) => None,
-            Err(e) => return Err(translate(e, &what)),
-        };
-        let db = match conn.query_first::<(String, String), _>(format!("SHOW CREATE DATABASE {}", ident(&t.db))).await {
-            Ok(r) => r.map(|(_, c)| c),
-            Err(e) if crate::mysql::conn::server_code(&e) == Some(1049) => None,
-            Err(e) => return Err(translate(e, &what)),
-        };
+        let table = show_create_table(&mut conn, &t.db, &t.table).await.map_err(|e| translate(e, &what))?;
+        let db = show_create_database(&mut conn, &t.db).await.map_err(|e| translate(e, &what))?;
         out.push((t.db.clone(), t.table.clone(), db, table));
     }
     Ok(out)
