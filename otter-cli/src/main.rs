@@ -8,6 +8,7 @@
 mod check;
 mod config;
 mod dump;
+mod resync;
 mod run;
 mod signals;
 mod status;
@@ -59,6 +60,14 @@ enum Command {
     Check(check::CheckArgs),
     /// Show each pipeline's committed position, lag and rows/s (from its state directory).
     Status(status::StatusArgs),
+    /// Copy a table again (whole, the rows of --where, or --keys) through a running pipeline.
+    ///
+    /// Writes a request into `otter.resync_request` on the pipeline's source (the pipeline meets
+    /// it in the binlog, in order with live changes), then waits until the copy is applied: rows
+    /// the source has replace the target's, rows of a re-copied range that the source no longer
+    /// has are deleted on the target. Exit 0 when applied (or written, with --no-wait), 2 for a
+    /// wrong request (nothing written).
+    Resync(resync::ResyncArgs),
 }
 
 /// Exit code for an error: 2 for bad input or configuration, 1 for runtime failures.
@@ -100,6 +109,10 @@ fn main() {
         Command::Check(args) => {
             init_logging("warn");
             run_async(check::run(args), "otter check")
+        }
+        Command::Resync(args) => {
+            init_logging("warn");
+            run_async(resync::run(args), "otter resync")
         }
         Command::Status(args) => match status::run(args) {
             Ok(()) => 0,

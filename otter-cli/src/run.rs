@@ -105,7 +105,7 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut sto
         SinkConfig::Jsonl(_) => None,
     };
     let marks = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default();
-    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume: None, name: identity, skip_preflight: false, owner, marks };
+    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume: None, name: identity, skip_preflight: false, owner, marks, pipeline: p.name.clone() };
     let config = p.source.clone();
     let chain = otter_core::transform::build_all(&p.transforms)?;
     // The pipeline finds its resume point (taking the target for a MySQL sink) and starts the

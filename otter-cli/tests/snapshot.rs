@@ -7,134 +7,17 @@
 //! show no lock taken, and the copy must have resumed rather than restarted.
 
 mod common;
+mod snapshot_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{interrupt, spawn_run, wait_equal_while_running, Rng};
 use otter_testkit::compare::{log_tail, Tables, Wait};
-use otter_testkit::{Client, MariaDb, ServerConfig};
-
-const TABLES: &[&str] = &["s.comp", "s.ci", "s.uniq", "s.wide", "s.nokey"];
-
-/// Rows per table before the copy (more with `OTTER_SNAPSHOT_ROWS`).
-fn rows() -> u64 {
-    std::env::var("OTTER_SNAPSHOT_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000)
-}
-
-fn schema_and_rows(a: &MariaDb, n: u64) {
-    a.sql(
-        "CREATE DATABASE s;
-         CREATE TABLE s.comp (a INT NOT NULL, b VARCHAR(20) NOT NULL, v INT, PRIMARY KEY (a, b));
-         CREATE TABLE s.ci (k VARCHAR(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, v INT) ;
-         CREATE TABLE s.uniq (u INT NOT NULL, v VARCHAR(20), UNIQUE KEY (u));
-         CREATE TABLE s.nokey (a INT, b VARCHAR(20));
-         CREATE TABLE s.wide (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, d DECIMAL(12,2), f DOUBLE, dt DATETIME(6), ts TIMESTAMP(3) NULL,
-                              j JSON, bl BLOB, e ENUM('x','y','z'), st SET('p','q'), bt BIT(5), y YEAR, tm TIME(2), dd DATE, txt TEXT, ti TINYINT)",
-    )
-    .unwrap();
-    let step = 2_000;
-    let mut i = 0;
-    while i < n {
-        let end = (i + step).min(n);
-        let comp: Vec<String> = (i..end).map(|k| format!("({}, 'b{}', {k})", k / 3, k % 3)).collect();
-        // Mixed case, so the collation's order differs from byte order.
-        let ci: Vec<String> = (i..end).map(|k| format!("('{}key{k:07}', {k})", if k % 2 == 0 { "A" } else { "a" })).collect();
-        let uniq: Vec<String> = (i..end).map(|k| format!("({}, 'u{k}')", k * 2)).collect();
-        let nokey: Vec<String> = (i..end).filter(|k| k % 3 == 0).map(|k| format!("({}, 'n{k}')", k % 101)).collect();
-        let wide: Vec<String> = (i..end)
-            .map(|k| {
-                format!(
-                    "({k}, {}.{:02}, {}.5, '2026-01-02 03:04:05.{:06}', '2026-03-04 05:06:07.123', '{{\"k\": {k}}}', x'00ff{:04x}', '{}', 'p,q', b'101', 2026, '-01:02:03.45', '2026-12-06', 'text {k}', {})",
-                    k % 100000,
-                    k % 100,
-                    k,
-                    k % 1000000,
-                    k % 65536,
-                    ["x", "y", "z"][(k % 3) as usize],
-                    (k % 200) as i64 - 100
-                )
-            })
-            .collect();
-        a.sql(&format!(
-            "INSERT INTO s.comp VALUES {}; INSERT INTO s.ci VALUES {}; INSERT INTO s.uniq VALUES {}; INSERT INTO s.wide VALUES {}; \
-             INSERT INTO s.nokey VALUES {}",
-            comp.join(","),
-            ci.join(","),
-            uniq.join(","),
-            wide.join(","),
-            nokey.join(",")
-        ))
-        .unwrap();
-        i = end;
-    }
-}
-
-/// Changes rows all over every table until `stop` (about a few hundred transactions a second).
-fn writer(client: Client, n: u64, stop: Arc<AtomicBool>) {
-    let mut rng = Rng(0x5a5a);
-    let mut i = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        i += 1;
-        let k = rng.below(n + n / 10);
-        let sql = match rng.below(9) {
-            0 => format!("UPDATE s.comp SET v = v + 1 WHERE a = {}", k / 3),
-            1 => format!("DELETE FROM s.comp WHERE a = {} AND b = 'b{}'", k / 3, k % 3),
-            2 => format!("INSERT INTO s.comp VALUES ({}, 'n{i}', {i})", k / 3),
-            // A case change of the key: the same key under the collation.
-            3 => format!("UPDATE s.ci SET k = UPPER(k), v = {i} WHERE k = 'akey{k:07}'"),
-            4 => format!("DELETE FROM s.ci WHERE k = 'Akey{k:07}'"),
-            5 => format!("INSERT INTO s.ci VALUES ('zz{i}', {i}) ON DUPLICATE KEY UPDATE v = v + 1"),
-            6 => format!("UPDATE s.uniq SET v = 'w{i}' WHERE u = {}", k * 2),
-            7 => format!("REPLACE INTO s.uniq VALUES ({}, 'r{i}')", k * 2 + 1),
-            _ => format!("UPDATE s.wide SET d = d + 1, txt = CONCAT(txt, '.'), dt = NOW(6) WHERE id = {k}"),
-        };
-        client.sql(&format!("BEGIN; {sql}; COMMIT")).unwrap();
-        if i.is_multiple_of(97) {
-            client.sql(&format!("DELETE FROM s.wide WHERE id = {}", rng.below(n))).unwrap();
-        }
-        if i.is_multiple_of(5) {
-            let sql = if rng.below(2) == 0 {
-                format!("INSERT INTO s.nokey VALUES ({}, 'w{i}'), ({}, 'w{i}')", rng.below(101), rng.below(101))
-            } else {
-                format!("DELETE FROM s.nokey WHERE a = {} LIMIT 2", rng.below(101))
-            };
-            client.sql(&sql).unwrap();
-        }
-    }
-}
-
-fn config(dir: &Path, a: &MariaDb, b: &MariaDb, mode: &str) -> PathBuf {
-    let text = format!(
-        "state_dir = \"{}\"\n\
-         [[pipeline]]\nname = \"snap\"\n\
-         [pipeline.source]\nurl = \"{}\"\ninclude = [\"s\\\\..*\"]\nheartbeat_secs = 1\nmax_reconnect_backoff_secs = 1\n\
-         snapshot = \"{mode}\"\nsnapshot_readers = 2\nsnapshot_chunk_ms = 50\n\
-         [pipeline.sink]\nkind = \"mysql\"\nurl = \"{}\"\nworkers = 2\nmax_retry_backoff_secs = 1\n\
-         [pipeline.batch]\nlinger_ms = 20\n",
-        dir.join("state").display(),
-        a.url(),
-        b.url(),
-    );
-    let path = dir.join("pipe.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-
-fn log_text(log: &Path) -> String {
-    std::fs::read_to_string(log).unwrap_or_default()
-}
-
-/// Rows the target has in the copied tables (what the copy got to).
-fn target_rows(b: &MariaDb) -> u64 {
-    TABLES
-        .iter()
-        .map(|t| b.value(&format!("SELECT COUNT(*) FROM {t}")).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0))
-        .sum()
-}
+use otter_testkit::{MariaDb, ServerConfig};
+use snapshot_support::{config, log_text, rows, schema_and_rows, target_rows, writer, TABLES};
 
 #[test]
 fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks() {

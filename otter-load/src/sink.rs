@@ -310,7 +310,9 @@ impl<T: Target> ApplySink<T> {
             tracing::info!(statement = %ddl.statement, "DDL already applied before the restart; skipping.");
             return Ok(());
         }
-        if !self.cfg.apply_ddl {
+        // A re-sync's purge is a row change (the target's rows a re-copied range no longer has).
+        let purge = ddl.snapshot && otter_core::source::mysql::snapshot::resync::is_purge(&ddl.statement);
+        if !self.cfg.apply_ddl && !purge {
             tracing::info!(statement = %ddl.statement, "Not applying DDL (apply_ddl = false).");
             return Ok(());
         }
@@ -321,6 +323,10 @@ impl<T: Target> ApplySink<T> {
             .await
             .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
         wait_all(vec![rx]).await?;
+        if purge {
+            self.advance(&ddl.position);
+            return Ok(());
+        }
         self.target.forget();
         self.last_ddl = Some(ddl.position.clone());
         // Everything before the DDL is applied everywhere: it is a safe resume point.

@@ -236,8 +236,8 @@ mod tests {
         let a = Metrics::new("copy");
         let progress = SnapshotProgress {
             tables: vec![
-                TableProgress { db: "d".into(), table: "t".into(), after: None, rows: 1500 },
-                TableProgress { db: "d".into(), table: "u".into(), after: None, rows: 0 },
+                TableProgress { rows: 1500, ..TableProgress::new("d", "t") },
+                TableProgress::new("d", "u"),
             ],
             chunks: 3,
         };

@@ -37,6 +37,16 @@ pub struct TableProgress {
     /// Rows copied so far.
     #[serde(default)]
     pub rows: u64,
+    /// The re-sync request this copy serves (`None`: the initial snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<u64>,
+}
+
+impl TableProgress {
+    /// `db.table`, nothing copied yet, for the initial snapshot.
+    pub fn new(db: impl Into<String>, table: impl Into<String>) -> TableProgress {
+        TableProgress { db: db.into(), table: table.into(), after: None, rows: 0, request: None }
+    }
 }
 
 impl SnapshotProgress {
@@ -59,8 +69,8 @@ mod tests {
     fn progress_round_trips_through_json() {
         let p = SnapshotProgress {
             tables: vec![
-                TableProgress { db: "shop".into(), table: "a.b".into(), after: Some(vec![PortableValue::Int(7), PortableValue::Bytes(b"K".to_vec())]), rows: 10 },
-                TableProgress { db: "shop".into(), table: "c".into(), after: None, rows: 0 },
+                TableProgress { db: "shop".into(), table: "a.b".into(), after: Some(vec![PortableValue::Int(7), PortableValue::Bytes(b"K".to_vec())]), rows: 10, request: None },
+                TableProgress { request: Some(4), ..TableProgress::new("shop", "c") },
             ],
             chunks: 3,
         };

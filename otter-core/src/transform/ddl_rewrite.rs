@@ -7,7 +7,8 @@
 //! - `TRUNCATE t`; `CREATE TABLE a LIKE b` and `CREATE TABLE a (LIKE b)`;
 //! - `REFERENCES t` (foreign keys);
 //! - `ON t` of `CREATE [UNIQUE|FULLTEXT|SPATIAL] INDEX i ON t` and `DROP INDEX i ON t`;
-//! - `ALTER TABLE a RENAME [TO|AS] b`.
+//! - `ALTER TABLE a RENAME [TO|AS] b`;
+//! - `DELETE FROM t` (a re-sync's purge, see `source::mysql::snapshot::resync`).
 //!
 //! What is left alone: names inside strings and comments (executable comments `/*!...*/` are
 //! read as SQL, like the server does), column and index names, names in `SELECT` parts
@@ -43,6 +44,7 @@ enum Stmt {
     Index,
     Alter,
     Truncate,
+    Delete,
     Other,
 }
 
@@ -52,6 +54,7 @@ fn statement_kind(toks: &[Token]) -> Stmt {
         "RENAME" if matches!(w(1).as_str(), "TABLE" | "TABLES") => Stmt::RenameTable,
         "ALTER" => Stmt::Alter,
         "TRUNCATE" => Stmt::Truncate,
+        "DELETE" => Stmt::Delete,
         "DROP" => {
             let i = if w(1) == "TEMPORARY" { 2 } else { 1 };
             match w(i).as_str() {
@@ -133,6 +136,8 @@ pub(crate) fn table_refs(sql: &str) -> Option<Vec<TableRef>> {
             Some(i + 1)
         } else if i == 0 && stmt == Stmt::Truncate && word(&toks, 1) != "TABLE" {
             Some(1)
+        } else if i == 1 && stmt == Stmt::Delete && t.is_kw("FROM") {
+            Some(2)
         } else if stmt == Stmt::Alter && t.is_kw("RENAME") {
             match word(&toks, i + 1).as_str() {
                 "TO" | "AS" => Some(i + 2),
@@ -214,6 +219,7 @@ mod tests {
         assert_eq!(names("DROP INDEX i ON db.t"), ["db.t"]);
         assert_eq!(names("TRUNCATE t"), ["t"]);
         assert_eq!(names("TRUNCATE TABLE t"), ["t"]);
+        assert_eq!(names("DELETE FROM `s`.`t` WHERE (a) NOT IN ((1)) AND (b IN (SELECT x FROM u))"), ["s.t"]);
         assert_eq!(names("CREATE TABLE a SELECT * FROM b"), ["a"]);
         assert_eq!(names("/*!40000 ALTER TABLE `t` DISABLE KEYS */"), ["t"]);
         assert_eq!(names("CREATE DATABASE shop"), Vec::<String>::new());

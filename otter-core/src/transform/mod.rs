@@ -87,6 +87,21 @@ pub fn target_name(configs: &[TransformConfig], db: &str, table: &str) -> Result
     Ok(Route::from_configs(&routes)?.target(db, table)?.unwrap_or_else(|| (db.to_owned(), table.to_owned())))
 }
 
+/// The `columns` transforms of `configs` that rename or leave out columns of `db.table` (their
+/// `table` patterns): statements written in the source's column names (a re-sync's purge) do
+/// not fit such a target table.
+pub fn column_changes(configs: &[TransformConfig], db: &str, table: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for c in configs {
+        if let TransformConfig::Columns(cc) = c {
+            if TablePattern::new(&cc.table, cc.wildcard)?.is_match(db, table) {
+                out.push(cc.table.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One `[[pipeline.transform]]` table, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -18,18 +18,41 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::mysql::quote::ident;
 use crate::schema::{Column, SqlType};
 
-/// The placeholder expression a bound of `column` is compared through.
-fn placeholder(column: &Column) -> String {
+/// The expression a bound of `column` is compared through, around `arg` (a `?` placeholder or
+/// a literal).
+fn placeholder(column: &Column, arg: &str) -> String {
     match &column.sql_type {
-        SqlType::Decimal { precision, scale } => format!("CAST(? AS DECIMAL({precision},{scale}))"),
-        SqlType::Inet4 => "CAST(CAST(? AS BINARY) AS INET4)".into(),
-        SqlType::Inet6 => "CAST(CAST(? AS BINARY) AS INET6)".into(),
-        SqlType::Uuid => "CAST(CAST(? AS BINARY) AS UUID)".into(),
+        SqlType::Decimal { precision, scale } => format!("CAST({arg} AS DECIMAL({precision},{scale}))"),
+        SqlType::Inet4 => format!("CAST(CAST({arg} AS BINARY) AS INET4)"),
+        SqlType::Inet6 => format!("CAST(CAST({arg} AS BINARY) AS INET6)"),
+        SqlType::Uuid => format!("CAST(CAST({arg} AS BINARY) AS UUID)"),
         t if t.is_text() && !matches!(t, SqlType::Enum(_) | SqlType::Set(_)) => match (&column.charset, &column.collation) {
-            (Some(cs), Some(co)) if valid_name(cs) && valid_name(co) => format!("CAST(CAST(? AS BINARY) AS CHAR CHARACTER SET {cs}) COLLATE {co}"),
-            _ => "?".into(),
+            (Some(cs), Some(co)) if valid_name(cs) && valid_name(co) => format!("CAST(CAST({arg} AS BINARY) AS CHAR CHARACTER SET {cs}) COLLATE {co}"),
+            _ => arg.to_owned(),
         },
-        _ => "?".into(),
+        _ => arg.to_owned(),
+    }
+}
+
+/// Where the values of a predicate go: bound parameters (pushed in placeholder order), or
+/// literals written into the text ([`crate::mysql::quote::push_value`]) for a statement that is
+/// carried as text (a re-sync's purge on the target).
+pub enum Binds<'a> {
+    /// `?` placeholders; the values pushed here.
+    Params(&'a mut Vec<Wire>),
+    /// Literals in the text.
+    Inline,
+}
+
+impl Binds<'_> {
+    fn bind(&mut self, column: &Column, w: Wire) -> String {
+        match self {
+            Binds::Params(p) => {
+                p.push(w);
+                placeholder(column, "?")
+            }
+            Binds::Inline => placeholder(column, &crate::mysql::quote::value(&w)),
+        }
     }
 }
 
@@ -41,16 +64,17 @@ fn valid_name(s: &str) -> bool {
 /// `cols > bound` (strictly after) or `cols <= bound` (up to and including), lexicographically;
 /// pushes the parameters in placeholder order.
 pub fn compare(columns: &[&Column], bound: &[PortableValue], after: bool, params: &mut Vec<Wire>) -> Result<String> {
-    if columns.len() != bound.len() || columns.is_empty() {
-        return Err(Error::new(ErrorKind::State, format!("a key bound has {} values for {} key columns", bound.len(), columns.len())));
-    }
-    let wires: Vec<Wire> = columns.iter().zip(bound).map(|(c, v)| wire(c, v)).collect::<Result<_>>()?;
+    compare_with(columns, bound, after, &mut Binds::Params(params))
+}
+
+/// [`compare`] with the values going to `binds`.
+pub fn compare_with(columns: &[&Column], bound: &[PortableValue], after: bool, binds: &mut Binds<'_>) -> Result<String> {
+    let wires = wires(columns, bound)?;
     let mut ors = Vec::with_capacity(columns.len());
     for i in 0..columns.len() {
         let mut ands = Vec::with_capacity(i + 1);
         for j in 0..i {
-            ands.push(format!("{} = {}", ident(&columns[j].name), placeholder(columns[j])));
-            params.push(wires[j].clone());
+            ands.push(format!("{} = {}", ident(&columns[j].name), binds.bind(columns[j], wires[j].clone())));
         }
         let last = i + 1 == columns.len();
         let op = if after {
@@ -60,11 +84,42 @@ pub fn compare(columns: &[&Column], bound: &[PortableValue], after: bool, params
         } else {
             "<"
         };
-        ands.push(format!("{} {op} {}", ident(&columns[i].name), placeholder(columns[i])));
-        params.push(wires[i].clone());
+        ands.push(format!("{} {op} {}", ident(&columns[i].name), binds.bind(columns[i], wires[i].clone())));
         ors.push(format!("({})", ands.join(" AND ")));
     }
     Ok(format!("({})", ors.join(" OR ")))
+}
+
+/// `(cols) IN ((k1), (k2), …)` (or `NOT IN`) over whole key values the server returned; `None`
+/// for an empty list (callers decide what "none" means).
+pub fn in_list(columns: &[&Column], keys: &[Vec<PortableValue>], negate: bool, binds: &mut Binds<'_>) -> Result<Option<String>> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let names: Vec<String> = columns.iter().map(|c| ident(&c.name)).collect();
+    let mut out = String::with_capacity(keys.len() * 16 + 32);
+    out.push('(');
+    out.push_str(&names.join(", "));
+    out.push_str(if negate { ") NOT IN (" } else { ") IN (" });
+    for (n, k) in keys.iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        let vals: Vec<String> = columns.iter().zip(wires(columns, k)?).map(|(c, w)| binds.bind(c, w)).collect();
+        out.push('(');
+        out.push_str(&vals.join(", "));
+        out.push(')');
+    }
+    out.push(')');
+    Ok(Some(out))
+}
+
+/// The parameters of one key value, checked against the key's columns.
+fn wires(columns: &[&Column], bound: &[PortableValue]) -> Result<Vec<Wire>> {
+    if columns.len() != bound.len() || columns.is_empty() {
+        return Err(Error::new(ErrorKind::State, format!("a key bound has {} values for {} key columns", bound.len(), columns.len())));
+    }
+    columns.iter().zip(bound).map(|(c, v)| wire(c, v)).collect()
 }
 
 /// The parameter for one bound value of `column`.
@@ -132,6 +187,26 @@ mod tests {
     #[test]
     fn odd_collation_names_are_never_spliced_in() {
         let c = Column { charset: Some("utf8mb4".into()), collation: Some("x; DROP".into()), ..Column::new("c", SqlType::Char(3)) };
-        assert_eq!(placeholder(&c), "?");
+        assert_eq!(placeholder(&c, "?"), "?");
+    }
+
+    #[test]
+    fn key_lists_bind_or_inline() {
+        let a = Column::new("a", SqlType::Int);
+        let b = text_col("b");
+        let keys = vec![vec![PortableValue::Int(1), PortableValue::Bytes(b"x'".to_vec())], vec![PortableValue::Int(2), PortableValue::Bytes(b"y".to_vec())]];
+        let mut params = Vec::new();
+        let sql = in_list(&[&a, &b], &keys, false, &mut Binds::Params(&mut params)).unwrap().unwrap();
+        assert!(sql.starts_with("(`a`, `b`) IN ((?, CAST(CAST(? AS BINARY)"), "{sql}");
+        assert_eq!(params.len(), 4);
+        let inline = in_list(&[&a, &b], &keys, true, &mut Binds::Inline).unwrap().unwrap();
+        assert_eq!(
+            inline,
+            "(`a`, `b`) NOT IN ((1, CAST(CAST(X'7827' AS BINARY) AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_general_ci), \
+             (2, CAST(CAST(X'79' AS BINARY) AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_general_ci))"
+        );
+        assert!(in_list(&[&a], &[], false, &mut Binds::Inline).unwrap().is_none());
+        let after = compare_with(&[&a], &[PortableValue::Int(5)], true, &mut Binds::Inline).unwrap();
+        assert_eq!(after, "((`a` > 5))");
     }
 }

@@ -67,6 +67,8 @@ pub struct ChunkReader {
     key: Vec<usize>,
     select: String,
     order: String,
+    /// An extra condition on every read (a re-sync's `WHERE` or key list) and its parameters.
+    filter: Option<(String, Vec<mysql_async::Value>)>,
 }
 
 impl ChunkReader {
@@ -85,7 +87,7 @@ impl ChunkReader {
         let exprs: Vec<String> = schema.columns.iter().map(|c| decode::select_expr(c).unwrap_or_else(|| "NULL".into())).collect();
         let select = format!("SELECT {} FROM {}.{}", exprs.join(", "), ident(&schema.db), ident(&schema.name));
         let order = key.iter().filter_map(|&i| schema.columns.get(i)).map(|c| ident(&c.name)).collect::<Vec<_>>().join(", ");
-        Ok(ChunkReader { schema, key, select, order })
+        Ok(ChunkReader { schema, key, select, order, filter: None })
     }
 
     /// A reader of a table without a usable key: [`ChunkReader::statement`] reads it whole, in
@@ -93,7 +95,14 @@ impl ChunkReader {
     pub fn whole(schema: Arc<TableSchema>) -> ChunkReader {
         let exprs: Vec<String> = schema.columns.iter().map(|c| decode::select_expr(c).unwrap_or_else(|| "NULL".into())).collect();
         let select = format!("SELECT {} FROM {}.{}", exprs.join(", "), ident(&schema.db), ident(&schema.name));
-        ChunkReader { schema, key: Vec::new(), select, order: String::new() }
+        ChunkReader { schema, key: Vec::new(), select, order: String::new(), filter: None }
+    }
+
+    /// Every read also requires `condition` (SQL on the table's columns, parenthesised here),
+    /// with `params` for its placeholders.
+    pub fn with_filter(mut self, condition: String, params: Vec<mysql_async::Value>) -> ChunkReader {
+        self.filter = Some((condition, params));
+        self
     }
 
     /// One row of the server's answer, decoded.
@@ -136,6 +145,10 @@ impl ChunkReader {
         }
         if let Some(upto) = &range.upto {
             conds.push(key::compare(&cols, upto, false, &mut params)?);
+        }
+        if let Some((condition, p)) = &self.filter {
+            conds.push(format!("({condition})"));
+            params.extend(p.iter().cloned());
         }
         let mut sql = self.select.clone();
         if !conds.is_empty() {

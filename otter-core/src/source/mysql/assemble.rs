@@ -91,6 +91,7 @@ pub struct Assembler {
     progress_due: bool,
     marks: MarkRules,
     ddl_marks: PendingDdlMarks,
+    signals: Vec<(u64, BinlogCoord)>,
 }
 
 impl Assembler {
@@ -110,7 +111,14 @@ impl Assembler {
             progress_due: false,
             marks: MarkRules::default(),
             ddl_marks: PendingDdlMarks::default(),
+            signals: Vec::new(),
         }
+    }
+
+    /// Re-sync requests met in the stream since the last call: the id of each row inserted into
+    /// the signal table (see [`super::snapshot::resync`]) and where it was written.
+    pub fn take_signals(&mut self) -> Vec<(u64, BinlogCoord)> {
+        std::mem::take(&mut self.signals)
     }
 
     /// Sets which marked transactions are forwarded (default: one-way rules).
@@ -437,6 +445,16 @@ impl Assembler {
                 let (mut before, mut after) = (Vec::new(), Vec::new());
                 while cursor.next_into(&mut before, &mut after).map_err(|e| Error::from(e.at(start.offset)))? {
                     self.ddl_marks.remember(&after, h.timestamp);
+                }
+            } else if name.eq_ignore_ascii_case(super::snapshot::resync::SIGNAL_TABLE) && rows.kind == RowsKind::Write {
+                let mut cursor = rows.rows(table).map_err(|e| Error::from(e.at(start.offset)))?;
+                let (mut before, mut after) = (Vec::new(), Vec::new());
+                while cursor.next_into(&mut before, &mut after).map_err(|e| Error::from(e.at(start.offset)))? {
+                    match after.first() {
+                        Some(otter_binlog::Value::UInt(id)) => self.signals.push((*id, start.clone())),
+                        Some(otter_binlog::Value::Int(id)) => self.signals.push((*id as u64, start.clone())),
+                        _ => tracing::warn!(at = %start, "A row of the re-sync signal table without a numeric id first; ignored."),
+                    }
                 }
             }
             return Ok(()); // otter's own tables are never emitted

@@ -19,7 +19,9 @@ pub mod start;
 pub mod stream;
 pub mod tables;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use self::assemble::{Assembler, ChunkLimits};
-use self::snapshot::{Snapshot, SnapshotMode};
+use self::snapshot::resync::{self, Request};
+use self::snapshot::{Snapshot, SnapshotConfig, SnapshotMode};
 use crate::mysql::conn::{variable, ConnectOptions, ServerInfo, TlsConfig};
 use self::stream::{BinlogConn, StreamStart};
 use self::tables::{LiveSchema, SchemaErrorPolicy, Tables};
@@ -213,6 +216,9 @@ pub struct SourceOptions {
     /// are sent on: a two-way pipeline's rules ([`crate::two_way::TwoWayConfig::rules`]).
     /// Default: one-way — everything but "do not replicate" transactions is sent.
     pub marks: crate::two_way::MarkRules,
+    /// The pipeline this capture feeds: re-sync requests naming another pipeline are left to it
+    /// (empty: every request for the captured tables is served).
+    pub pipeline: String,
 }
 
 impl MysqlSource {
@@ -269,8 +275,8 @@ impl Source for MysqlSource {
     }
 }
 
-/// Catalog settings from the live server.
-async fn settings(conn: &mut mysql_async::Conn, server: &ServerInfo) -> Result<Settings> {
+/// Catalog settings from the live server (how its definitions are read).
+pub async fn settings(conn: &mut mysql_async::Conn, server: &ServerInfo) -> Result<Settings> {
     let charset = variable(conn, "global.character_set_server").await?.unwrap_or_else(|| "latin1".into());
     let collation = variable(conn, "global.collation_server").await?.unwrap_or_else(|| "latin1_swedish_ci".into());
     let mut s = Settings::new(server.flavor, &charset, &collation);
@@ -316,10 +322,30 @@ async fn run(
     tracing::info!(source = %opts.display_url(), position = %resolved.position, server_id, "Starting capture.");
     let catalog_settings = settings(&mut control, &server).await?;
     let catalog = Catalog::new(catalog_settings.clone());
-    let snapshot_tables = match (options.resume.as_ref().and_then(|p| p.snapshot.clone()), config.snapshot) {
-        (Some(_), SnapshotMode::Never) => {
-            tracing::warn!("The stored position holds an unfinished snapshot but snapshot = \"never\": the copy is abandoned (tables not copied completely stay incomplete on the target).");
-            None
+    // An unfinished copy in the stored position: its re-syncs resume whatever the mode (their
+    // requests read again by id), the initial copy's tables unless the mode is `never`.
+    let mut requests: HashMap<u64, Arc<Request>> = HashMap::new();
+    let stored = options.resume.as_ref().and_then(|p| p.snapshot.clone());
+    if let Some(p) = &stored {
+        for id in p.tables.iter().filter_map(|t| t.request) {
+            match Request::fetch(&mut control, &options.marks.schema, id).await {
+                Ok(Some(r)) => {
+                    requests.insert(id, Arc::new(r));
+                }
+                Ok(None) => tracing::warn!(request = id, "A re-sync under way was withdrawn (its request row is gone): it stops here."),
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => tracing::error!(request = id, error = %e, "A re-sync under way cannot go on: it stops here."),
+            }
+        }
+    }
+    let snapshot_tables = match (stored, config.snapshot) {
+        (Some(p), SnapshotMode::Never) => {
+            let mut p = (*p).clone();
+            if p.tables.iter().any(|t| t.request.is_none()) {
+                tracing::warn!("The stored position holds an unfinished snapshot but snapshot = \"never\": the copy is abandoned (tables not copied completely stay incomplete on the target).");
+            }
+            p.tables.retain(|t| t.request.is_some());
+            (!p.tables.is_empty()).then_some((p.tables, p.chunks))
         }
         (Some(p), _) => {
             tracing::info!(tables = p.tables.len(), rows = p.rows(), "Resuming the online snapshot.");
@@ -348,6 +374,7 @@ async fn run(
     };
     let ddl_positions = history.len();
     let filter = TableFilter::new(&config.include, &config.exclude)?;
+    let filter_for_signals = filter.clone();
     let mut tables = Tables::new(catalog, history, &resolved.position.coord, filter, LiveSchema::new(opts.clone()), config.on_schema_error);
     if ddl_positions > 0 {
         let known = tables.catalog_mut().tables().count();
@@ -366,26 +393,23 @@ async fn run(
     let (definitions, estimate) = match &snapshot_tables {
         Some((tables, _)) => {
             let mut conn = opts.connect().await?;
-            (snapshot::definitions(&opts, tables).await?, snapshot::estimate(&mut conn, tables).await?)
+            let initial: Vec<_> = tables.iter().filter(|t| t.request.is_none()).cloned().collect();
+            (snapshot::definitions(&opts, &initial).await?, snapshot::estimate(&mut conn, tables).await?)
         }
         None => (Vec::new(), 0),
     };
-    let mut snap = snapshot_tables.map(|(tables, chunks)| {
-        Snapshot::start(
-            opts.clone(),
-            catalog_settings.clone(),
-            definitions,
-            tables,
-            chunks,
-            resolved.position.clone(),
-            config.snapshot_readers,
-            config.chunk_rows,
-            Duration::from_millis(config.snapshot_chunk_ms),
-            config.snapshot_max_rows_per_sec,
-            bounded,
-        )
-        .with_estimate(estimate)
-    });
+    let snap_cfg = SnapshotConfig {
+        opts: opts.clone(),
+        settings: catalog_settings.clone(),
+        readers: config.snapshot_readers,
+        piece_rows: config.chunk_rows,
+        chunk_time: Duration::from_millis(config.snapshot_chunk_ms),
+        max_rows_per_sec: config.snapshot_max_rows_per_sec,
+        bounded,
+    };
+    let mut snap = snapshot_tables
+        .map(|(tables, chunks)| Snapshot::start(&snap_cfg, definitions, tables, &requests, chunks, resolved.position.clone()).with_estimate(estimate));
+    let signals = Signals { cfg: &snap_cfg, schema: &options.marks.schema, pipeline: &options.pipeline, filter: &filter_for_signals };
     let stop_after_snapshot = config.snapshot == SnapshotMode::InitialOnly;
     let mut stream_start = resolved.stream.clone();
     let mut backoff = Duration::from_millis(100);
@@ -393,7 +417,7 @@ async fn run(
         let mut delivered = false;
         let owner = options.owner.clone().unwrap_or_else(|| options.name.clone());
         let link = Link { opts: &opts, server: &server, server_id, identity: &owner, start: &stream_start, heartbeat };
-        let end = session(link, &mut asm, &tx, &mut delivered, &mut snap, stop_after_snapshot, &mut acked).await;
+        let end = session(link, &signals, &mut asm, &tx, &mut delivered, &mut snap, stop_after_snapshot, &mut acked).await;
         match end {
             Ok(true) => return Ok(()), // the consumer went away, or the snapshot-only run is done
             Ok(false) => tracing::warn!(position = %asm.resume_position(), "The source ended the binlog stream; reconnecting."),
@@ -423,14 +447,37 @@ struct Link<'a> {
     heartbeat: Duration,
 }
 
+/// What re-sync requests met in the stream need.
+struct Signals<'a> {
+    cfg: &'a SnapshotConfig,
+    schema: &'a str,
+    pipeline: &'a str,
+    filter: &'a TableFilter,
+}
+
+impl Signals<'_> {
+    /// Starts the re-syncs `asm` met (creating the snapshot that carries them when none runs).
+    async fn serve(&self, asm: &mut Assembler, snap: &mut Option<Snapshot>) -> Result<()> {
+        for (id, at) in asm.take_signals() {
+            let allows = |db: &str, t: &str| self.filter.allows(db, t);
+            let Some(request) = resync::accept(&self.cfg.opts, &self.cfg.settings, self.schema, self.pipeline, &allows, id).await? else { continue };
+            let s = snap.get_or_insert_with(|| Snapshot::start(self.cfg, Vec::new(), Vec::new(), &HashMap::new(), 0, asm.resume_position()));
+            s.resync(request, at);
+        }
+        Ok(())
+    }
+}
+
 /// One replication connection. Returns `Ok(true)` when the receiver is gone (or a snapshot-only
 /// run finished), `Ok(false)` when the server ended the stream.
 ///
 /// While a snapshot runs, assembled events wait in `held` until the gate lets them pass (a
 /// chunk read whose snapshot they are not part of is under way); no more binlog is read while
 /// anything waits, so at most the events of one raw event are held.
+#[allow(clippy::too_many_arguments)]
 async fn session(
     link: Link<'_>,
+    signals: &Signals<'_>,
     asm: &mut Assembler,
     tx: &mpsc::Sender<Result<Option<Event>>>,
     delivered: &mut bool,
@@ -481,7 +528,9 @@ async fn session(
         if snap.as_mut().is_some_and(|s| s.gate().finished()) {
             let rows = snap.as_mut().map_or(0, |s| s.gate().rows_out());
             let chunks = snap.as_mut().map_or(0, |s| s.gate().chunks());
-            tracing::info!(rows, chunks, "Online snapshot finished: every included table was copied.");
+            if snap.as_mut().is_some_and(|s| s.gate().has_initial()) {
+                tracing::info!(rows, chunks, "Online snapshot finished: every included table was copied.");
+            }
             *snap = None;
             if stop_after_snapshot {
                 let _ = tx.send(Ok(None)).await;
@@ -541,6 +590,7 @@ async fn session(
         } else {
             held.extend(out.drain(..));
         }
+        signals.serve(asm, snap).await?;
     }
 }
 

@@ -8,6 +8,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use otter_core::change::DdlEvent;
 use otter_core::mysql::conn::{server_code, translate};
+use otter_core::source::mysql::snapshot::resync::is_purge;
 use otter_core::two_way::{self, TwoWayConfig};
 use otter_core::{Error, ErrorKind, Result};
 
@@ -18,6 +19,9 @@ use crate::mysql::txn::{is_transient, Step};
 
 impl MysqlWriter {
     pub(super) async fn ddl(&mut self, ddl: &DdlEvent, replayed: bool) -> Result<()> {
+        if ddl.snapshot && is_purge(&ddl.statement) {
+            return self.purge(ddl).await;
+        }
         if self.cfg.dry_run {
             tracing::info!(statement = %ddl.statement, "dry run (DDL)");
             return Ok(());
@@ -126,6 +130,22 @@ impl MysqlWriter {
             }
         }
         self.with_retry(&[Step::Sql(record)], &[], None).await
+    }
+}
+
+impl MysqlWriter {
+    /// A re-sync's purge (rows the source no longer has): a row change, not DDL — one
+    /// transaction with its origin mark and the checkpoint, behind the fence, retried like rows.
+    async fn purge(&mut self, ddl: &DdlEvent) -> Result<()> {
+        let record = self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(&ddl.position), None)?;
+        if self.cfg.dry_run {
+            tracing::info!(partition = self.part, statement = %shorten(&ddl.statement, 400), "dry run (re-sync purge)");
+            return Ok(());
+        }
+        let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
+        let origin = ddl.meta.origin.clone().unwrap_or(local);
+        let steps = self.marked(&origin, vec![Step::Sql(ddl.statement.clone()), Step::Sql(record)]);
+        self.with_retry(&steps, &[], None).await.map_err(|e| if e.is_transient() { e } else { e.context(format!("re-sync purge: {}", shorten(&ddl.statement, 400))) })
     }
 }
 

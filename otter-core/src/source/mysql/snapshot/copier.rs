@@ -21,6 +21,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, Semaphore};
 
 use super::gate::{ChunkRead, Msg, Reread};
+use super::resync::{self, Request};
 use crate::change::portable::PortableValue;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mysql::chunk::{begin_snapshot, end_snapshot, prepare_session, ChunkReader, KeyRange};
@@ -61,6 +62,8 @@ pub struct TableJob {
     pub name: String,
     /// Resume after this key.
     pub after: Option<Vec<PortableValue>>,
+    /// The re-sync request it serves (`None`: the initial snapshot).
+    pub request: Option<Arc<Request>>,
 }
 
 const MIN_ROWS: usize = 200;
@@ -81,17 +84,20 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
     loop {
         let job = queue.lock().pop_front();
         let Some(job) = job else { return Ok(()) };
-        let mut after = job.after.clone();
-        let mut limit = START_ROWS;
+        // A key list is read in batches of keys from the start; everything else in key ranges.
+        let batches = job.request.as_ref().and_then(|r| r.batches());
+        let mut after = if batches.is_some() { None } else { job.after.clone() };
+        let max_rows = if job.request.is_some() { resync::MAX_ROWS } else { MAX_ROWS };
+        let mut limit = START_ROWS.min(max_rows);
         let mut index = 0u64;
         loop {
             let permit = Arc::clone(&sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
             let range = KeyRange { after: after.clone(), upto: None };
             let started = Instant::now();
-            let mut c = read_chunk(ctx, &mut conn, reader, &sem, &job, index, range, Some(limit)).await?;
+            let mut c = read_chunk(ctx, &mut conn, reader, &sem, &job, index, range, batches.is_none().then_some(limit)).await?;
             let elapsed = started.elapsed();
             let n = c.rows.len();
-            c.last = c.keyless || n < limit;
+            c.last = c.keyless || batches.map_or(n < limit, |b| index + 1 >= b);
             let last_key = c.range.upto.clone();
             if c.last {
                 c.range.upto = None;
@@ -125,7 +131,7 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
             let ms = elapsed.as_millis().max(1) as f64;
             let scaled = (limit as f64 * ctx.target.as_millis() as f64 / ms).clamp(limit as f64 / 2.0, limit as f64 * 2.0);
             let by_bytes = MAX_CHUNK_BYTES / (bytes / n.max(1)).max(1);
-            limit = (scaled as usize).min(by_bytes).clamp(MIN_ROWS, MAX_ROWS);
+            limit = (scaled as usize).min(by_bytes).clamp(MIN_ROWS, max_rows);
         }
     }
 }
@@ -245,14 +251,19 @@ async fn attempt(
     if schema.key_columns().is_none() {
         return keyless(ctx, conn, reader, sem, job, at, schema, create).await;
     }
-    let reader_of = ChunkReader::new(Arc::new(schema.clone()))?;
+    let mut reader_of = ChunkReader::new(Arc::new(schema.clone()))?;
+    if let Some((cond, params)) = job.request.as_ref().map(|r| r.read_filter(&schema, index)).transpose()?.flatten() {
+        reader_of = reader_of.with_filter(cond, params);
+    }
     let rows = reader_of.read(conn, range, limit).await?;
     let again = show_create_table(conn, &job.db, &job.name).await.map_err(|e| translate(e, &what))?;
     if again.as_deref() != Some(create.as_str()) {
         return Ok(None);
     }
     end_snapshot(conn).await?;
-    let upto = rows.last_key.clone().or_else(|| range.upto.clone());
+    // A batch of a key list covers its keys, not a range: read again, it is read whole.
+    let by_keys = job.request.as_ref().is_some_and(|r| r.keys.is_some());
+    let upto = if by_keys { None } else { rows.last_key.clone().or_else(|| range.upto.clone()) };
     Ok(Some(ChunkRead {
         reader,
         table: job.table,
@@ -288,12 +299,20 @@ async fn keyless(
     create: String,
 ) -> Result<Option<ChunkRead>> {
     let what = format!("snapshot of {}.{}", job.db, job.name);
-    tracing::warn!(
-        table = %format!("{}.{}", job.db, job.name),
-        "No primary key and no unique key of NOT NULL columns: the table is copied whole in one consistent snapshot, \
-         and emptied on the target first (a restart copies it again from the start)."
-    );
-    let whole = ChunkReader::whole(Arc::new(schema.clone()));
+    let table = format!("{}.{}", job.db, job.name);
+    if job.request.is_some() {
+        tracing::warn!(table = %table, "No primary key and no unique key of NOT NULL columns: the re-sync reads what it covers in one consistent snapshot, after deleting that on the target.");
+    } else {
+        tracing::warn!(
+            table = %table,
+            "No primary key and no unique key of NOT NULL columns: the table is copied whole in one consistent snapshot, \
+             and emptied on the target first (a restart copies it again from the start)."
+        );
+    }
+    let mut whole = ChunkReader::whole(Arc::new(schema.clone()));
+    if let Some((cond, params)) = job.request.as_ref().map(|r| r.read_filter(&schema, 0)).transpose()?.flatten() {
+        whole = whole.with_filter(cond, params);
+    }
     let (sql, _) = whole.statement(&KeyRange::default(), None)?;
     let piece = |index: u64, rows: Vec<crate::change::Row>, more: bool, permit| ChunkRead {
         reader,

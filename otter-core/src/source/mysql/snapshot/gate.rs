@@ -39,6 +39,7 @@ use crate::mysql::chunk::KeyRange;
 use crate::position::snapshot::{SnapshotProgress, TableProgress};
 use crate::position::{BinlogCoord, Position};
 use crate::schema::TableSchema;
+use super::resync::Request;
 
 /// One chunk read by a reader.
 #[derive(Debug)]
@@ -117,6 +118,8 @@ struct TableState {
     abandoned: Option<BinlogCoord>,
     /// Handed-out chunks past a hole: index → (end key, last, rows).
     ahead: BTreeMap<u64, (Option<Vec<PortableValue>>, bool, u64)>,
+    /// The re-sync request this copy serves (`None`: the initial snapshot).
+    request: Option<Arc<Request>>,
 }
 
 /// The gate's state.
@@ -190,13 +193,20 @@ fn if_not_exists(stmt: &str, what: &str) -> String {
 }
 
 impl Gate {
-    /// A gate for `tables` (the unfinished tables, in copy order), `chunks` handed out before,
-    /// over a stream that starts at `start`; snapshot rows go out in transactions of at most
+    /// A gate for `tables` (the unfinished tables, in copy order; those of re-sync requests with
+    /// the request in `requests`, else they are left out), `chunks` handed out before, over a
+    /// stream that starts at `start`; snapshot rows go out in transactions of at most
     /// `piece_rows` rows.
-    pub fn new(tables: Vec<TableProgress>, chunks: u64, start: Position, piece_rows: usize) -> Gate {
+    pub fn new(tables: Vec<TableProgress>, requests: &HashMap<u64, Arc<Request>>, chunks: u64, start: Position, piece_rows: usize) -> Gate {
         let tables: Vec<TableState> = tables
             .into_iter()
-            .map(|t| TableState { db: t.db, table: t.table, after: t.after, rows: t.rows, done: false, next: 0, abandoned: None, ahead: BTreeMap::new() })
+            .filter_map(|t| {
+                let request = match t.request {
+                    Some(id) => Some(Arc::clone(requests.get(&id)?)),
+                    None => None,
+                };
+                Some(TableState { db: t.db, table: t.table, after: t.after, rows: t.rows, done: false, next: 0, abandoned: None, ahead: BTreeMap::new(), request })
+            })
             .collect();
         let seq_at = start.coord.clone();
         let mut g = Gate {
@@ -240,6 +250,45 @@ impl Gate {
                 self.creates.push(ddl(if_not_exists(&c, "TABLE"), vec![(db.clone(), table.clone())]));
             }
         }
+    }
+
+    /// Adds the copy of re-sync `request`, signalled by a row written at `signal` (a chunk read
+    /// at or before it is stale); returns the table's place. A request already under way is not
+    /// added again (`None`).
+    pub fn add_resync(&mut self, request: Arc<Request>, signal: BinlogCoord) -> Option<usize> {
+        if self.tables.iter().any(|t| !t.done && t.request.as_ref().is_some_and(|r| r.id == request.id)) {
+            return None;
+        }
+        let key = (request.db.clone(), request.table.clone());
+        let newest = match self.touched.get(&key) {
+            Some(b) if *b > signal => b.clone(),
+            _ => signal,
+        };
+        self.touched.insert(key.clone(), newest);
+        self.copied.insert(key);
+        self.tables.push(TableState {
+            db: request.db.clone(),
+            table: request.table.clone(),
+            after: None,
+            rows: 0,
+            done: false,
+            next: 0,
+            abandoned: None,
+            ahead: BTreeMap::new(),
+            request: Some(request),
+        });
+        self.rebuild();
+        Some(self.tables.len() - 1)
+    }
+
+    /// The re-sync request the table at `index` serves.
+    pub fn request(&self, index: usize) -> Option<&Arc<Request>> {
+        self.tables.get(index).and_then(|t| t.request.as_ref())
+    }
+
+    /// True when the initial snapshot (not only re-syncs) has tables in this gate.
+    pub fn has_initial(&self) -> bool {
+        self.tables.iter().any(|t| t.request.is_none())
     }
 
     /// With `on`, a reader's chunk goes out only after its previous one was acknowledged
@@ -298,7 +347,7 @@ impl Gate {
             .tables
             .iter()
             .filter(|t| !t.done)
-            .map(|t| TableProgress { db: t.db.clone(), table: t.table.clone(), after: t.after.clone(), rows: t.rows })
+            .map(|t| TableProgress { db: t.db.clone(), table: t.table.clone(), after: t.after.clone(), rows: t.rows, request: t.request.as_ref().map(|r| r.id) })
             .collect();
         self.progress = if open.is_empty() { None } else { Some(Arc::new(SnapshotProgress { tables: open, chunks: self.chunks })) };
     }
@@ -445,14 +494,23 @@ impl Gate {
         let schema = if gone { Arc::new(c.schema.clone()) } else { resolve(&c.schema, &point)? };
         let meta = self.meta(&point);
         let t = self.tables.get_mut(c.table).ok_or_else(|| Error::internal("snapshot chunk of an unknown table"))?;
+        let tables = || vec![(c.schema.db.clone(), c.schema.name.clone())];
         if c.keyless && c.index == 0 {
-            // A (new) whole copy: empty the table on the target at this point first.
+            // A (new) whole copy: empty the table on the target at this point first (a re-sync:
+            // what its request covers).
             t.next = 0;
             t.rows = 0;
             t.ahead.clear();
-            let statement = format!("TRUNCATE TABLE {}", crate::mysql::quote::ident(&c.schema.name));
-            let tables = vec![(c.schema.db.clone(), c.schema.name.clone())];
-            out.push(statement_event(&meta, &c.schema.db, statement, tables, &self.last));
+            let statement = match &t.request {
+                Some(r) => r.purge(&c.schema, 0, &KeyRange::default(), &[])?,
+                None => format!("TRUNCATE TABLE {}", crate::mysql::quote::ident(&c.schema.name)),
+            };
+            out.push(statement_event(&meta, &c.schema.db, statement, tables(), &self.last));
+        } else if let (Some(r), false, false) = (&t.request, c.keyless, gone) {
+            // A re-sync chunk: first the target's rows of its range that the source lacks.
+            let end = KeyRange { after: c.range.after.clone(), upto: if c.last { None } else { c.range.upto.clone() } };
+            let statement = r.purge(&c.schema, c.index, &end, &c.rows)?;
+            out.push(statement_event(&meta, &c.schema.db, statement, tables(), &self.last));
         }
         // The frontier moves over this chunk once every earlier one of the table is out.
         let n = c.rows.len() as u64;
@@ -463,6 +521,9 @@ impl Gate {
             t.rows += rows;
             if last {
                 t.done = true;
+                if let Some(r) = &t.request {
+                    tracing::info!(request = r.id, table = %r.name(), rows = t.rows, "Re-sync copied completely (applied when the sink acknowledges it).");
+                }
             } else {
                 t.after = end;
             }

@@ -22,8 +22,9 @@
 
 pub mod copier;
 pub mod gate;
+pub mod resync;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,10 +37,11 @@ use tokio::sync::mpsc;
 
 use self::copier::{ReadCtx, TableJob};
 use self::gate::{Gate, Msg};
+use self::resync::Request;
 use crate::error::{Error, Result};
 use crate::mysql::conn::{show_create_database, show_create_table, translate, ConnectOptions};
 use crate::position::snapshot::TableProgress;
-use crate::position::Position;
+use crate::position::{BinlogCoord, Position};
 use crate::schema::Settings;
 use crate::table_filter::TableFilter;
 
@@ -68,7 +70,7 @@ pub async fn plan(conn: &mut Conn, filter: &TableFilter, own_schema: &str) -> Re
     Ok(rows
         .into_iter()
         .filter(|(db, t)| filter.allows(db, t) && !db.eq_ignore_ascii_case(own_schema))
-        .map(|(db, table)| TableProgress { db, table, after: None, rows: 0 })
+        .map(|(db, table)| TableProgress::new(db, table))
         .collect())
 }
 
@@ -109,7 +111,27 @@ pub async fn included_tables(config: &super::MysqlSourceConfig, own_schema: &str
     Ok(tables.into_iter().map(|t| (t.db, t.table)).collect())
 }
 
-/// A running snapshot: the gate and its readers. Dropping it stops the readers.
+/// How a snapshot reads (from the source configuration).
+#[derive(Debug, Clone)]
+pub struct SnapshotConfig {
+    /// How to reach the source.
+    pub opts: ConnectOptions,
+    /// Catalog settings for parsing definitions.
+    pub settings: Settings,
+    /// Tables read in parallel.
+    pub readers: usize,
+    /// Most snapshot rows per handed-out transaction.
+    pub piece_rows: usize,
+    /// The time one chunk read should take.
+    pub chunk_time: Duration,
+    /// Most rows per second over all readers (0: no limit).
+    pub max_rows_per_sec: u64,
+    /// The consumer acknowledges what it made durable (see [`Gate::bound_by_acks`]).
+    pub bounded: bool,
+}
+
+/// A running snapshot (the initial copy, re-syncs, or both): the gate and its readers.
+/// Dropping it stops the readers.
 pub struct Snapshot {
     gate: Gate,
     rx: mpsc::Receiver<Msg>,
@@ -129,42 +151,49 @@ impl Drop for Snapshot {
 }
 
 impl Snapshot {
-    /// Starts `readers` readers over `tables` (unfinished tables, with where to resume each),
-    /// for a stream starting at `start`. `chunks` were handed out before (earlier runs).
-    #[allow(clippy::too_many_arguments)]
+    /// Starts `cfg.readers` readers over `tables` (unfinished tables, with where to resume each;
+    /// those of re-syncs with their request in `requests`), for a stream starting at `start`.
+    /// `chunks` were handed out before (earlier runs).
     pub fn start(
-        opts: ConnectOptions,
-        settings: Settings,
+        cfg: &SnapshotConfig,
         definitions: Vec<(String, String, Option<String>, Option<String>)>,
         tables: Vec<TableProgress>,
+        requests: &HashMap<u64, Arc<Request>>,
         chunks: u64,
         start: Position,
-        readers: usize,
-        piece_rows: usize,
-        chunk_time: Duration,
-        max_rows_per_sec: u64,
-        bounded: bool,
     ) -> Snapshot {
-        let readers = readers.max(1);
+        let readers = cfg.readers.max(1);
         let (tx, rx) = mpsc::channel(readers * (copier::PERMITS + 2) + 4);
         let ctx = Arc::new(ReadCtx {
-            opts,
-            settings,
+            opts: cfg.opts.clone(),
+            settings: cfg.settings.clone(),
             tx,
-            target: chunk_time,
+            target: cfg.chunk_time,
             next_id: AtomicUsize::new(readers),
-            rows_per_sec: max_rows_per_sec,
+            rows_per_sec: cfg.max_rows_per_sec,
             paced_until: Mutex::new(None),
         });
-        let mut gate = Gate::new(tables, chunks, start, piece_rows);
-        gate.bound_by_acks(bounded);
+        let mut gate = Gate::new(tables, requests, chunks, start, cfg.piece_rows);
+        gate.bound_by_acks(cfg.bounded);
         gate.set_definitions(definitions);
-        let queue: VecDeque<TableJob> =
-            gate.tables().map(|(i, db, t, after)| TableJob { table: i, db: db.to_owned(), name: t.to_owned(), after: after.cloned() }).collect();
-        tracing::info!(tables = queue.len(), readers, "Online snapshot starting (no locks; chunks placed at their snapshot's binlog position).");
+        let queue: VecDeque<TableJob> = (0..gate.tables().count()).filter_map(|i| job(&gate, i)).collect();
+        if !queue.is_empty() {
+            tracing::info!(tables = queue.len(), readers, "Online snapshot starting (no locks; chunks placed at their snapshot's binlog position).");
+        }
         let queue = Arc::new(Mutex::new(queue));
         let tasks = (0..readers).map(|r| tokio::spawn(copier::run_reader(Arc::clone(&ctx), r, Arc::clone(&queue)))).collect();
         Snapshot { gate, rx, ctx, tasks, started: Instant::now(), reported: Instant::now(), estimate: 0 }
+    }
+
+    /// Copies again what `request` asks for, signalled by a row written at `signal`, through
+    /// its own reader (a request already under way is not started twice).
+    pub fn resync(&mut self, request: Arc<Request>, signal: BinlogCoord) {
+        let Some(i) = self.gate.add_resync(request, signal) else { return };
+        if let Some(job) = job(&self.gate, i) {
+            let reader = self.ctx.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let queue = Arc::new(Mutex::new(VecDeque::from([job])));
+            self.tasks.push(tokio::spawn(copier::run_reader(Arc::clone(&self.ctx), reader, queue)));
+        }
     }
 
     /// Sets the estimate of the rows to copy in this run (see [`estimate`]).
@@ -210,14 +239,15 @@ impl Snapshot {
     pub fn on_msg(&mut self, msg: Msg) -> Result<()> {
         self.gate.on_msg(msg)?;
         for r in self.gate.take_rereads() {
-            let job = self
-                .gate
-                .tables()
-                .find(|(i, ..)| *i == r.table)
-                .map(|(i, db, t, _)| TableJob { table: i, db: db.to_owned(), name: t.to_owned(), after: None })
-                .ok_or_else(|| Error::internal("re-read of an unknown table"))?;
+            let job = job(&self.gate, r.table).map(|j| TableJob { after: None, ..j }).ok_or_else(|| Error::internal("re-read of an unknown table"))?;
             self.tasks.push(tokio::spawn(copier::reread(Arc::clone(&self.ctx), job, r)));
         }
         Ok(())
     }
+}
+
+/// The reader's job for the table at `i` of `gate` (resuming where it stands).
+fn job(gate: &Gate, i: usize) -> Option<TableJob> {
+    let (_, db, t, after) = gate.tables().nth(i)?;
+    Some(TableJob { table: i, db: db.to_owned(), name: t.to_owned(), after: after.cloned(), request: gate.request(i).cloned() })
 }

@@ -15,8 +15,8 @@ fn schema() -> TableSchema {
 }
 
 fn gate() -> Gate {
-    let tables = vec![TableProgress { db: "d".into(), table: "t".into(), after: None, rows: 0 }];
-    let mut g = Gate::new(tables, 0, pos(100), 2);
+    let tables = vec![TableProgress::new("d", "t")];
+    let mut g = Gate::new(tables, &HashMap::new(), 0, pos(100), 2);
     g.set_definitions(vec![("d".into(), "t".into(), Some("CREATE DATABASE `d`".into()), Some("CREATE TABLE `t` (id int)".into()))]);
     g
 }
