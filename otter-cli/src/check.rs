@@ -73,7 +73,14 @@ async fn pipeline_rows(cfg: &Config, p: &PipelineConfig) -> Vec<Row> {
         if let Ok(tables) = otter_core::source::mysql::snapshot::included_tables(&p.source, own).await {
             let mapped: Result<Vec<(String, String)>> = tables.iter().map(|(d, t)| otter_core::transform::target_name(&p.transforms, d, t)).collect();
             if let Ok(mapped) = mapped {
-                let copies = first_run && p.source.snapshot != otter_core::source::mysql::snapshot::SnapshotMode::Never;
+                use otter_core::source::mysql::snapshot::SnapshotMode;
+                let from_latest = matches!(p.source.start_from(), Ok(otter_core::position::StartFrom::Latest));
+                let copies = first_run
+                    && match p.source.snapshot {
+                        SnapshotMode::Never => false,
+                        SnapshotMode::WhenNeeded => from_latest,
+                        SnapshotMode::Initial | SnapshotMode::InitialOnly => true,
+                    };
                 out.extend(rows(&p.name, "sink", vec![otter_load::mysql::preflight::target_tables(m, &mapped, copies).await]));
             }
         }

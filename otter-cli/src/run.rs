@@ -9,10 +9,12 @@ use otter_core::checkpoint::FileCheckpointStore;
 use otter_core::instance::InstanceLock;
 use otter_core::pipeline::{prometheus_text, Metrics, Pipeline};
 use otter_core::sink::JsonlSink;
+use otter_core::position::StartFrom;
+use otter_core::source::mysql::snapshot::SnapshotMode;
 use otter_core::source::mysql::{MysqlCapture, SourceOptions};
 use otter_core::traits::Sink;
 use otter_core::{Error, ErrorKind, Result};
-use otter_load::MysqlSink;
+use otter_load::{MysqlSink, MysqlSinkConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
@@ -84,6 +86,15 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
 }
 
+/// The included tables of `p` (source names) that its MySQL target lacks (under their routed
+/// names): what `snapshot = "when_needed"` copies on a first start.
+pub async fn missing_on_target(p: &PipelineConfig, m: &MysqlSinkConfig, own_schema: &str) -> Result<Vec<(String, String)>> {
+    let tables = otter_core::source::mysql::snapshot::included_tables(&p.source, own_schema).await?;
+    let mapped: Vec<(String, String)> = tables.iter().map(|(d, t)| otter_core::transform::target_name(&p.transforms, d, t)).collect::<Result<_>>()?;
+    let missing = otter_load::mysql::preflight::missing_tables(m, &mapped).await?;
+    Ok(tables.into_iter().zip(mapped).filter(|(_, target)| missing.contains(target)).map(|(source, _)| source).collect())
+}
+
 async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {
     // One process per pipeline state: a second `otter run` of this file fails here, naming us.
     let _lock = InstanceLock::acquire(&dir.join("lock"), &format!("pipeline {} (state directory {})", p.name, dir.display()))?;
@@ -105,7 +116,22 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut sto
         SinkConfig::Jsonl(_) => None,
     };
     let marks = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default();
-    let options = SourceOptions { state_dir: Some(dir.join("schema")), resume: None, name: identity, skip_preflight: false, owner, marks, pipeline: p.name.clone() };
+    let missing_on_target = match &p.sink {
+        SinkConfig::Mysql(m) if p.source.snapshot == SnapshotMode::WhenNeeded && p.source.start_from()? == StartFrom::Latest => {
+            Some(missing_on_target(&p, m, &marks.schema).await?)
+        }
+        _ => None,
+    };
+    let options = SourceOptions {
+        state_dir: Some(dir.join("schema")),
+        resume: None,
+        name: identity,
+        skip_preflight: false,
+        owner,
+        marks,
+        pipeline: p.name.clone(),
+        missing_on_target,
+    };
     let config = p.source.clone();
     let chain = otter_core::transform::build_all(&p.transforms)?;
     // The pipeline finds its resume point (taking the target for a MySQL sink) and starts the

@@ -165,3 +165,34 @@ fn the_copy_respects_its_rate_limit() {
     // last chunk's share (a lower bound: a slow machine only makes it longer).
     assert!(took >= Duration::from_millis(1200), "the copy took {took:?}: faster than its limit");
 }
+
+#[test]
+fn by_default_a_first_start_copies_only_the_tables_the_target_lacks() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    schema_and_rows(&a, 2_000);
+    // The target already has s.comp (empty): it is streamed, not copied.
+    b.sql("CREATE DATABASE s; CREATE TABLE s.comp (a INT NOT NULL, b VARCHAR(20) NOT NULL, v INT, PRIMARY KEY (a, b))").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), &a, &b, "never");
+    let text = std::fs::read_to_string(&path).unwrap().replace("snapshot = \"never\"\n", "");
+    std::fs::write(&path, text).unwrap();
+    assert!(check_line(&path).contains("the snapshot will create and copy them"), "{}", check_line(&path));
+    let log = dir.path().join("run.log");
+    let mut otter = spawn_run(&path, &log);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !log_text(&log).contains("Online snapshot finished") {
+        assert!(Instant::now() < deadline, "no copy:\n{}", log_tail(&log, 40));
+        assert!(otter.try_wait().unwrap().is_none(), "otter stopped:\n{}", log_tail(&log, 40));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.sql("INSERT INTO s.comp VALUES (999999, 'new', 1)").unwrap();
+    wait_equal_while_running(&a, &b, &["s.ci", "s.uniq", "s.wide", "s.nokey"], 60, &mut otter, &log);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.value("SELECT COUNT(*) FROM s.comp").unwrap().trim() != "1" {
+        assert!(Instant::now() < deadline, "s.comp on B should hold only the streamed row:\n{}", log_tail(&log, 40));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(interrupt(otter).success(), "{}", log_tail(&log, 40));
+    assert!(log_text(&log).contains("tables=4") && log_text(&log).contains("when_needed"), "{}", log_tail(&log, 40));
+}

@@ -154,27 +154,28 @@ fn gcd(a: u64, b: u64) -> u64 {
 }
 
 
+/// The tables of `tables` (target names) the target does not have.
+pub async fn missing_tables(cfg: &MysqlSinkConfig, tables: &[(String, String)]) -> otter_core::Result<Vec<(String, String)>> {
+    let opts = ConnectOptions::new(&cfg.url, &cfg.tls)?;
+    let mut conn = opts.connect().await?;
+    let have: Vec<(String, String)> = conn
+        .query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES")
+        .await
+        .map_err(|e| translate(e, "listing the target's tables"))?;
+    let _ = conn.disconnect().await;
+    let have: std::collections::HashSet<(String, String)> = have.into_iter().collect();
+    Ok(tables.iter().filter(|k| !have.contains(*k)).cloned().collect())
+}
+
 /// Whether the target has the tables a pipeline writes (`tables`: source tables already mapped
 /// to their target names), and what the pipeline will do about the missing ones: with
 /// `snapshot_copies` (a first run with `snapshot = "initial"`), the snapshot creates and copies
 /// them; otherwise their first change stops the pipeline.
 pub async fn target_tables(cfg: &MysqlSinkConfig, tables: &[(String, String)], snapshot_copies: bool) -> Check {
-    let attempt = async {
-        let opts = ConnectOptions::new(&cfg.url, &cfg.tls)?;
-        let mut conn = opts.connect().await?;
-        let have: Vec<(String, String)> = conn
-            .query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES")
-            .await
-            .map_err(|e| translate(e, "listing the target's tables"))?;
-        let _ = conn.disconnect().await;
-        Ok::<_, Error>(have)
-    };
-    let have = match attempt.await {
-        Ok(h) => h,
+    let missing: Vec<String> = match missing_tables(cfg, tables).await {
+        Ok(m) => m.into_iter().map(|(d, t)| format!("{d}.{t}")).collect(),
         Err(e) => return Check { name: "target_tables", outcome: otter_core::preflight::Outcome::Fail(e) },
     };
-    let exists = |db: &str, t: &str| have.iter().any(|(d, n)| d == db && n == t);
-    let missing: Vec<String> = tables.iter().filter(|(d, t)| !exists(d, t)).map(|(d, t)| format!("{d}.{t}")).collect();
     let shown = |m: &[String]| {
         let mut s = m.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
         if m.len() > 10 {

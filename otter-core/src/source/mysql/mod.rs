@@ -85,8 +85,9 @@ pub struct MysqlSourceConfig {
     /// Longest wait between reconnect attempts, seconds (default 30).
     #[serde(default = "default_backoff")]
     pub max_reconnect_backoff_secs: u64,
-    /// Copy the included tables' existing rows online before streaming (see
-    /// [`snapshot`]): `never` (default), `initial` (on the first start, then stream) or
+    /// Copy the included tables' existing rows online before streaming (see [`snapshot`]):
+    /// `when_needed` (default: on a first start from the binlog's end, the tables the target
+    /// lacks), `never`, `initial` (every included table on the first start, then stream) or
     /// `initial_only` (copy, then stop). Needs MariaDB (it reports a consistent snapshot's binlog
     /// position); the target tables are created from the source's definitions when missing.
     #[serde(default)]
@@ -219,6 +220,10 @@ pub struct SourceOptions {
     /// The pipeline this capture feeds: re-sync requests naming another pipeline are left to it
     /// (empty: every request for the captured tables is served).
     pub pipeline: String,
+    /// For `snapshot = "when_needed"`: the included tables (source names) the target lacks, found
+    /// by whoever composes the pipeline with its sink; `None`: the sink has no tables to lack, and
+    /// nothing is copied.
+    pub missing_on_target: Option<Vec<(String, String)>>,
 }
 
 impl MysqlSource {
@@ -360,6 +365,16 @@ async fn run(
             let filter = TableFilter::new(&config.include, &config.exclude)?;
             Some((snapshot::plan(&mut control, &filter, &options.marks.schema).await?, 0))
         }
+        (None, SnapshotMode::WhenNeeded) if options.resume.is_none() && from == StartFrom::Latest => match &options.missing_on_target {
+            Some(missing) if !missing.is_empty() => {
+                let filter = TableFilter::new(&config.include, &config.exclude)?;
+                let mut tables = snapshot::plan(&mut control, &filter, &options.marks.schema).await?;
+                tables.retain(|t| missing.iter().any(|(d, n)| *d == t.db && *n == t.table));
+                tracing::info!(tables = tables.len(), "snapshot = \"when_needed\": creating and copying the included tables the target lacks.");
+                (!tables.is_empty()).then_some((tables, 0))
+            }
+            _ => None,
+        },
         _ => None,
     };
     drop(control);

@@ -16,9 +16,10 @@
 //! loader) stores the copy's progress in the same transaction as the rows, and a restart resumes
 //! each table after the last chunk that position covers.
 //!
-//! Modes (`snapshot` in the source configuration): `never` (default: stream only), `initial`
-//! (on the first start, with no stored position: copy every included table, then stream),
-//! `initial_only` (copy, then stop).
+//! Modes (`snapshot` in the source configuration): `when_needed` (default: on the first start
+//! from the binlog's end, copy the included tables the target lacks), `never` (stream only),
+//! `initial` (on the first start, with no stored position: copy every included table, then
+//! stream), `initial_only` (copy, then stop).
 
 pub mod copier;
 pub mod gate;
@@ -49,9 +50,14 @@ use crate::table_filter::TableFilter;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotMode {
-    /// Stream the binlog only (default).
-    #[default]
+    /// Stream the binlog only.
     Never,
+    /// Default: on the first start (no stored position) from the binlog's end (`from` unset or
+    /// `latest`), create and copy the included tables the target lacks, then stream; with an
+    /// explicit older `from`, or a sink without tables, copy nothing (the stream is what was
+    /// asked for).
+    #[default]
+    WhenNeeded,
     /// On the first start (no stored position): copy every included table online, then stream.
     Initial,
     /// Copy every included table online, then stop.
