@@ -8,6 +8,7 @@
 mod check;
 mod config;
 mod dump;
+mod progress;
 mod resync;
 mod run;
 mod signals;
@@ -80,11 +81,16 @@ fn exit_code(e: &otter_core::Error) -> i32 {
 }
 
 fn init_logging(level: &str) {
+    init_logging_above(level, None);
+}
+
+/// Logging to stderr; with `bars`, each line prints above the progress bars.
+fn init_logging_above(level: &str, bars: Option<indicatif::MultiProgress>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     // Colours only on a terminal: a log file or a pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).with_ansi(ansi).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(progress::LogWriter(bars)).with_target(false).with_ansi(ansi).init();
 }
 
 fn main() {
@@ -103,8 +109,9 @@ fn main() {
             run_async(tail::run(args), "otter tail")
         }
         Command::Run(args) => {
-            init_logging(&cli.log);
-            run_async(run::run(args), "otter run")
+            let bars = progress::terminal();
+            init_logging_above(&cli.log, bars.clone());
+            run_async(run::run(args, bars), "otter run")
         }
         Command::Check(args) => {
             init_logging("warn");

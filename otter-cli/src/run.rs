@@ -28,8 +28,9 @@ pub struct RunArgs {
     pub config: PathBuf,
 }
 
-/// Runs until every pipeline ended or a stop signal drained them.
-pub async fn run(args: RunArgs) -> Result<()> {
+/// Runs until every pipeline ended or a stop signal drained them; with `bars` (stderr is a
+/// terminal), snapshots draw progress bars there.
+pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Result<()> {
     let shutdown = crate::signals::Shutdown::install();
     let cfg = Config::load(&args.config)?;
     std::fs::create_dir_all(&cfg.state_dir)
@@ -40,6 +41,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         let listener = bind_metrics(addr).await?;
         tokio::spawn(serve_metrics(listener, metrics.clone()));
     }
+    let drawing = bars.clone().map(|mp| tokio::spawn(crate::progress::render(mp, metrics.clone())));
     let mut tasks = Vec::new();
     for (p, m) in cfg.pipelines.iter().cloned().zip(metrics.iter().cloned()) {
         let dir = cfg.pipeline_dir(&p.name);
@@ -72,6 +74,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
         }
     }
     signal.abort();
+    if let (Some(d), Some(mp)) = (drawing, bars) {
+        d.abort();
+        let _ = mp.clear();
+    }
     match failures.len() {
         0 => Ok(()),
         1 => {

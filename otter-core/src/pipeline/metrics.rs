@@ -132,6 +132,11 @@ impl Metrics {
         *self.position.lock() = p;
     }
 
+    /// The committed position (what the sink made durable), if any yet.
+    pub fn committed_position(&self) -> Option<Position> {
+        self.position.lock().clone()
+    }
+
     /// Takes a snapshot, rolling the rate window when at least a second passed.
     pub fn snapshot(&self) -> Snapshot {
         let rows = self.rows.load(Ordering::Relaxed);
@@ -201,8 +206,14 @@ pub fn prometheus_text(all: &[Arc<Metrics>]) -> String {
     metric(
         "otter_snapshot_rows_copied",
         "gauge",
-        "Rows an online snapshot copied so far in the tables it has not finished, as of the committed position.",
-        &|_, p| p.and_then(|p| p.snapshot.as_ref()).map(|s| s.rows() as f64),
+        "Rows an online snapshot copied so far (finished tables included), as of the committed position.",
+        &|_, p| p.and_then(|p| p.snapshot.as_ref()).map(|s| s.copied() as f64),
+    );
+    metric(
+        "otter_snapshot_rows_estimated",
+        "gauge",
+        "The server's estimate of all rows the running snapshot copies (0: unknown).",
+        &|_, p| p.and_then(|p| p.snapshot.as_ref()).map(|s| s.estimate as f64),
     );
     metric("otter_up", "gauge", "1 while the pipeline runs, 0 when stopped or failed.", &|s, _| Some(if s.state == "running" { 1.0 } else { 0.0 }));
     out
@@ -240,12 +251,15 @@ mod tests {
                 TableProgress::new("d", "u"),
             ],
             chunks: 3,
+            done_rows: 500,
+            estimate: 4000,
         };
         let p = Position { coord: crate::position::BinlogCoord::new("mysql-bin.000001", 4), gtid: None, skip_rows: 0, snapshot: Some(Arc::new(progress)) };
         a.committed(1500, 1, 2, Some(&p));
         let text = prometheus_text(&[Arc::clone(&a)]);
         assert!(text.contains("otter_snapshot_tables_left{pipeline=\"copy\"} 2"), "{text}");
-        assert!(text.contains("otter_snapshot_rows_copied{pipeline=\"copy\"} 1500"), "{text}");
-        assert!(a.snapshot().position.unwrap().contains("snapshot: 1500 rows copied, 2 tables to finish"));
+        assert!(text.contains("otter_snapshot_rows_copied{pipeline=\"copy\"} 2000"), "{text}");
+        assert!(text.contains("otter_snapshot_rows_estimated{pipeline=\"copy\"} 4000"), "{text}");
+        assert!(a.snapshot().position.unwrap().contains("snapshot: 2000 rows copied, 2 tables to finish"));
     }
 }

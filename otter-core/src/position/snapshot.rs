@@ -21,6 +21,16 @@ pub struct SnapshotProgress {
     /// Chunks handed out since the snapshot began (over all runs).
     #[serde(default)]
     pub chunks: u64,
+    /// Rows copied in tables already finished (over all runs).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub done_rows: u64,
+    /// The server's estimate of all rows the copy covers, finished tables included (0: unknown).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub estimate: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One table's progress.
@@ -40,16 +50,25 @@ pub struct TableProgress {
     /// The re-sync request this copy serves (`None`: the initial snapshot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<u64>,
+    /// The server's estimate of the table's rows when the copy began (0: unknown).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub estimate: u64,
 }
 
 impl TableProgress {
     /// `db.table`, nothing copied yet, for the initial snapshot.
     pub fn new(db: impl Into<String>, table: impl Into<String>) -> TableProgress {
-        TableProgress { db: db.into(), table: table.into(), after: None, rows: 0, request: None }
+        TableProgress { db: db.into(), table: table.into(), after: None, rows: 0, request: None, estimate: 0 }
     }
 }
 
 impl SnapshotProgress {
+    /// A copy of `tables` not begun yet; its estimate is the sum of theirs.
+    pub fn of(tables: Vec<TableProgress>) -> SnapshotProgress {
+        let estimate = tables.iter().map(|t| t.estimate).sum();
+        SnapshotProgress { tables, chunks: 0, done_rows: 0, estimate }
+    }
+
     /// The progress of `db.table`, if it is unfinished.
     pub fn table(&self, db: &str, table: &str) -> Option<&TableProgress> {
         self.tables.iter().find(|t| t.db == db && t.table == table)
@@ -58,6 +77,11 @@ impl SnapshotProgress {
     /// Rows copied so far in the unfinished tables.
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    /// Rows copied so far, finished tables included.
+    pub fn copied(&self) -> u64 {
+        self.done_rows + self.rows()
     }
 }
 
@@ -69,15 +93,18 @@ mod tests {
     fn progress_round_trips_through_json() {
         let p = SnapshotProgress {
             tables: vec![
-                TableProgress { db: "shop".into(), table: "a.b".into(), after: Some(vec![PortableValue::Int(7), PortableValue::Bytes(b"K".to_vec())]), rows: 10, request: None },
+                TableProgress { after: Some(vec![PortableValue::Int(7), PortableValue::Bytes(b"K".to_vec())]), rows: 10, ..TableProgress::new("shop", "a.b") },
                 TableProgress { request: Some(4), ..TableProgress::new("shop", "c") },
             ],
             chunks: 3,
+            done_rows: 5,
+            estimate: 100,
         };
         let text = serde_json::to_string(&p).unwrap();
         assert_eq!(serde_json::from_str::<SnapshotProgress>(&text).unwrap(), p);
         assert_eq!(p.table("shop", "a.b").unwrap().rows, 10);
         assert!(p.table("shop", "a").is_none());
         assert_eq!(p.rows(), 10);
+        assert_eq!(p.copied(), 15);
     }
 }

@@ -39,6 +39,7 @@ use crate::change::{Event, Progress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::table_filter::TableFilter;
 use crate::history::SchemaHistory;
+use crate::position::snapshot::SnapshotProgress;
 use crate::position::{Position, StartFrom};
 use crate::schema::{Catalog, Settings};
 use crate::source::Source;
@@ -350,11 +351,11 @@ async fn run(
                 tracing::warn!("The stored position holds an unfinished snapshot but snapshot = \"never\": the copy is abandoned (tables not copied completely stay incomplete on the target).");
             }
             p.tables.retain(|t| t.request.is_some());
-            (!p.tables.is_empty()).then_some((p.tables, p.chunks))
+            (!p.tables.is_empty()).then_some(p)
         }
         (Some(p), _) => {
-            tracing::info!(tables = p.tables.len(), rows = p.rows(), "Resuming the online snapshot.");
-            Some((p.tables.clone(), p.chunks))
+            tracing::info!(tables = p.tables.len(), rows = p.copied(), "Resuming the online snapshot.");
+            Some((*p).clone())
         }
         (None, SnapshotMode::InitialOnly) if options.resume.is_some() => {
             tracing::info!(position = %resolved.position, "The snapshot finished in an earlier run (snapshot = \"initial_only\"): nothing to do.");
@@ -363,7 +364,7 @@ async fn run(
         }
         (None, SnapshotMode::Initial | SnapshotMode::InitialOnly) if options.resume.is_none() => {
             let filter = TableFilter::new(&config.include, &config.exclude)?;
-            Some((snapshot::plan(&mut control, &filter, &options.marks.schema).await?, 0))
+            Some(SnapshotProgress::of(snapshot::plan(&mut control, &filter, &options.marks.schema).await?))
         }
         (None, SnapshotMode::WhenNeeded) if options.resume.is_none() && from == StartFrom::Latest => match &options.missing_on_target {
             Some(missing) if !missing.is_empty() => {
@@ -371,7 +372,7 @@ async fn run(
                 let mut tables = snapshot::plan(&mut control, &filter, &options.marks.schema).await?;
                 tables.retain(|t| missing.iter().any(|(d, n)| *d == t.db && *n == t.table));
                 tracing::info!(tables = tables.len(), "snapshot = \"when_needed\": creating and copying the included tables the target lacks.");
-                (!tables.is_empty()).then_some((tables, 0))
+                (!tables.is_empty()).then(|| SnapshotProgress::of(tables))
             }
             _ => None,
         },
@@ -405,13 +406,12 @@ async fn run(
     if tx.send(Ok(Some(announce))).await.is_err() {
         return Ok(());
     }
-    let (definitions, estimate) = match &snapshot_tables {
-        Some((tables, _)) => {
-            let mut conn = opts.connect().await?;
-            let initial: Vec<_> = tables.iter().filter(|t| t.request.is_none()).cloned().collect();
-            (snapshot::definitions(&opts, &initial).await?, snapshot::estimate(&mut conn, tables).await?)
+    let definitions = match &snapshot_tables {
+        Some(p) => {
+            let initial: Vec<_> = p.tables.iter().filter(|t| t.request.is_none()).cloned().collect();
+            snapshot::definitions(&opts, &initial).await?
         }
-        None => (Vec::new(), 0),
+        None => Vec::new(),
     };
     let snap_cfg = SnapshotConfig {
         opts: opts.clone(),
@@ -422,8 +422,7 @@ async fn run(
         max_rows_per_sec: config.snapshot_max_rows_per_sec,
         bounded,
     };
-    let mut snap = snapshot_tables
-        .map(|(tables, chunks)| Snapshot::start(&snap_cfg, definitions, tables, &requests, chunks, resolved.position.clone()).with_estimate(estimate));
+    let mut snap = snapshot_tables.map(|p| Snapshot::start(&snap_cfg, definitions, p, &requests, resolved.position.clone()));
     let signals = Signals { cfg: &snap_cfg, schema: &options.marks.schema, pipeline: &options.pipeline, filter: &filter_for_signals };
     let stop_after_snapshot = config.snapshot == SnapshotMode::InitialOnly;
     let mut stream_start = resolved.stream.clone();
@@ -476,7 +475,7 @@ impl Signals<'_> {
         for (id, at) in asm.take_signals() {
             let allows = |db: &str, t: &str| self.filter.allows(db, t);
             let Some(request) = resync::accept(&self.cfg.opts, &self.cfg.settings, self.schema, self.pipeline, &allows, id).await? else { continue };
-            let s = snap.get_or_insert_with(|| Snapshot::start(self.cfg, Vec::new(), Vec::new(), &HashMap::new(), 0, asm.resume_position()));
+            let s = snap.get_or_insert_with(|| Snapshot::start(self.cfg, Vec::new(), SnapshotProgress::default(), &HashMap::new(), asm.resume_position()));
             s.resync(request, at);
         }
         Ok(())

@@ -120,6 +120,8 @@ struct TableState {
     ahead: BTreeMap<u64, (Option<Vec<PortableValue>>, bool, u64)>,
     /// The re-sync request this copy serves (`None`: the initial snapshot).
     request: Option<Arc<Request>>,
+    /// The server's estimate of its rows.
+    estimate: u64,
 }
 
 /// The gate's state.
@@ -142,6 +144,9 @@ pub struct Gate {
     seq: u64,
     piece_rows: usize,
     rows_out: u64,
+    /// Rows of tables finished in earlier runs, and the estimate of the whole copy.
+    done_rows: u64,
+    estimate: u64,
     /// The definitions to hand out first (taken once handed out).
     creates: Vec<Event>,
     /// Hand a reader's chunk out only once its previous one was acknowledged.
@@ -193,11 +198,12 @@ fn if_not_exists(stmt: &str, what: &str) -> String {
 }
 
 impl Gate {
-    /// A gate for `tables` (the unfinished tables, in copy order; those of re-sync requests with
-    /// the request in `requests`, else they are left out), `chunks` handed out before, over a
-    /// stream that starts at `start`; snapshot rows go out in transactions of at most
+    /// A gate for `progress` (the unfinished tables, in copy order — those of re-sync requests
+    /// with the request in `requests`, else they are left out — and what earlier runs did), over
+    /// a stream that starts at `start`; snapshot rows go out in transactions of at most
     /// `piece_rows` rows.
-    pub fn new(tables: Vec<TableProgress>, requests: &HashMap<u64, Arc<Request>>, chunks: u64, start: Position, piece_rows: usize) -> Gate {
+    pub fn new(progress: SnapshotProgress, requests: &HashMap<u64, Arc<Request>>, start: Position, piece_rows: usize) -> Gate {
+        let SnapshotProgress { tables, chunks, done_rows, estimate } = progress;
         let tables: Vec<TableState> = tables
             .into_iter()
             .filter_map(|t| {
@@ -205,7 +211,18 @@ impl Gate {
                     Some(id) => Some(Arc::clone(requests.get(&id)?)),
                     None => None,
                 };
-                Some(TableState { db: t.db, table: t.table, after: t.after, rows: t.rows, done: false, next: 0, abandoned: None, ahead: BTreeMap::new(), request })
+                Some(TableState {
+                    db: t.db,
+                    table: t.table,
+                    after: t.after,
+                    rows: t.rows,
+                    estimate: t.estimate,
+                    done: false,
+                    next: 0,
+                    abandoned: None,
+                    ahead: BTreeMap::new(),
+                    request,
+                })
             })
             .collect();
         let seq_at = start.coord.clone();
@@ -224,6 +241,8 @@ impl Gate {
             seq: 0,
             piece_rows: piece_rows.max(1),
             rows_out: 0,
+            done_rows,
+            estimate,
             creates: Vec::new(),
             bounded: false,
             unacked: HashMap::new(),
@@ -271,6 +290,7 @@ impl Gate {
             table: request.table.clone(),
             after: None,
             rows: 0,
+            estimate: 0,
             done: false,
             next: 0,
             abandoned: None,
@@ -347,9 +367,18 @@ impl Gate {
             .tables
             .iter()
             .filter(|t| !t.done)
-            .map(|t| TableProgress { db: t.db.clone(), table: t.table.clone(), after: t.after.clone(), rows: t.rows, request: t.request.as_ref().map(|r| r.id) })
+            .map(|t| TableProgress {
+                db: t.db.clone(),
+                table: t.table.clone(),
+                after: t.after.clone(),
+                rows: t.rows,
+                request: t.request.as_ref().map(|r| r.id),
+                estimate: t.estimate,
+            })
             .collect();
-        self.progress = if open.is_empty() { None } else { Some(Arc::new(SnapshotProgress { tables: open, chunks: self.chunks })) };
+        let done_rows = self.done_rows + self.tables.iter().filter(|t| t.done).map(|t| t.rows).sum::<u64>();
+        self.progress =
+            if open.is_empty() { None } else { Some(Arc::new(SnapshotProgress { tables: open, chunks: self.chunks, done_rows, estimate: self.estimate })) };
     }
 
     /// Takes a reader's message.

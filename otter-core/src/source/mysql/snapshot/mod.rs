@@ -41,7 +41,7 @@ use self::gate::{Gate, Msg};
 use self::resync::Request;
 use crate::error::{Error, Result};
 use crate::mysql::conn::{show_create_database, show_create_table, translate, ConnectOptions};
-use crate::position::snapshot::TableProgress;
+use crate::position::snapshot::{SnapshotProgress, TableProgress};
 use crate::position::{BinlogCoord, Position};
 use crate::schema::Settings;
 use crate::table_filter::TableFilter;
@@ -64,19 +64,20 @@ pub enum SnapshotMode {
     InitialOnly,
 }
 
-/// Every base table the filter includes, in name order, as unfinished tables.
+/// Every base table the filter includes, in name order, as unfinished tables with the server's
+/// estimate of their rows (`information_schema`'s `TABLE_ROWS`, approximate for InnoDB).
 pub async fn plan(conn: &mut Conn, filter: &TableFilter, own_schema: &str) -> Result<Vec<TableProgress>> {
-    let rows: Vec<(String, String)> = conn
+    let rows: Vec<(String, String, Option<u64>)> = conn
         .query(
-            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' \
+            "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' \
              ORDER BY TABLE_SCHEMA, TABLE_NAME",
         )
         .await
         .map_err(|e| translate(e, "listing the tables to copy"))?;
     Ok(rows
         .into_iter()
-        .filter(|(db, t)| filter.allows(db, t) && !db.eq_ignore_ascii_case(own_schema))
-        .map(|(db, table)| TableProgress::new(db, table))
+        .filter(|(db, t, _)| filter.allows(db, t) && !db.eq_ignore_ascii_case(own_schema))
+        .map(|(db, table, n)| TableProgress { estimate: n.unwrap_or(0), ..TableProgress::new(db, table) })
         .collect())
 }
 
@@ -93,18 +94,6 @@ pub async fn definitions(opts: &ConnectOptions, tables: &[TableProgress]) -> Res
         out.push((t.db.clone(), t.table.clone(), db, table));
     }
     Ok(out)
-}
-
-/// The server's estimate of the rows of `tables` still to copy (`information_schema`'s
-/// `TABLE_ROWS`, approximate for InnoDB), for progress and ETA.
-pub async fn estimate(conn: &mut Conn, tables: &[TableProgress]) -> Result<u64> {
-    let rows: Vec<(String, String, Option<u64>)> = conn
-        .query("SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'")
-        .await
-        .map_err(|e| translate(e, "estimating the rows to copy"))?;
-    let wanted: std::collections::HashSet<(&str, &str)> = tables.iter().map(|t| (t.db.as_str(), t.table.as_str())).collect();
-    let total: u64 = rows.iter().filter(|(d, t, _)| wanted.contains(&(d.as_str(), t.as_str()))).map(|(_, _, n)| n.unwrap_or(0)).sum();
-    Ok(total.saturating_sub(tables.iter().map(|t| t.rows).sum()))
 }
 
 /// The base tables `config` captures (what a snapshot would copy), connecting to its source.
@@ -145,7 +134,6 @@ pub struct Snapshot {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     started: Instant,
     reported: Instant,
-    estimate: u64,
 }
 
 impl Drop for Snapshot {
@@ -157,15 +145,14 @@ impl Drop for Snapshot {
 }
 
 impl Snapshot {
-    /// Starts `cfg.readers` readers over `tables` (unfinished tables, with where to resume each;
-    /// those of re-syncs with their request in `requests`), for a stream starting at `start`.
-    /// `chunks` were handed out before (earlier runs).
+    /// Starts `cfg.readers` readers over `progress`'s tables (unfinished, with where to resume
+    /// each; those of re-syncs with their request in `requests`), for a stream starting at
+    /// `start`.
     pub fn start(
         cfg: &SnapshotConfig,
         definitions: Vec<(String, String, Option<String>, Option<String>)>,
-        tables: Vec<TableProgress>,
+        progress: SnapshotProgress,
         requests: &HashMap<u64, Arc<Request>>,
-        chunks: u64,
         start: Position,
     ) -> Snapshot {
         let readers = cfg.readers.max(1);
@@ -179,7 +166,7 @@ impl Snapshot {
             rows_per_sec: cfg.max_rows_per_sec,
             paced_until: Mutex::new(None),
         });
-        let mut gate = Gate::new(tables, requests, chunks, start, cfg.piece_rows);
+        let mut gate = Gate::new(progress, requests, start, cfg.piece_rows);
         gate.bound_by_acks(cfg.bounded);
         gate.set_definitions(definitions);
         let queue: VecDeque<TableJob> = (0..gate.tables().count()).filter_map(|i| job(&gate, i)).collect();
@@ -188,7 +175,7 @@ impl Snapshot {
         }
         let queue = Arc::new(Mutex::new(queue));
         let tasks = (0..readers).map(|r| tokio::spawn(copier::run_reader(Arc::clone(&ctx), r, Arc::clone(&queue)))).collect();
-        Snapshot { gate, rx, ctx, tasks, started: Instant::now(), reported: Instant::now(), estimate: 0 }
+        Snapshot { gate, rx, ctx, tasks, started: Instant::now(), reported: Instant::now() }
     }
 
     /// Copies again what `request` asks for, signalled by a row written at `signal`, through
@@ -202,12 +189,6 @@ impl Snapshot {
         }
     }
 
-    /// Sets the estimate of the rows to copy in this run (see [`estimate`]).
-    pub fn with_estimate(mut self, rows: u64) -> Snapshot {
-        self.estimate = rows;
-        self
-    }
-
     /// Logs the copy's progress (rows, rows/s, tables left, ETA) at most every `every`.
     pub fn report(&mut self, every: Duration) {
         if self.reported.elapsed() < every {
@@ -217,9 +198,9 @@ impl Snapshot {
         let rows = self.gate.rows_out();
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = rows as f64 / secs;
-        let left = self.gate.progress().map_or(0, |p| p.tables.len());
-        let eta = if rate > 0.0 && self.estimate > rows { format!("{:.0}s", (self.estimate - rows) as f64 / rate) } else { "-".into() };
-        tracing::info!(rows, rows_per_sec = rate as u64, estimated_rows = self.estimate, tables_left = left, eta = %eta, "Snapshot progress.");
+        let (left, copied, estimate) = self.gate.progress().map_or((0, 0, 0), |p| (p.tables.len(), p.copied(), p.estimate));
+        let eta = if rate > 0.0 && estimate > copied { format!("{:.0}s", (estimate - copied) as f64 / rate) } else { "-".into() };
+        tracing::info!(rows = copied, rows_per_sec = rate as u64, estimated_rows = estimate, tables_left = left, eta = %eta, "Snapshot progress.");
     }
 
     /// The gate.

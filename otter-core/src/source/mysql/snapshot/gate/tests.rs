@@ -16,7 +16,7 @@ fn schema() -> TableSchema {
 
 fn gate() -> Gate {
     let tables = vec![TableProgress::new("d", "t")];
-    let mut g = Gate::new(tables, &HashMap::new(), 0, pos(100), 2);
+    let mut g = Gate::new(SnapshotProgress::of(tables), &HashMap::new(), pos(100), 2);
     g.set_definitions(vec![("d".into(), "t".into(), Some("CREATE DATABASE `d`".into()), Some("CREATE TABLE `t` (id int)".into()))]);
     g
 }
