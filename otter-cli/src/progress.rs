@@ -79,7 +79,19 @@ struct PipelineBars {
 }
 
 fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0} rows/s", s.per_sec());
+        })
+}
+
+/// A new bar at `rows` of `len` (its rate counts from here, not from 0).
+fn bar(mp: &MultiProgress, style: ProgressStyle, prefix: String, rows: u64, len: u64) -> ProgressBar {
+    let b = mp.add(ProgressBar::new(len.max(rows)).with_style(style).with_prefix(prefix));
+    b.set_position(rows);
+    b.reset_eta();
+    b
 }
 
 impl Board {
@@ -102,10 +114,8 @@ impl Board {
         };
         let copied = p.copied();
         let total = bars.total.get_or_insert_with(|| {
-            let b = self.mp.add(ProgressBar::new(0));
-            b.set_style(style("{prefix} [{bar:30}] {human_pos}/{human_len} rows  {per_sec}  ETA {eta}  {msg}"));
-            b.set_prefix(format!("{pipeline} snapshot"));
-            b
+            let template = style("{prefix} [{bar:30}] {human_pos}/{human_len} rows  {rate}  ETA {eta}  {msg}");
+            bar(&self.mp, template, format!("{pipeline} snapshot"), copied, p.estimate)
         });
         total.set_length(p.estimate.max(copied));
         total.set_position(copied);
@@ -123,13 +133,8 @@ impl Board {
             let bar = match bars.tables.iter().find(|(n, _)| *n == name) {
                 Some((_, b)) => b.clone(),
                 None => {
-                    let b = self.mp.add(ProgressBar::new(0));
-                    if estimate > 0 {
-                        b.set_style(style("  {prefix:40} [{bar:20}] {human_pos}/{human_len}  {per_sec}  ETA {eta}"));
-                    } else {
-                        b.set_style(style("  {prefix:40} {human_pos} rows  {per_sec}"));
-                    }
-                    b.set_prefix(name.clone());
+                    let template = if estimate > 0 { "  {prefix:40} [{bar:20}] {human_pos}/{human_len}  {rate}  ETA {eta}" } else { "  {prefix:40} {human_pos} rows  {rate}" };
+                    let b = bar(&self.mp, style(template), name.clone(), rows, estimate);
                     bars.tables.push((name.clone(), b.clone()));
                     b
                 }
