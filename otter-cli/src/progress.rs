@@ -119,9 +119,18 @@ impl Board {
         });
         total.set_length(p.estimate.max(copied));
         total.set_position(copied);
-        total.set_message(format!("{} tables to finish", p.tables.len()));
-        let shown: Vec<(String, u64, u64)> =
-            p.tables.iter().take(TABLE_BARS).map(|t| (label(&t.db, &t.table, t.request), t.rows, t.estimate)).collect();
+        total.set_message(format!("{} tables to finish", p.tables_left()));
+        // One bar per table: the parts of a table copied in parts add up.
+        let mut shown: Vec<(String, u64, u64)> = Vec::new();
+        for t in &p.tables {
+            let name = label(&t.db, &t.table, t.request);
+            if let Some((_, rows, estimate)) = shown.iter_mut().find(|(n, ..)| *n == name) {
+                *rows += t.rows;
+                *estimate += t.estimate;
+            } else if shown.len() < TABLE_BARS {
+                shown.push((name, t.rows, t.estimate));
+            }
+        }
         bars.tables.retain(|(name, b)| {
             let keep = shown.iter().any(|(n, ..)| n == name);
             if !keep {
@@ -188,19 +197,24 @@ mod tests {
         let mut p = SnapshotProgress::of(vec![
             TableProgress { estimate: 1000, ..TableProgress::new("s", "a") },
             TableProgress { estimate: 0, request: Some(3), ..TableProgress::new("s", "b") },
+            TableProgress { estimate: 500, ..TableProgress::new("s", "c") },
+            TableProgress { estimate: 500, ..TableProgress::new("s", "c") },
         ]);
         p.tables[0].rows = 400;
         p.tables[1].rows = 7;
+        p.tables[2].rows = 100;
+        p.tables[3].rows = 50;
         board.update("p1", Some(&p));
         let (total, tables) = board.state("p1").unwrap();
-        assert_eq!(total, (407, 1000));
-        assert_eq!(tables, vec![("s.a".to_owned(), 400, 1000), ("s.b (re-sync 3)".to_owned(), 7, 7)]);
-        // s.a finished: its bar goes, its rows count in the total.
-        p.done_rows = 1000;
+        assert_eq!(total, (557, 2000));
+        assert_eq!(tables, vec![("s.a".to_owned(), 400, 1000), ("s.b (re-sync 3)".to_owned(), 7, 7), ("s.c".to_owned(), 150, 1000)]);
+        // s.a and s.c finished: their bars go, their rows count in the total.
+        p.done_rows = 2000;
         p.tables.remove(0);
+        p.tables.truncate(1);
         board.update("p1", Some(&p));
         let (total, tables) = board.state("p1").unwrap();
-        assert_eq!(total, (1007, 1007));
+        assert_eq!(total, (2007, 2007));
         assert_eq!(tables.len(), 1);
         board.update("p1", None);
         assert!(board.state("p1").is_none());

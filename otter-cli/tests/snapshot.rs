@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{interrupt, spawn_run, wait_equal_while_running, Rng};
 use otter_testkit::compare::{log_tail, Tables, Wait};
 use otter_testkit::{MariaDb, ServerConfig};
-use snapshot_support::{config, log_text, rows, schema_and_rows, target_rows, writer, TABLES};
+use snapshot_support::{big_table, big_writer, config, log_text, rows, schema_and_rows, target_rows, writer, TABLES};
 
 #[test]
 fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks() {
@@ -25,6 +25,9 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     let n = rows();
     schema_and_rows(&a, n);
+    // Copied in two parts at once (two readers), while written all over.
+    let big = 8 * n + 10_000;
+    big_table(&a, big);
     let general = a.dir().join("general.log");
     a.sql(&format!("SET GLOBAL general_log_file = '{}'; SET GLOBAL general_log = ON", general.display())).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -35,13 +38,17 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
         let (client, stop) = (a.client(), Arc::clone(&stop));
         std::thread::spawn(move || writer(client, n, stop))
     };
+    let wb = {
+        let (client, stop) = (a.client(), Arc::clone(&stop));
+        std::thread::spawn(move || big_writer(client, big, stop))
+    };
     let mut otter = spawn_run(&config, &log);
     // SIGKILL during the copy, each followed by an immediate restart; each restart must resume
     // (the target never falls back to an earlier count by more than the chunks in flight).
     let mut kills = 0;
     let mut rng = Rng(0xfeed);
-    let total = 4 * n + n / 3;
-    while kills < 4 {
+    let total = 4 * n + n / 3 + big;
+    while kills < 5 {
         let deadline = Instant::now() + Duration::from_secs(120);
         let aim = target_rows(&b) + total / 10 + rng.below(total / 10);
         while target_rows(&b) < aim && !log_text(&log).contains("Online snapshot finished") {
@@ -68,10 +75,13 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
     }
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
-    wait_equal_while_running(&a, &b, TABLES, 180, &mut otter, &log);
+    wb.join().unwrap();
+    let all: Vec<&str> = TABLES.iter().copied().chain(["s.big"]).collect();
+    wait_equal_while_running(&a, &b, &all, 180, &mut otter, &log);
     assert!(interrupt(otter).success(), "{}", log_tail(&log, 40));
     let text = log_text(&log);
     assert_eq!(text.matches("Resuming the online snapshot").count(), kills, "every restart resumes the copy:\n{}", log_tail(&log, 60));
+    assert!(text.contains("Copying a big table in parts at once. table=s.big parts=2"), "{}", log_tail(&log, 60));
     let general = std::fs::read_to_string(&general).unwrap().to_ascii_uppercase();
     assert!(general.contains("WITH CONSISTENT SNAPSHOT"), "the general log shows no snapshot reads");
     // Work a restart redoes is bounded: every chunk read is one consistent snapshot on A, and the

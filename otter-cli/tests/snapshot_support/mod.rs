@@ -125,7 +125,37 @@ pub fn log_text(log: &Path) -> String {
 pub fn target_rows(b: &MariaDb) -> u64 {
     TABLES
         .iter()
+        .chain(&["s.big"])
         .map(|t| b.value(&format!("SELECT COUNT(*) FROM {t}")).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0))
         .sum()
 }
 
+
+/// A table big enough to be copied in parts (`rows` rows, integer key), and a writer changing
+/// it all over its key space — below the smallest key and above the largest too — until `stop`.
+pub fn big_table(a: &MariaDb, rows: u64) {
+    a.sql(&format!(
+        "CREATE TABLE s.big (id BIGINT NOT NULL PRIMARY KEY, v INT, t VARCHAR(30));
+         INSERT INTO s.big SELECT seq, seq % 1000, CONCAT('row ', seq) FROM s.seq_1_to_{rows};
+         ANALYZE TABLE s.big"
+    ))
+    .unwrap();
+}
+
+/// Changes `s.big` (see [`big_table`]) until `stop`.
+pub fn big_writer(client: Client, rows: u64, stop: Arc<AtomicBool>) {
+    let mut rng = Rng(0xb16);
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let k = rng.below(rows + rows / 20) as i64;
+        let sql = match rng.below(5) {
+            0 => format!("UPDATE s.big SET v = v + 1, t = 'upd {i}' WHERE id = {k}"),
+            1 => format!("DELETE FROM s.big WHERE id = {k}"),
+            2 => format!("INSERT INTO s.big VALUES ({k}, {i}, 'ins') ON DUPLICATE KEY UPDATE v = {i}"),
+            3 => format!("INSERT INTO s.big VALUES ({}, {i}, 'below') ON DUPLICATE KEY UPDATE v = {i}", -k),
+            _ => format!("UPDATE s.big SET v = {i} WHERE id BETWEEN {k} AND {}", k + 50),
+        };
+        client.sql(&sql).unwrap();
+    }
+}

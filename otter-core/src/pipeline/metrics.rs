@@ -201,7 +201,7 @@ pub fn prometheus_text(all: &[Arc<Metrics>]) -> String {
         "otter_snapshot_tables_left",
         "gauge",
         "Tables an online snapshot has not finished copying, as of the committed position (absent when no snapshot runs).",
-        &|_, p| p.and_then(|p| p.snapshot.as_ref()).map(|s| s.tables.len() as f64),
+        &|_, p| p.and_then(|p| p.snapshot.as_ref()).map(|s| s.tables_left() as f64),
     );
     metric(
         "otter_snapshot_rows_copied",

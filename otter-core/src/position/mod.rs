@@ -149,7 +149,7 @@ impl fmt::Display for Position {
             write!(f, " (+{} rows)", self.skip_rows)?;
         }
         if let Some(s) = &self.snapshot {
-            write!(f, " snapshot: {} rows copied, {} tables to finish", s.copied(), s.tables.len())?;
+            write!(f, " snapshot: {} rows copied, {} tables to finish", s.copied(), s.tables_left())?;
         }
         Ok(())
     }

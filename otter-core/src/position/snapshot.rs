@@ -44,6 +44,10 @@ pub struct TableProgress {
     /// The key of the last row copied (`None`: nothing copied yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Vec<PortableValue>>,
+    /// The end of this part of the table, inclusive (`None`: to the table's end). A big table
+    /// is copied in several parts at once, each an entry of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upto: Option<Vec<PortableValue>>,
     /// Rows copied so far.
     #[serde(default)]
     pub rows: u64,
@@ -58,7 +62,7 @@ pub struct TableProgress {
 impl TableProgress {
     /// `db.table`, nothing copied yet, for the initial snapshot.
     pub fn new(db: impl Into<String>, table: impl Into<String>) -> TableProgress {
-        TableProgress { db: db.into(), table: table.into(), after: None, rows: 0, request: None, estimate: 0 }
+        TableProgress { db: db.into(), table: table.into(), after: None, upto: None, rows: 0, request: None, estimate: 0 }
     }
 }
 
@@ -77,6 +81,14 @@ impl SnapshotProgress {
     /// Rows copied so far in the unfinished tables.
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    /// Tables not finished (a table copied in parts counts once).
+    pub fn tables_left(&self) -> usize {
+        let mut names: Vec<(&str, &str)> = self.tables.iter().map(|t| (t.db.as_str(), t.table.as_str())).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.len()
     }
 
     /// Rows copied so far, finished tables included.

@@ -364,7 +364,8 @@ async fn run(
         }
         (None, SnapshotMode::Initial | SnapshotMode::InitialOnly) if options.resume.is_none() => {
             let filter = TableFilter::new(&config.include, &config.exclude)?;
-            Some(SnapshotProgress::of(snapshot::plan(&mut control, &filter, &options.marks.schema).await?))
+            let tables = snapshot::plan(&mut control, &filter, &options.marks.schema).await?;
+            Some(SnapshotProgress::of(snapshot::split::split(&mut control, tables, config.snapshot_readers).await?))
         }
         (None, SnapshotMode::WhenNeeded) if options.resume.is_none() && from == StartFrom::Latest => match &options.missing_on_target {
             Some(missing) if !missing.is_empty() => {
@@ -372,7 +373,11 @@ async fn run(
                 let mut tables = snapshot::plan(&mut control, &filter, &options.marks.schema).await?;
                 tables.retain(|t| missing.iter().any(|(d, n)| *d == t.db && *n == t.table));
                 tracing::info!(tables = tables.len(), "snapshot = \"when_needed\": creating and copying the included tables the target lacks.");
-                (!tables.is_empty()).then(|| SnapshotProgress::of(tables))
+                if tables.is_empty() {
+                    None
+                } else {
+                    Some(SnapshotProgress::of(snapshot::split::split(&mut control, tables, config.snapshot_readers).await?))
+                }
             }
             _ => None,
         },

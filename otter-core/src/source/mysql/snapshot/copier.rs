@@ -62,6 +62,8 @@ pub struct TableJob {
     pub name: String,
     /// Resume after this key.
     pub after: Option<Vec<PortableValue>>,
+    /// Stop at this key, inclusive (a part of a table; `None`: its end).
+    pub upto: Option<Vec<PortableValue>>,
     /// The re-sync request it serves (`None`: the initial snapshot).
     pub request: Option<Arc<Request>>,
 }
@@ -92,7 +94,7 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
         let mut index = 0u64;
         loop {
             let permit = Arc::clone(&sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
-            let range = KeyRange { after: after.clone(), upto: None };
+            let range = KeyRange { after: after.clone(), upto: job.upto.clone() };
             let started = Instant::now();
             let mut c = read_chunk(ctx, &mut conn, reader, &sem, &job, index, range, batches.is_none().then_some(limit)).await?;
             let elapsed = started.elapsed();
@@ -100,7 +102,7 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
             c.last = c.keyless || batches.map_or(n < limit, |b| index + 1 >= b);
             let last_key = c.range.upto.clone();
             if c.last {
-                c.range.upto = None;
+                c.range.upto = job.upto.clone();
             }
             c.permit = Some(permit);
             let bytes: usize = c.rows.iter().map(crate::mysql::chunk::row_bytes).sum::<usize>().max(1);

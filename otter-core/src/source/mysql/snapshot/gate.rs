@@ -53,7 +53,7 @@ pub struct ChunkRead {
     /// The binlog position of the snapshot it was read in.
     pub at: BinlogCoord,
     /// The key range it covers: `(after, upto]`, `upto` the last key read (or the bound of a
-    /// re-read); `None` upper bound for the table's last chunk.
+    /// re-read); for the last chunk of a table (or part), the table's end (`None`) or the part's.
     pub range: KeyRange,
     /// The table's last chunk.
     pub last: bool,
@@ -122,6 +122,8 @@ struct TableState {
     request: Option<Arc<Request>>,
     /// The server's estimate of its rows.
     estimate: u64,
+    /// The end of this part of the table (`None`: the table's end).
+    upto: Option<Vec<PortableValue>>,
 }
 
 /// The gate's state.
@@ -215,6 +217,7 @@ impl Gate {
                     db: t.db,
                     table: t.table,
                     after: t.after,
+                    upto: t.upto,
                     rows: t.rows,
                     estimate: t.estimate,
                     done: false,
@@ -289,6 +292,7 @@ impl Gate {
             db: request.db.clone(),
             table: request.table.clone(),
             after: None,
+            upto: None,
             rows: 0,
             estimate: 0,
             done: false,
@@ -299,6 +303,11 @@ impl Gate {
         });
         self.rebuild();
         Some(self.tables.len() - 1)
+    }
+
+    /// The end of the part of the table at `index` (`None`: the table's end).
+    pub fn upto(&self, index: usize) -> Option<&Vec<PortableValue>> {
+        self.tables.get(index).and_then(|t| t.upto.as_ref())
     }
 
     /// The re-sync request the table at `index` serves.
@@ -371,6 +380,7 @@ impl Gate {
                 db: t.db.clone(),
                 table: t.table.clone(),
                 after: t.after.clone(),
+                upto: t.upto.clone(),
                 rows: t.rows,
                 request: t.request.as_ref().map(|r| r.id),
                 estimate: t.estimate,
@@ -408,8 +418,8 @@ impl Gate {
                 }
                 if stale {
                     tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A chunk read went stale; reading its range again.");
-                    let upto = if c.last { None } else { c.range.upto.clone() };
-                    self.rereads.push(Reread { table: c.table, index: c.index, range: KeyRange { after: c.range.after.clone(), upto }, last: c.last });
+                    // A last chunk's range is open above (or ends with its part).
+                    self.rereads.push(Reread { table: c.table, index: c.index, range: c.range.clone(), last: c.last });
                 } else {
                     self.pending.push(*c);
                     self.pending.sort_by(|a, b| a.at.cmp(&b.at));
@@ -537,8 +547,7 @@ impl Gate {
             out.push(statement_event(&meta, &c.schema.db, statement, tables(), &self.last));
         } else if let (Some(r), false, false) = (&t.request, c.keyless, gone) {
             // A re-sync chunk: first the target's rows of its range that the source lacks.
-            let end = KeyRange { after: c.range.after.clone(), upto: if c.last { None } else { c.range.upto.clone() } };
-            let statement = r.purge(&c.schema, c.index, &end, &c.rows)?;
+            let statement = r.purge(&c.schema, c.index, &c.range, &c.rows)?;
             out.push(statement_event(&meta, &c.schema.db, statement, tables(), &self.last));
         }
         // The frontier moves over this chunk once every earlier one of the table is out.

@@ -24,6 +24,7 @@
 pub mod copier;
 pub mod gate;
 pub mod resync;
+pub mod split;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicUsize;
@@ -87,7 +88,8 @@ pub async fn definitions(opts: &ConnectOptions, tables: &[TableProgress]) -> Res
     let mut conn = opts.connect().await?;
     crate::mysql::chunk::prepare_session(&mut conn).await?;
     let mut out = Vec::with_capacity(tables.len());
-    for t in tables {
+    let mut seen = std::collections::HashSet::new();
+    for t in tables.iter().filter(|t| seen.insert((t.db.as_str(), t.table.as_str()))) {
         let what = format!("reading the definition of {}.{}", t.db, t.table);
         let table = show_create_table(&mut conn, &t.db, &t.table).await.map_err(|e| translate(e, &what))?;
         let db = show_create_database(&mut conn, &t.db).await.map_err(|e| translate(e, &what))?;
@@ -236,5 +238,5 @@ impl Snapshot {
 /// The reader's job for the table at `i` of `gate` (resuming where it stands).
 fn job(gate: &Gate, i: usize) -> Option<TableJob> {
     let (_, db, t, after) = gate.tables().nth(i)?;
-    Some(TableJob { table: i, db: db.to_owned(), name: t.to_owned(), after: after.cloned(), request: gate.request(i).cloned() })
+    Some(TableJob { table: i, db: db.to_owned(), name: t.to_owned(), after: after.cloned(), upto: gate.upto(i).cloned(), request: gate.request(i).cloned() })
 }
