@@ -38,6 +38,7 @@ pub mod mysql;
 mod report;
 pub mod sink;
 pub mod target;
+pub mod verify;
 pub mod worker;
 
 pub use config::MysqlSinkConfig;

@@ -103,6 +103,14 @@ pub struct MysqlSourceConfig {
     /// limit leaves the source (and the target) more room for their own work during the copy.
     #[serde(default)]
     pub snapshot_max_rows_per_sec: u64,
+    /// Copy a big table whose primary key is one integer column in parts at once, one reader
+    /// per part (default true; see [`snapshot::split`]).
+    #[serde(default = "default_true")]
+    pub snapshot_split: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_snapshot_readers() -> usize {
@@ -144,6 +152,7 @@ impl MysqlSourceConfig {
             snapshot_readers: default_snapshot_readers(),
             snapshot_chunk_ms: default_snapshot_chunk_ms(),
             snapshot_max_rows_per_sec: 0,
+            snapshot_split: true,
         }
     }
 
@@ -365,7 +374,7 @@ async fn run(
         (None, SnapshotMode::Initial | SnapshotMode::InitialOnly) if options.resume.is_none() => {
             let filter = TableFilter::new(&config.include, &config.exclude)?;
             let tables = snapshot::plan(&mut control, &filter, &options.marks.schema).await?;
-            Some(SnapshotProgress::of(snapshot::split::split(&mut control, tables, config.snapshot_readers).await?))
+            Some(SnapshotProgress::of(snapshot::split::split(&mut control, tables, if config.snapshot_split { config.snapshot_readers } else { 1 }).await?))
         }
         (None, SnapshotMode::WhenNeeded) if options.resume.is_none() && from == StartFrom::Latest => match &options.missing_on_target {
             Some(missing) if !missing.is_empty() => {
@@ -376,7 +385,7 @@ async fn run(
                 if tables.is_empty() {
                     None
                 } else {
-                    Some(SnapshotProgress::of(snapshot::split::split(&mut control, tables, config.snapshot_readers).await?))
+                    Some(SnapshotProgress::of(snapshot::split::split(&mut control, tables, if config.snapshot_split { config.snapshot_readers } else { 1 }).await?))
                 }
             }
             _ => None,

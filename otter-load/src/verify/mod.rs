@@ -1,0 +1,400 @@
+//! Verify: prove that a MySQL/MariaDB target equals its source while replication runs, table by
+//! table, in key-range chunks, and name every key that differs.
+//!
+//! Per chunk (a range of the source's key order, `chunk_rows` rows): the source's row count and
+//! 128-bit XOR of row hashes ([`canon`]) inside a consistent snapshot whose binlog position `P`
+//! the server reports; then, once the pipeline's checkpoint on the target says everything up to
+//! `P` is applied, the same over the target's rows of the range. Equal: the chunk is equal. Else
+//! it is checked again (changes in flight make chunks differ for a moment), and after
+//! `rounds` tries its rows are compared one by one ([`diff`]).
+//!
+//! **In-flight changes are never reported.** A differing key is reported only when no change of
+//! it lies in the binlog between `P` and `Q`, the newest change any loader partition had applied
+//! when the target rows were read (its watermarks, read after the rows): then the source's row at
+//! `P` is the source's row at every point up to `Q`, and an exactly-once replica that applied up
+//! to `P` and at most up to `Q` must hold exactly it ([`window`]). Keys that were touched are
+//! compared again in the next round, and counted as *unsettled* (never as differences) when they
+//! keep changing for every round.
+//!
+//! Invariants: nothing is written to either side; the comparison follows the pipeline's
+//! mapping ([`mapping`]); keys pair under their collation; a table without a usable key is
+//! compared whole (count and hash), its differences reported for the table, not per row.
+
+pub mod canon;
+pub mod diff;
+pub mod mapping;
+pub mod window;
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Params};
+use otter_core::change::portable::PortableValue;
+use otter_core::mysql::chunk::key::{compare_with, Binds};
+use otter_core::mysql::chunk::{begin_snapshot, end_snapshot, prepare_session, ChunkReader, KeyRange};
+use otter_core::mysql::conn::{show_create_table, translate, ConnectOptions, ServerInfo};
+use otter_core::position::BinlogCoord;
+use otter_core::schema::{Column, Settings, TableSchema};
+use otter_core::source::mysql::MysqlSourceConfig;
+use otter_core::transform::TransformConfig;
+use otter_core::{Error, ErrorKind, Result};
+use serde::Serialize;
+
+use self::diff::{Difference, Side};
+use crate::mysql::checkpoint_table::CheckpointTable;
+use crate::MysqlSinkConfig;
+
+/// What to verify and how.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The pipeline's name (its checkpoint rows on the target).
+    pub pipeline: String,
+    /// The pipeline's source.
+    pub source: MysqlSourceConfig,
+    /// The pipeline's target.
+    pub target: MysqlSinkConfig,
+    /// The pipeline's transforms (routes, column changes).
+    pub transforms: Vec<TransformConfig>,
+    /// Only rows this condition selects (SQL on the source table's columns; also run on the target).
+    pub where_clause: Option<String>,
+    /// Rows per chunk (default 10,000).
+    pub chunk_rows: usize,
+    /// Times a differing chunk (or key) is checked before it is reported (default 5).
+    pub rounds: usize,
+    /// Longest wait for the target to apply up to a source position (default 60 s).
+    pub wait: Duration,
+}
+
+impl VerifyOptions {
+    /// Options with defaults.
+    pub fn new(pipeline: &str, source: MysqlSourceConfig, target: MysqlSinkConfig, transforms: Vec<TransformConfig>) -> VerifyOptions {
+        VerifyOptions { pipeline: pipeline.into(), source, target, transforms, where_clause: None, chunk_rows: 10_000, rounds: 5, wait: Duration::from_secs(60) }
+    }
+}
+
+/// The outcome for one table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableReport {
+    /// `db.table` on the source.
+    pub source: String,
+    /// `db.table` on the target.
+    pub target: String,
+    /// Chunks compared.
+    pub chunks: u64,
+    /// Source rows compared.
+    pub rows: u64,
+    /// Differing keys.
+    pub differences: Vec<Difference>,
+    /// Keys that changed during every round (in flight; not differences).
+    pub unsettled: u64,
+    /// A difference of the whole table (missing, different columns, no key and unequal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+impl TableReport {
+    /// True when nothing differs.
+    pub fn equal(&self) -> bool {
+        self.differences.is_empty() && self.problem.is_none()
+    }
+}
+
+/// Connections and settings of one verify run.
+pub struct Verifier {
+    opts: VerifyOptions,
+    source: ConnectOptions,
+    target: ConnectOptions,
+    ckpt: CheckpointTable,
+    src_settings: Settings,
+    tgt_settings: Settings,
+}
+
+async fn session(opts: &ConnectOptions) -> Result<(Conn, Settings)> {
+    let mut conn = opts.connect().await?;
+    let server = ServerInfo::query(&mut conn).await?;
+    let settings = otter_core::source::mysql::settings(&mut conn, &server).await?;
+    prepare_session(&mut conn).await?;
+    Ok((conn, settings))
+}
+
+impl Verifier {
+    /// Connects to both sides (a clear error when either cannot be reached or read).
+    pub async fn connect(opts: VerifyOptions) -> Result<Verifier> {
+        let source = ConnectOptions::new(&opts.source.url, &opts.source.tls)?;
+        let target = ConnectOptions::new(&opts.target.url, &opts.target.tls)?;
+        let (_, src_settings) = session(&source).await.map_err(|e| e.context("the source"))?;
+        let (mut t, tgt_settings) = session(&target).await.map_err(|e| e.context("the target"))?;
+        let ckpt = CheckpointTable::new(&opts.target.checkpoint_schema, &opts.pipeline);
+        if ckpt.load_if_present(&mut t).await?.and_then(|s| s.position).is_none() {
+            return Err(Error::new(
+                ErrorKind::Preflight,
+                format!("pipeline {} has no checkpoint on the target: verify compares a target the pipeline applies to; start `otter run` first", opts.pipeline),
+            ));
+        }
+        Ok(Verifier { opts, source, target, ckpt, src_settings, tgt_settings })
+    }
+
+    /// The base tables the pipeline captures (source names).
+    pub async fn tables(&self, own_schema: &str) -> Result<Vec<(String, String)>> {
+        otter_core::source::mysql::snapshot::included_tables(&self.opts.source, own_schema).await
+    }
+
+    /// Compares one table; `progress` hears the source rows compared so far.
+    pub async fn table(&self, db: &str, table: &str, progress: &mut (dyn FnMut(u64) + Send)) -> Result<TableReport> {
+        let (mut src, _) = session(&self.source).await?;
+        let (mut tgt, _) = session(&self.target).await?;
+        let mut report = TableReport { source: format!("{db}.{table}"), ..TableReport::default() };
+        let create = show_create_table(&mut src, db, table).await.map_err(|e| translate(e, "reading the source table"))?;
+        let Some(create) = create else {
+            return Err(Error::config(format!("{db}.{table} does not exist on the source")));
+        };
+        let schema = otter_core::source::mysql::tables::parse_create(&self.src_settings, None, db, table, &create)?
+            .ok_or_else(|| Error::config(format!("the definition of {db}.{table} does not parse")))?;
+        let Some(map) = mapping::map_table(&self.opts.transforms, &schema)? else {
+            report.problem = Some("the pipeline's transforms drop this table's rows: nothing to compare".into());
+            return Ok(report);
+        };
+        report.target = format!("{}.{}", map.db, map.table);
+        let tcreate = show_create_table(&mut tgt, &map.db, &map.table).await.map_err(|e| translate(e, "reading the target table"))?;
+        let Some(tcreate) = tcreate else {
+            report.problem = Some(format!("missing on the target ({})", report.target));
+            return Ok(report);
+        };
+        let tschema = otter_core::source::mysql::tables::parse_create(&self.tgt_settings, None, &map.db, &map.table, &tcreate)?
+            .ok_or_else(|| Error::config(format!("the definition of {} does not parse", report.target)))?;
+        // Column pairs.
+        let mut src_cols: Vec<&Column> = Vec::new();
+        let mut tgt_cols: Vec<&Column> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut lacking = Vec::new();
+        for (i, name) in &map.columns {
+            let (Some(s), Some(t)) = (schema.columns.get(*i), tschema.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))) else {
+                lacking.push(name.clone());
+                continue;
+            };
+            src_cols.push(s);
+            tgt_cols.push(t);
+            names.push(t.name.clone());
+        }
+        if !lacking.is_empty() {
+            report.problem = Some(format!("the target table lacks column(s) {}", lacking.join(", ")));
+            return Ok(report);
+        }
+        let key: Option<Vec<usize>> = schema.key_columns().and_then(|k| {
+            k.iter().map(|ki| map.columns.iter().position(|(i, _)| i == ki)).collect::<Option<Vec<usize>>>()
+        });
+        let Some(key) = key else {
+            tracing::warn!(table = %report.source, "No key the target has too: the table is compared whole (count and hash), without naming rows.");
+            return self.whole(&mut src, &mut tgt, &schema, &tschema, &src_cols, &tgt_cols, report).await;
+        };
+        let src_side = Side { db, table, columns: src_cols.clone(), key: key.clone() };
+        let tgt_side = Side { db: &map.db, table: &map.table, columns: tgt_cols.clone(), key: key.clone() };
+        // The source's key order in chunks of `chunk_rows` keys.
+        let key_cols: Vec<Column> = key.iter().filter_map(|&i| src_cols.get(i).map(|c| (*c).clone())).collect();
+        let keys_only = TableSchema::new(db, table, key_cols.clone(), (0..key_cols.len()).collect());
+        let mut bounds = ChunkReader::new(std::sync::Arc::new(keys_only))?;
+        if let Some(w) = &self.opts.where_clause {
+            bounds = bounds.with_filter(w.clone(), Vec::new());
+        }
+        let tkeys: Vec<&Column> = key.iter().filter_map(|&i| tgt_cols.get(i).copied()).collect();
+        let skeys: Vec<&Column> = key_cols.iter().collect();
+        let mut after: Option<Vec<PortableValue>> = None;
+        loop {
+            let read = bounds.read(&mut src, &KeyRange { after: after.clone(), upto: None }, Some(self.opts.chunk_rows.max(1))).await?;
+            let last = read.rows.len() < self.opts.chunk_rows.max(1);
+            let range = KeyRange { after: after.clone(), upto: if last { None } else { read.last_key.clone() } };
+            let (n, diffs, unsettled) = self.chunk(&mut src, &mut tgt, &src_side, &tgt_side, &skeys, &tkeys, &range, &names).await?;
+            report.chunks += 1;
+            report.rows += n;
+            report.differences.extend(diffs);
+            report.unsettled += unsettled;
+            progress(report.rows);
+            if last {
+                break;
+            }
+            after = read.last_key;
+        }
+        Ok(report)
+    }
+
+    /// `(source rows, differences, unsettled keys)` of one key range.
+    #[allow(clippy::too_many_arguments)]
+    async fn chunk(
+        &self,
+        src: &mut Conn,
+        tgt: &mut Conn,
+        s: &Side<'_>,
+        t: &Side<'_>,
+        skeys: &[&Column],
+        tkeys: &[&Column],
+        range: &KeyRange,
+        names: &[String],
+    ) -> Result<(u64, Vec<Difference>, u64)> {
+        let scond = self.condition(skeys, range)?;
+        let tcond = self.condition(tkeys, range)?;
+        let mut rows = 0;
+        // Chunk hashes, a few times: changes in flight make a chunk differ for a moment.
+        let mut same = false;
+        for round in 0..self.opts.rounds.max(1) {
+            let at = begin_snapshot(src).await?;
+            let sh = hash(src, s, scond.as_deref()).await?;
+            end_snapshot(src).await?;
+            self.wait_applied(tgt, &at).await?;
+            let th = hash(tgt, t, tcond.as_deref()).await?;
+            rows = sh.0;
+            if sh == th {
+                same = true;
+                break;
+            }
+            tracing::debug!(table = %format!("{}.{}", s.db, s.table), round, "A chunk differs; checking again.");
+            tokio::time::sleep(Duration::from_millis(100 * (round as u64 + 1))).await;
+        }
+        if same {
+            return Ok((rows, Vec::new(), 0));
+        }
+        // Row by row, reporting only keys no change touched between the two reads.
+        let mut settled: Vec<Difference> = Vec::new();
+        let mut pending: Vec<Difference> = Vec::new();
+        for _ in 0..self.opts.rounds.max(1) {
+            let at = begin_snapshot(src).await?;
+            let srows = diff::fetch(src, s, scond.as_deref(), Vec::new()).await?;
+            end_snapshot(src).await?;
+            self.wait_applied(tgt, &at).await?;
+            let trows = diff::fetch(tgt, t, tcond.as_deref(), Vec::new()).await?;
+            let upto = self.applied_upto(tgt).await?;
+            rows = srows.len() as u64;
+            let found = diff::compare(&srows, &trows, names);
+            let touched = window::touched(&self.opts.source, s.db, s.table, &at, &upto, self.opts.wait).await?;
+            pending.clear();
+            for d in found {
+                let in_flight = touched.contains(&d.key) || d.target_key.as_ref().is_some_and(|k| touched.contains(k));
+                let known = settled.iter().any(|x| x.key == d.key);
+                match (in_flight, known) {
+                    (_, true) => {}
+                    (false, false) => settled.push(d),
+                    (true, false) => pending.push(d),
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+        }
+        Ok((rows, settled, pending.len() as u64))
+    }
+
+    /// The range (and the `WHERE`) as a condition with literal bounds.
+    fn condition(&self, keys: &[&Column], range: &KeyRange) -> Result<Option<String>> {
+        let mut conds = Vec::new();
+        if let Some(a) = &range.after {
+            conds.push(compare_with(keys, a, true, &mut Binds::Inline)?);
+        }
+        if let Some(u) = &range.upto {
+            conds.push(compare_with(keys, u, false, &mut Binds::Inline)?);
+        }
+        if let Some(w) = &self.opts.where_clause {
+            conds.push(format!("(\n{w}\n)"));
+        }
+        Ok((!conds.is_empty()).then(|| conds.join(" AND ")))
+    }
+
+    /// Waits until the pipeline's checkpoint covers `at`.
+    async fn wait_applied(&self, tgt: &mut Conn, at: &BinlogCoord) -> Result<()> {
+        let deadline = Instant::now() + self.opts.wait;
+        loop {
+            let stored = self.ckpt.load(tgt).await?;
+            if stored.position.as_ref().is_some_and(|p| p.coord >= *at) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::new(
+                    ErrorKind::Connection,
+                    format!(
+                        "pipeline {} did not apply up to the source position {at} within {}s (is `otter run` running? its checkpoint is at {})",
+                        self.opts.pipeline,
+                        self.opts.wait.as_secs(),
+                        stored.position.map_or_else(|| "-".into(), |p| p.to_string())
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The newest change the target may hold: the checkpoint and every partition's watermark.
+    async fn applied_upto(&self, tgt: &mut Conn) -> Result<BinlogCoord> {
+        let stored = self.ckpt.load(tgt).await?;
+        let mut upto = stored.position.map_or_else(|| BinlogCoord::new("", 0), |p| p.coord);
+        for w in stored.watermarks.values() {
+            // A watermark names its transaction's beginning: the stretch reaches past it.
+            let past = BinlogCoord::new(w.txn.file.clone(), w.txn.offset + 1);
+            if past > upto {
+                upto = past;
+            }
+        }
+        Ok(upto)
+    }
+
+    /// A table without a usable key: count and hash of the whole table, a few times.
+    #[allow(clippy::too_many_arguments)]
+    async fn whole(
+        &self,
+        src: &mut Conn,
+        tgt: &mut Conn,
+        schema: &TableSchema,
+        tschema: &TableSchema,
+        src_cols: &[&Column],
+        tgt_cols: &[&Column],
+        mut report: TableReport,
+    ) -> Result<TableReport> {
+        let s = Side { db: &schema.db, table: &schema.name, columns: src_cols.to_vec(), key: Vec::new() };
+        let t = Side { db: &tschema.db, table: &tschema.name, columns: tgt_cols.to_vec(), key: Vec::new() };
+        let cond = self.condition(&[], &KeyRange::default())?;
+        for round in 0..self.opts.rounds.max(1) {
+            let at = begin_snapshot(src).await?;
+            let sh = hash(src, &s, cond.as_deref()).await?;
+            end_snapshot(src).await?;
+            self.wait_applied(tgt, &at).await?;
+            let th = hash(tgt, &t, cond.as_deref()).await?;
+            report.chunks = 1;
+            report.rows = sh.0;
+            if sh == th {
+                report.problem = None;
+                return Ok(report);
+            }
+            report.problem = Some(format!("rows differ (source {} rows, target {}); the table has no key to name them by", sh.0, th.0));
+            tokio::time::sleep(Duration::from_millis(200 * (round as u64 + 1))).await;
+        }
+        Ok(report)
+    }
+}
+
+/// `(rows, high, low)` of `side`'s rows matching `cond`.
+async fn hash(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>) -> Result<(u64, u64, u64)> {
+    let sql = canon::chunk_hash_sql(side.db, side.table, &side.columns, cond);
+    let row: Option<(u64, u64, u64)> = conn
+        .exec_first(sql, Params::Empty)
+        .await
+        .map_err(|e| translate(e, &format!("checksumming {}.{}", side.db, side.table)))?;
+    Ok(row.unwrap_or((0, 0, 0)))
+}
+
+/// The keys of `differences` as a re-sync key list (JSON), or why they cannot be one.
+pub fn key_list(key_columns: &[Column], differences: &[Difference]) -> std::result::Result<String, String> {
+    let mut keys = Vec::with_capacity(differences.len());
+    for d in differences {
+        let mut k = Vec::with_capacity(d.key.len());
+        for (c, text) in key_columns.iter().zip(&d.key) {
+            use otter_core::schema::SqlType as T;
+            let v = match &c.sql_type {
+                T::TinyInt | T::SmallInt | T::MediumInt | T::Int | T::BigInt | T::Year => {
+                    text.parse::<i64>().map(serde_json::Value::from).or_else(|_| text.parse::<u64>().map(serde_json::Value::from)).map_err(|_| format!("key {text} is not a number"))?
+                }
+                t if t.is_text() || matches!(t, T::Date | T::DateTime(_) | T::Timestamp(_) | T::Decimal { .. }) => serde_json::Value::from(text.clone()),
+                _ => return Err(format!("column {} has a key type a key list cannot carry; re-sync with --where", c.name)),
+            };
+            k.push(v);
+        }
+        keys.push(serde_json::Value::Array(k));
+    }
+    serde_json::to_string(&keys).map_err(|e| e.to_string())
+}
