@@ -60,6 +60,32 @@ pub async fn run(args: ResyncArgs) -> Result<()> {
         .filter(|(d, t)| !d.is_empty() && !t.is_empty())
         .ok_or_else(|| Error::config(format!("--table {:?}: write it as db.table", args.table)))?;
     let p = pipeline(&cfg, args.pipeline.as_deref(), db, table)?;
+    let keys = match (&args.keys, &args.keys_file) {
+        (Some(k), _) => Some(k.clone()),
+        (None, Some(f)) => Some(std::fs::read_to_string(f).map_err(|e| Error::config(format!("cannot read --keys-file {}: {e}", f.display())))?),
+        (None, None) => None,
+    };
+    let (id, written) = submit(p, db, table, args.where_clause.clone(), keys.as_deref()).await?;
+    println!("re-sync request {id} written for pipeline {} ({db}.{table}); the running pipeline copies it", p.name);
+    if args.no_wait {
+        return Ok(());
+    }
+    let Some(after) = written else {
+        println!("the source does not show its binlog position: not waiting (see `otter status`)");
+        return Ok(());
+    };
+    tokio::select! {
+        r = wait(&cfg, &p.name, id, &after) => r,
+        () = shutdown.wait() => {
+            println!("stopped waiting; the re-sync goes on in the pipeline (request {id})");
+            Ok(())
+        }
+    }
+}
+
+/// Checks a re-sync request for pipeline `p` and writes it into the signal table on its source;
+/// returns its id and the source's binlog position after it (when the server shows one).
+pub async fn submit(p: &PipelineConfig, db: &str, table: &str, where_clause: Option<String>, keys: Option<&str>) -> Result<(u64, Option<BinlogCoord>)> {
     let renamed = otter_core::transform::column_changes(&p.transforms, db, table)?;
     if !renamed.is_empty() {
         return Err(Error::config(format!(
@@ -69,12 +95,7 @@ pub async fn run(args: ResyncArgs) -> Result<()> {
             renamed.join(", ")
         )));
     }
-    let keys = match (&args.keys, &args.keys_file) {
-        (Some(k), _) => Some(k.clone()),
-        (None, Some(f)) => Some(std::fs::read_to_string(f).map_err(|e| Error::config(format!("cannot read --keys-file {}: {e}", f.display())))?),
-        (None, None) => None,
-    };
-    let request = Request::new(0, Some(p.name.clone()), db.to_owned(), table.to_owned(), args.where_clause.clone(), keys.as_deref())?;
+    let request = Request::new(0, Some(p.name.clone()), db.to_owned(), table.to_owned(), where_clause, keys)?;
     let schema = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default().schema;
 
     let opts = ConnectOptions::new(&p.source.url, &p.source.tls)?;
@@ -109,7 +130,7 @@ pub async fn run(args: ResyncArgs) -> Result<()> {
             "INSERT INTO `{}`.`{SIGNAL_TABLE}` (pipeline, table_schema, table_name, where_clause, key_list) VALUES (?, ?, ?, ?, ?)",
             schema.replace('`', "``")
         ),
-        (&p.name, db, table, &request.where_clause, keys.as_deref().map(str::trim)),
+        (&p.name, db, table, &request.where_clause, keys.map(str::trim)),
     )
     .await
     .map_err(denied)?;
@@ -121,22 +142,7 @@ pub async fn run(args: ResyncArgs) -> Result<()> {
         .flatten()
         .map(|row: mysql_async::Row| (row.get::<String, _>(0).unwrap_or_default(), row.get::<u64, _>(1).unwrap_or(0)));
     let _ = conn.disconnect().await;
-    println!("re-sync request {id} written for pipeline {} ({db}.{table}); the running pipeline copies it", p.name);
-    if args.no_wait {
-        return Ok(());
-    }
-    let Some((file, offset)) = written.filter(|(f, _)| !f.is_empty()) else {
-        println!("the source does not show its binlog position: not waiting (see `otter status`)");
-        return Ok(());
-    };
-    let after = BinlogCoord::new(file, offset);
-    tokio::select! {
-        r = wait(&cfg, &p.name, id, &after) => r,
-        () = shutdown.wait() => {
-            println!("stopped waiting; the re-sync goes on in the pipeline (request {id})");
-            Ok(())
-        }
-    }
+    Ok((id, written.filter(|(f, _)| !f.is_empty()).map(|(f, o)| BinlogCoord::new(f, o))))
 }
 
 /// The pipeline that captures `db.table` (the one named, else the only one).
@@ -168,7 +174,7 @@ fn pipeline<'a>(cfg: &'a Config, name: Option<&str>, db: &str, table: &str) -> R
 }
 
 /// Waits until the pipeline's committed position is past the request and holds no copy of it.
-async fn wait(cfg: &Config, pipeline: &str, id: u64, after: &BinlogCoord) -> Result<()> {
+pub async fn wait(cfg: &Config, pipeline: &str, id: u64, after: &BinlogCoord) -> Result<()> {
     let store = FileCheckpointStore::new(&cfg.pipeline_dir(pipeline));
     let started = Instant::now();
     let mut said = Instant::now();

@@ -73,6 +73,11 @@ pub struct ApplySink<T: Target> {
     dispatched: bool,
     /// The position after the newest batch taken: durable once every job is done.
     newest: Option<Position>,
+    /// The position after the newest batch with rows, until a checkpoint covering it is written:
+    /// jobs carry the position acknowledged before them, so once the stream goes idle the last
+    /// rows' own position is written by itself (never for idle stretches alone: two sites would
+    /// echo each other's checkpoint writes for ever).
+    unrecorded: Option<Position>,
     /// Set when a batch failed: `newest` is then not durable.
     failed: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -104,6 +109,7 @@ impl<T: Target> ApplySink<T> {
             last_ddl: None,
             replay_ddl: false,
             last_write: Instant::now(),
+            unrecorded: None,
             two_way: None,
             start: None,
             dispatched: false,
@@ -399,6 +405,24 @@ impl<T: Target> Sink for ApplySink<T> {
         }
         if !pending.is_empty() {
             rxs.extend(self.dispatch(pending, &origin).await?);
+        }
+        if !rxs.is_empty() {
+            self.unrecorded = self.newest.clone();
+        }
+        // Idle after rows: once the pipeline acknowledged them, write their own position.
+        let covered = match (&self.unrecorded, &self.through) {
+            (Some(u), Some(t)) => (&t.coord, t.skip_rows) >= (&u.coord, u.skip_rows),
+            _ => false,
+        };
+        if rxs.is_empty() && covered && self.last_write.elapsed() > Duration::from_millis(500) {
+            if let (Some(position), Some(tx)) = (self.through.clone(), self.workers.first()) {
+                let (done, rx) = oneshot::channel();
+                if tx.send(Job::Progress { position, done }).await.is_ok() {
+                    rxs.push(rx);
+                    self.last_write = Instant::now();
+                    self.unrecorded = None;
+                }
+            }
         }
         // Idle progress is recorded only when it passed over changes a restart would re-read:
         // recording the mere passing of otter's own writes would make two sites echo forever.

@@ -150,6 +150,7 @@ impl Verifier {
         };
         let schema = otter_core::source::mysql::tables::parse_create(&self.src_settings, None, db, table, &create)?
             .ok_or_else(|| Error::config(format!("the definition of {db}.{table} does not parse")))?;
+        let schema = with_json(schema, &create);
         let Some(map) = mapping::map_table(&self.opts.transforms, &schema)? else {
             report.problem = Some("the pipeline's transforms drop this table's rows: nothing to compare".into());
             return Ok(report);
@@ -162,6 +163,7 @@ impl Verifier {
         };
         let tschema = otter_core::source::mysql::tables::parse_create(&self.tgt_settings, None, &map.db, &map.table, &tcreate)?
             .ok_or_else(|| Error::config(format!("the definition of {} does not parse", report.target)))?;
+        let tschema = with_json(tschema, &tcreate);
         // Column pairs.
         let mut src_cols: Vec<&Column> = Vec::new();
         let mut tgt_cols: Vec<&Column> = Vec::new();
@@ -239,7 +241,7 @@ impl Verifier {
             let at = begin_snapshot(src).await?;
             let sh = hash(src, s, scond.as_deref()).await?;
             end_snapshot(src).await?;
-            self.wait_applied(tgt, &at).await?;
+            self.wait_applied(tgt, s.db, s.table, &at).await?;
             let th = hash(tgt, t, tcond.as_deref()).await?;
             rows = sh.0;
             if sh == th {
@@ -247,7 +249,7 @@ impl Verifier {
                 break;
             }
             tracing::debug!(table = %format!("{}.{}", s.db, s.table), round, "A chunk differs; checking again.");
-            tokio::time::sleep(Duration::from_millis(100 * (round as u64 + 1))).await;
+            tokio::time::sleep(Duration::from_millis(50 * (round as u64 + 1))).await;
         }
         if same {
             return Ok((rows, Vec::new(), 0));
@@ -259,7 +261,7 @@ impl Verifier {
             let at = begin_snapshot(src).await?;
             let srows = diff::fetch(src, s, scond.as_deref(), Vec::new()).await?;
             end_snapshot(src).await?;
-            self.wait_applied(tgt, &at).await?;
+            self.wait_applied(tgt, s.db, s.table, &at).await?;
             let trows = diff::fetch(tgt, t, tcond.as_deref(), Vec::new()).await?;
             let upto = self.applied_upto(tgt).await?;
             rows = srows.len() as u64;
@@ -297,13 +299,25 @@ impl Verifier {
         Ok((!conds.is_empty()).then(|| conds.join(" AND ")))
     }
 
-    /// Waits until the pipeline's checkpoint covers `at`.
-    async fn wait_applied(&self, tgt: &mut Conn, at: &BinlogCoord) -> Result<()> {
-        let deadline = Instant::now() + self.opts.wait;
+    /// Waits until the target holds every change of `db.table` up to `at`: the pipeline's
+    /// checkpoint covers `at`, or (the checkpoint does not move past transactions the pipeline
+    /// filters out) none of the table's changes lies between the checkpoint and `at`.
+    async fn wait_applied(&self, tgt: &mut Conn, db: &str, table: &str, at: &BinlogCoord) -> Result<()> {
+        let started = Instant::now();
+        let deadline = started + self.opts.wait;
+        let mut checked: Option<BinlogCoord> = None;
         loop {
             let stored = self.ckpt.load(tgt).await?;
-            if stored.position.as_ref().is_some_and(|p| p.coord >= *at) {
+            let coord = stored.position.as_ref().map(|p| p.coord.clone());
+            if coord.as_ref().is_some_and(|c| c >= at) {
                 return Ok(());
+            }
+            if let Some(c) = coord.as_ref().filter(|c| started.elapsed() > Duration::from_secs(1) && checked.as_ref() != Some(*c)) {
+                checked = Some(c.clone());
+                let touched = window::touched(&self.opts.source, db, table, c, at, self.opts.wait).await?;
+                if !touched.all && touched.keys.is_empty() {
+                    return Ok(());
+                }
             }
             if Instant::now() > deadline {
                 return Err(Error::new(
@@ -353,7 +367,7 @@ impl Verifier {
             let at = begin_snapshot(src).await?;
             let sh = hash(src, &s, cond.as_deref()).await?;
             end_snapshot(src).await?;
-            self.wait_applied(tgt, &at).await?;
+            self.wait_applied(tgt, &schema.db, &schema.name, &at).await?;
             let th = hash(tgt, &t, cond.as_deref()).await?;
             report.chunks = 1;
             report.rows = sh.0;
@@ -366,6 +380,17 @@ impl Verifier {
         }
         Ok(report)
     }
+}
+
+/// MariaDB's `JSON` is a `LONGTEXT` with a `json_valid` check: such columns compare as JSON.
+fn with_json(mut schema: TableSchema, create: &str) -> TableSchema {
+    let lower = create.to_ascii_lowercase();
+    for c in &mut schema.columns {
+        if c.sql_type.is_text() && lower.contains(&format!("json_valid({})", otter_core::mysql::quote::ident(&c.name).to_ascii_lowercase())) {
+            c.sql_type = otter_core::schema::SqlType::Json;
+        }
+    }
+    schema
 }
 
 /// `(rows, high, low)` of `side`'s rows matching `cond`.
