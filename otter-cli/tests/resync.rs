@@ -71,7 +71,7 @@ fn resync_repairs_keys_tables_and_ranges_while_live_and_refuses_wrong_requests()
     let stop = Arc::new(AtomicBool::new(false));
     let w = {
         let (client, stop) = (a.client(), Arc::clone(&stop));
-        std::thread::spawn(move || writer(client, n, stop))
+        std::thread::spawn(move || writer(client, n, 300, stop))
     };
     let mut otter = spawn_run(&config, &log);
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -147,6 +147,7 @@ fn resync_repairs_keys_tables_and_ranges_while_live_and_refuses_wrong_requests()
 
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
+    let _ = std::fs::copy(&log, std::env::temp_dir().join("otter-resync-test.log"));
     wait_equal_while_running(&a, &b, TABLES, 180, &mut otter, &log);
     assert!(interrupt(otter).success(), "{}", log_tail(&log, 40));
     let text = log_text(&log);

@@ -36,7 +36,7 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
     let stop = Arc::new(AtomicBool::new(false));
     let w = {
         let (client, stop) = (a.client(), Arc::clone(&stop));
-        std::thread::spawn(move || writer(client, n, stop))
+        std::thread::spawn(move || writer(client, n, 1_000, stop))
     };
     let wb = {
         let (client, stop) = (a.client(), Arc::clone(&stop));

@@ -73,9 +73,12 @@ fn keys(report: &Path) -> BTreeSet<(String, String, String, String)> {
     out
 }
 
-/// Changes rows with ids 1..=2500 of v.main (and v.ci, v.people) until `stop`; counts transactions.
-fn writer(client: otter_testkit::Client, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
+/// Changes rows with ids 1..=2500 of v.main (and v.ci, v.people) at about `tps` transactions a
+/// second over one connection until `stop`; counts transactions sent.
+fn writer(client: otter_testkit::Client, tps: u64, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
     let mut rng = Rng(0x7e57);
+    let mut stream = client.stream().unwrap();
+    let started = Instant::now();
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
         i += 1;
@@ -88,9 +91,15 @@ fn writer(client: otter_testkit::Client, stop: Arc<AtomicBool>, done: Arc<Atomic
             4 => format!("UPDATE v.people SET secret = 's{i}', name = 'n{i}' WHERE id = {}", 1 + rng.below(250)),
             _ => format!("INSERT INTO v.main VALUES ({}, 'new', 1, NOW(6), NULL, NULL, NULL) ON DUPLICATE KEY UPDATE name = 'again'", 1 + rng.below(2_500)),
         };
-        client.sql(&sql).unwrap();
+        stream.send(&sql).unwrap();
         done.fetch_add(1, Ordering::Relaxed);
+        // Paced: transaction i is due at i / tps seconds.
+        let due = Duration::from_secs_f64(i as f64 / tps as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
     }
+    stream.finish().unwrap();
 }
 
 #[test]
@@ -135,7 +144,7 @@ fn verify_names_exactly_the_corrupted_keys_while_live_and_repair_makes_it_equal(
     let done = Arc::new(AtomicU64::new(0));
     let w = {
         let (client, stop, done) = (a.client(), Arc::clone(&stop), Arc::clone(&done));
-        std::thread::spawn(move || writer(client, stop, done))
+        std::thread::spawn(move || writer(client, 1_000, stop, done))
     };
     let started = Instant::now();
     let runs: usize = std::env::var("OTTER_VERIFY_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
@@ -153,7 +162,7 @@ fn verify_names_exactly_the_corrupted_keys_while_live_and_repair_makes_it_equal(
         eprintln!("verify run {run}: {:.1}s", t0.elapsed().as_secs_f64());
     }
     let tps = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    eprintln!("writer: {tps:.0} transactions/s during the verify runs");
+    eprintln!("writer: {tps:.0} transactions/s sent during the verify runs");
 
     // Repair what can be re-synced (the routed table with a left-out column cannot), then verify.
     let out = verify(&config, &["--repair", "--tables", "v\\.(main|ci)"]);

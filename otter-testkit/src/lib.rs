@@ -27,7 +27,7 @@ mod spawn;
 
 pub use certs::Certs;
 pub use config::ServerConfig;
-pub use server::{Client, MariaDb};
+pub use server::{Client, MariaDb, Stream};
 pub use spawn::process_alive;
 
 /// Starts `n` servers with server ids `1..=n`, each configured by `f(server_id)`.

@@ -303,6 +303,60 @@ impl Client {
     }
 }
 
+/// One `mariadb` client process fed statements through its standard input: a load generator
+/// that runs hundreds or thousands of small transactions a second over one connection (a
+/// process per statement, as [`Client::sql`] does, cannot).
+pub struct Stream {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl Client {
+    /// A [`Stream`] on this server.
+    pub fn stream(&self) -> io::Result<Stream> {
+        let client = find_binary(&["mariadb", "mysql"])?;
+        let mut child = Command::new(client)
+            .arg("--no-defaults")
+            .arg("--batch")
+            .arg("--skip-column-names")
+            .arg("--default-character-set=utf8mb4")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("-uroot")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        Ok(Stream { child, stdin })
+    }
+}
+
+impl Stream {
+    /// Sends one statement (without its `;`); it runs after the ones sent before.
+    pub fn send(&mut self, sql: &str) -> io::Result<()> {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().ok_or_else(|| io::Error::other("the stream is closed"))?;
+        stdin.write_all(sql.as_bytes())?;
+        stdin.write_all(b";\n")
+    }
+
+    /// Waits until every statement ran; an error names the client's message.
+    pub fn finish(mut self) -> io::Result<()> {
+        drop(self.stdin.take());
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        let status = self.child.wait()?;
+        if !status.success() {
+            return Err(io::Error::other(format!("the streamed statements failed: {}", err.trim())));
+        }
+        Ok(())
+    }
+}
+
 impl Drop for MariaDb {
     fn drop(&mut self) {
         let _ = self.stop();

@@ -65,9 +65,12 @@ pub fn schema_and_rows(a: &MariaDb, n: u64) {
     }
 }
 
-/// Changes rows all over every table until `stop` (about a few hundred transactions a second).
-pub fn writer(client: Client, n: u64, stop: Arc<AtomicBool>) {
+/// Changes rows all over every table until `stop`, at about `tps` transactions a second over one
+/// connection (slower when the server cannot keep up).
+pub fn writer(client: Client, n: u64, tps: u64, stop: Arc<AtomicBool>) {
     let mut rng = Rng(0x5a5a);
+    let mut stream = client.stream().unwrap();
+    let started = std::time::Instant::now();
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
         i += 1;
@@ -84,9 +87,9 @@ pub fn writer(client: Client, n: u64, stop: Arc<AtomicBool>) {
             7 => format!("REPLACE INTO s.uniq VALUES ({}, 'r{i}')", k * 2 + 1),
             _ => format!("UPDATE s.wide SET d = d + 1, txt = CONCAT(txt, '.'), dt = NOW(6) WHERE id = {k}"),
         };
-        client.sql(&format!("BEGIN; {sql}; COMMIT")).unwrap();
+        stream.send(&format!("BEGIN; {sql}; COMMIT")).unwrap();
         if i.is_multiple_of(97) {
-            client.sql(&format!("DELETE FROM s.wide WHERE id = {}", rng.below(n))).unwrap();
+            stream.send(&format!("DELETE FROM s.wide WHERE id = {}", rng.below(n))).unwrap();
         }
         if i.is_multiple_of(5) {
             let sql = if rng.below(2) == 0 {
@@ -94,9 +97,14 @@ pub fn writer(client: Client, n: u64, stop: Arc<AtomicBool>) {
             } else {
                 format!("DELETE FROM s.nokey WHERE a = {} LIMIT 2", rng.below(101))
             };
-            client.sql(&sql).unwrap();
+            stream.send(&sql).unwrap();
+        }
+        let due = std::time::Duration::from_secs_f64(i as f64 / tps.max(1) as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
         }
     }
+    stream.finish().unwrap();
 }
 
 pub fn config(dir: &Path, a: &MariaDb, b: &MariaDb, mode: &str) -> PathBuf {

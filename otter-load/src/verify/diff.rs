@@ -58,12 +58,6 @@ pub struct Side<'a> {
     pub key: Vec<usize>,
 }
 
-/// A fetched row: key texts, key match texts, canonical values.
-struct Fetched {
-    key: Vec<String>,
-    values: Vec<String>,
-}
-
 /// The rows of `side` matching `cond` (with `params`), by key match text.
 pub async fn fetch(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>, params: Vec<mysql_async::Value>) -> Result<BTreeMap<Vec<String>, (Vec<String>, Vec<String>)>> {
     let keys: Vec<&Column> = side.key.iter().filter_map(|&i| side.columns.get(i).copied()).collect();
@@ -81,8 +75,9 @@ pub async fn fetch(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>, params:
     let mut out = BTreeMap::new();
     for r in rows {
         let texts: Vec<String> = (0..r.len()).map(|i| r.get::<Option<String>, _>(i).flatten().unwrap_or_default()).collect();
-        let f = Fetched { key: texts[..k].to_vec(), values: texts[2 * k..].to_vec() };
-        out.insert(texts[k..2 * k].to_vec(), (f.key, f.values));
+        let part = |from: usize, to: usize| texts.get(from..to.min(texts.len())).map(<[String]>::to_vec).unwrap_or_default();
+        // Each row: key texts, key match texts, canonical values.
+        out.insert(part(k, 2 * k), (part(0, k), part(2 * k, texts.len())));
     }
     Ok(out)
 }

@@ -325,11 +325,20 @@ pub async fn accept(
         tracing::error!(request = id, reason = %why, "Re-sync request refused.");
         Ok(None)
     };
-    let req = match Request::fetch(&mut conn, schema, id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return refused(format!("no row with id {id} in {schema}.{SIGNAL_TABLE} (deleted before it was read)")),
-        Err(e) if e.is_transient() => return Err(e),
-        Err(e) => return refused(e.to_string()),
+    // The server publishes a transaction's binlog events a moment before its rows become
+    // visible to other sessions: a row not there yet is read again for a little while.
+    let mut tries = 0;
+    let req = loop {
+        match Request::fetch(&mut conn, schema, id).await {
+            Ok(Some(r)) => break r,
+            Ok(None) if tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            }
+            Ok(None) => return refused(format!("no row with id {id} in {schema}.{SIGNAL_TABLE} (deleted before it was read)")),
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => return refused(e.to_string()),
+        }
     };
     if req.pipeline.as_deref().is_some_and(|p| !pipeline.is_empty() && p != pipeline) {
         return Ok(None);
