@@ -200,21 +200,35 @@ impl Verifier {
         }
         let tkeys: Vec<&Column> = key.iter().filter_map(|&i| tgt_cols.get(i).copied()).collect();
         let skeys: Vec<&Column> = key_cols.iter().collect();
+        // The next chunk's bounds are read (on a connection of their own) while a chunk is compared.
+        let (mut bconn, _) = session(&self.source).await?;
+        let n = self.opts.chunk_rows.max(1);
         let mut after: Option<Vec<PortableValue>> = None;
+        let mut read = bounds.read(&mut bconn, &KeyRange { after: None, upto: None }, Some(n)).await?;
         loop {
-            let read = bounds.read(&mut src, &KeyRange { after: after.clone(), upto: None }, Some(self.opts.chunk_rows.max(1))).await?;
-            let last = read.rows.len() < self.opts.chunk_rows.max(1);
+            let last = read.rows.len() < n;
             let range = KeyRange { after: after.clone(), upto: if last { None } else { read.last_key.clone() } };
-            let (n, diffs, unsettled) = self.chunk(&mut src, &mut tgt, &src_side, &tgt_side, &skeys, &tkeys, &range, &names).await?;
+            let next = KeyRange { after: read.last_key.clone(), upto: None };
+            let (compared, ahead) = tokio::join!(self.chunk(&mut src, &mut tgt, &src_side, &tgt_side, &skeys, &tkeys, &range, &names), async {
+                if last {
+                    Ok(None)
+                } else {
+                    bounds.read(&mut bconn, &next, Some(n)).await.map(Some)
+                }
+            });
+            let (rows, diffs, unsettled) = compared?;
             report.chunks += 1;
-            report.rows += n;
+            report.rows += rows;
             report.differences.extend(diffs);
             report.unsettled += unsettled;
             progress(report.rows);
-            if last {
-                break;
+            match ahead? {
+                Some(r) => {
+                    after = next.after;
+                    read = r;
+                }
+                None => break,
             }
-            after = read.last_key;
         }
         Ok(report)
     }
@@ -237,10 +251,16 @@ impl Verifier {
         let mut rows = 0;
         // Chunk hashes, a few times: changes in flight make a chunk differ for a moment.
         let mut same = false;
+        // First both servers at once: equal hashes mean equal rows whenever each was read, and
+        // most chunks are equal. Only a chunk that differs is read in order (source first, the
+        // target once it applied up to the source's read).
+        let (sh, th) = tokio::join!(snapshot_hash(src, s, scond.as_deref()), hash(tgt, t, tcond.as_deref()));
+        let (sh, th) = (sh?.1, th?);
+        if sh == th {
+            return Ok((sh.0, Vec::new(), 0));
+        }
         for round in 0..self.opts.rounds.max(1) {
-            let at = begin_snapshot(src).await?;
-            let sh = hash(src, s, scond.as_deref()).await?;
-            end_snapshot(src).await?;
+            let (at, sh) = snapshot_hash(src, s, scond.as_deref()).await?;
             self.wait_applied(tgt, s.db, s.table, &at).await?;
             let th = hash(tgt, t, tcond.as_deref()).await?;
             rows = sh.0;
@@ -391,6 +411,14 @@ fn with_json(mut schema: TableSchema, create: &str) -> TableSchema {
         }
     }
     schema
+}
+
+/// [`hash`] inside a consistent snapshot, with the snapshot's binlog position.
+async fn snapshot_hash(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>) -> Result<(BinlogCoord, (u64, u64, u64))> {
+    let at = begin_snapshot(conn).await?;
+    let h = hash(conn, side, cond).await?;
+    end_snapshot(conn).await?;
+    Ok((at, h))
 }
 
 /// `(rows, high, low)` of `side`'s rows matching `cond`.
