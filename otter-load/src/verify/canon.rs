@@ -16,67 +16,62 @@
 //! - JSON: normalised (`JSON_NORMALIZE`: key order and number spelling do not matter);
 //! - binary strings and the rest: the stored bytes.
 //!
-//! Every canonical value is ASCII: hexadecimal, or the MD5 of the canonical bytes for the
-//! unbounded types (TEXT/BLOB/JSON/spatial) so that no row's canonical form outgrows what a
-//! server may build; `NULL` is `N` (never a hexadecimal digit string). A row is its canonical
-//! values joined with `#`, hashed with MD5; a chunk is its row count and the XOR of its rows'
-//! 128-bit hashes (two 64-bit halves): order-free, and no CRC that collisions would fool.
+//! Numbers and dates are their text; bounded strings go in whole behind their byte length (so a
+//! `#` inside one cannot be mistaken for the separator between columns); the unbounded types
+//! (TEXT/BLOB/JSON/spatial) go in as their MD5, so no row's canonical form outgrows what a server
+//! may build; `NULL` is `N`, which no other canonical value is. A row is its canonical values
+//! joined with `#`; its hash is a 64-bit slice of their MD5; a chunk is its row count and the
+//! XOR of its rows' hashes: order-free, and no CRC32 that collisions would fool (two differing
+//! chunks hash alike with probability 2^-64).
 
 use otter_binlog::Value;
 use otter_core::mysql::quote::ident;
 use otter_core::schema::{Column, SqlType};
 
-/// The canonical value of `c` (an ASCII expression; `N` for NULL).
+/// The canonical value of `c` (an expression; `N` for NULL, which no other canonical value is).
 pub fn value_expr(c: &Column) -> String {
     let col = ident(&c.name);
-    let inner = match &c.sql_type {
-        SqlType::TinyInt | SqlType::SmallInt | SqlType::MediumInt | SqlType::Int | SqlType::BigInt | SqlType::Year => format!("CAST({col} AS CHAR)"),
-        SqlType::Bit(_) => format!("CAST(CAST({col} AS UNSIGNED) AS CHAR)"),
+    // Text as `utf8mb4` characters (no conversion when the column is already in it).
+    let utf8 = if c.charset.as_deref().is_some_and(|cs| cs.eq_ignore_ascii_case("utf8mb4")) { col.clone() } else { format!("CONVERT({col} USING utf8mb4)") };
+    // Bounded strings go in whole, behind their length (so no separator inside can be confused
+    // with the one between columns); unbounded ones as their MD5.
+    let prefixed = |x: &str| format!("IFNULL(CONCAT(LENGTH({x}), ':', {x}), 'N')");
+    let ascii = |x: String| format!("IFNULL({x}, 'N')");
+    match &c.sql_type {
+        SqlType::TinyInt | SqlType::SmallInt | SqlType::MediumInt | SqlType::Int | SqlType::BigInt | SqlType::Year => ascii(format!("CAST({col} AS CHAR)")),
+        SqlType::Bit(_) => ascii(format!("CAST(CAST({col} AS UNSIGNED) AS CHAR)")),
         SqlType::Decimal { .. } => {
             let x = format!("CAST({col} AS CHAR)");
-            format!("IF(INSTR({x}, '.') > 0, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {x})), {x})")
+            ascii(format!("IF(INSTR({x}, '.') > 0, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {x})), {x})"))
         }
-        SqlType::Float | SqlType::Double => format!("CAST({col} AS CHAR)"),
-        SqlType::Date => format!("DATE_FORMAT({col}, '%Y-%m-%d')"),
-        SqlType::DateTime(_) | SqlType::Timestamp(_) => format!("DATE_FORMAT({col}, '%Y-%m-%d %H:%i:%s.%f')"),
-        SqlType::Time(_) => format!("TIME_FORMAT({col}, '%H:%i:%s.%f')"),
-        SqlType::Json => return format!("IFNULL(MD5(CONVERT(IFNULL(JSON_NORMALIZE({col}), {col}) USING utf8mb4)), 'N')"),
-        t if t.is_text() => {
-            let text = format!("CONVERT({col} USING utf8mb4)");
-            if t.is_blob_like() {
-                return format!("IFNULL(MD5({text}), 'N')");
-            }
-            return format!("IFNULL(HEX({text}), 'N')");
-        }
-        SqlType::Geometry(_) => return format!("IFNULL(MD5(ST_AsWKB({col})), 'N')"),
-        t if t.is_blob_like() => return format!("IFNULL(MD5({col}), 'N')"),
-        SqlType::Inet4 | SqlType::Inet6 | SqlType::Uuid => format!("CAST({col} AS CHAR)"),
-        _ => return format!("IFNULL(HEX({col}), 'N')"),
-    };
-    format!("IFNULL(HEX({inner}), 'N')")
+        SqlType::Float | SqlType::Double => ascii(format!("CAST({col} AS CHAR)")),
+        SqlType::Date => ascii(format!("DATE_FORMAT({col}, '%Y-%m-%d')")),
+        SqlType::DateTime(_) | SqlType::Timestamp(_) => ascii(format!("DATE_FORMAT({col}, '%Y-%m-%d %H:%i:%s.%f')")),
+        SqlType::Time(_) => ascii(format!("TIME_FORMAT({col}, '%H:%i:%s.%f')")),
+        SqlType::Inet4 | SqlType::Inet6 | SqlType::Uuid => ascii(format!("CAST({col} AS CHAR)")),
+        SqlType::Json => format!("IFNULL(MD5(CONVERT(IFNULL(JSON_NORMALIZE({col}), {col}) USING utf8mb4)), 'N')"),
+        SqlType::Enum(_) | SqlType::Set(_) => prefixed(&format!("CONVERT(CAST({col} AS CHAR) USING utf8mb4)")),
+        t if t.is_text() && t.is_blob_like() => format!("IFNULL(MD5({utf8}), 'N')"),
+        t if t.is_text() => prefixed(&utf8),
+        SqlType::Geometry(_) => format!("IFNULL(MD5(ST_AsWKB({col})), 'N')"),
+        t if t.is_blob_like() => format!("IFNULL(MD5({col}), 'N')"),
+        _ => prefixed(&col),
+    }
 }
 
-/// The MD5 of a row of `columns` (32 hexadecimal digits).
+/// A 64-bit slice of the MD5 of a row of `columns` (as an unsigned integer).
 pub fn row_hash_expr(columns: &[&Column]) -> String {
     let parts: Vec<String> = columns.iter().map(|c| value_expr(c)).collect();
-    format!("MD5(CONCAT_WS('#', {}))", parts.join(", "))
+    format!("CAST(CONV(LEFT(MD5(CONCAT_WS('#', {})), 16), 16, 10) AS UNSIGNED)", parts.join(", "))
 }
 
-/// `SELECT COUNT(*), xor of high halves, xor of low halves` of the rows of `table` matching
-/// `cond` (`None`: all).
+/// `SELECT COUNT(*), BIT_XOR(row hashes)` of the rows of `table` matching `cond` (`None`: all).
 pub fn chunk_hash_sql(db: &str, table: &str, columns: &[&Column], cond: Option<&str>) -> String {
-    let mut sql = format!(
-        "SELECT COUNT(*), IFNULL(BIT_XOR(CAST(CONV(LEFT(h, 16), 16, 10) AS UNSIGNED)), 0), IFNULL(BIT_XOR(CAST(CONV(RIGHT(h, 16), 16, 10) AS UNSIGNED)), 0) \
-         FROM (SELECT {} AS h FROM {}.{}",
-        row_hash_expr(columns),
-        ident(db),
-        ident(table)
-    );
+    let mut sql = format!("SELECT COUNT(*), IFNULL(BIT_XOR({}), 0) FROM {}.{}", row_hash_expr(columns), ident(db), ident(table));
     if let Some(c) = cond {
         sql.push_str(" WHERE ");
         sql.push_str(c);
     }
-    sql.push_str(") x");
     sql
 }
 
@@ -144,13 +139,15 @@ mod tests {
         let d1 = Column::new("d", SqlType::Decimal { precision: 10, scale: 2 });
         assert!(value_expr(&d1).contains("TRIM(TRAILING '0'"), "{}", value_expr(&d1));
         let t = Column { charset: Some("utf8mb3".into()), ..Column::new("t", SqlType::VarChar(9)) };
-        assert_eq!(value_expr(&t), "IFNULL(HEX(CONVERT(`t` USING utf8mb4)), 'N')");
+        assert_eq!(value_expr(&t), "IFNULL(CONCAT(LENGTH(CONVERT(`t` USING utf8mb4)), ':', CONVERT(`t` USING utf8mb4)), 'N')");
+        let t4 = Column { charset: Some("utf8mb4".into()), ..Column::new("t", SqlType::VarChar(9)) };
+        assert_eq!(value_expr(&t4), "IFNULL(CONCAT(LENGTH(`t`), ':', `t`), 'N')");
         let blob = Column::new("b", SqlType::Blob);
         assert_eq!(value_expr(&blob), "IFNULL(MD5(`b`), 'N')");
         let dt = Column::new("dt", SqlType::DateTime(3));
-        assert_eq!(value_expr(&dt), "IFNULL(HEX(DATE_FORMAT(`dt`, '%Y-%m-%d %H:%i:%s.%f')), 'N')");
+        assert_eq!(value_expr(&dt), "IFNULL(DATE_FORMAT(`dt`, '%Y-%m-%d %H:%i:%s.%f'), 'N')");
         let sql = chunk_hash_sql("s", "t", &[&d1, &t], Some("`d` > 1"));
-        assert!(sql.starts_with("SELECT COUNT(*), IFNULL(BIT_XOR(") && sql.ends_with("FROM `s`.`t` WHERE `d` > 1) x"), "{sql}");
+        assert!(sql.starts_with("SELECT COUNT(*), IFNULL(BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT_WS('#', ") && sql.ends_with("FROM `s`.`t` WHERE `d` > 1"), "{sql}");
     }
 
     #[test]

@@ -74,10 +74,13 @@ pub async fn fetch(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>, params:
     let k = keys.len();
     let mut out = BTreeMap::new();
     for r in rows {
-        let texts: Vec<String> = (0..r.len()).map(|i| r.get::<Option<String>, _>(i).flatten().unwrap_or_default()).collect();
+        // Canonical values may hold any bytes (binary strings): compared as bytes, shown as text.
+        let texts: Vec<String> = (0..r.len()).map(|i| r.get::<Option<Vec<u8>>, _>(i).flatten().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()).collect();
+        let raw: Vec<Vec<u8>> = (0..r.len()).map(|i| r.get::<Option<Vec<u8>>, _>(i).flatten().unwrap_or_default()).collect();
         let part = |from: usize, to: usize| texts.get(from..to.min(texts.len())).map(<[String]>::to_vec).unwrap_or_default();
-        // Each row: key texts, key match texts, canonical values.
-        out.insert(part(k, 2 * k), (part(0, k), part(2 * k, texts.len())));
+        // Each row: key texts, key match texts, canonical values (as hexadecimal: exact bytes).
+        let values: Vec<String> = raw.get(2 * k..).unwrap_or_default().iter().map(|b| b.iter().map(|x| format!("{x:02x}")).collect()).collect();
+        out.insert(part(k, 2 * k), (part(0, k), values));
     }
     Ok(out)
 }

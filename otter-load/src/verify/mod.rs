@@ -44,6 +44,12 @@ use self::diff::{Difference, Side};
 use crate::mysql::checkpoint_table::CheckpointTable;
 use crate::MysqlSinkConfig;
 
+/// The time one chunk's comparison should take; chunk sizes adapt to it.
+const CHUNK_TIME: Duration = Duration::from_millis(400);
+/// Fewest and most rows per chunk (a differing chunk's rows are read whole from both sides).
+const MIN_CHUNK: usize = 1_000;
+const MAX_CHUNK: usize = 200_000;
+
 /// What to verify and how.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
@@ -57,7 +63,7 @@ pub struct VerifyOptions {
     pub transforms: Vec<TransformConfig>,
     /// Only rows this condition selects (SQL on the source table's columns; also run on the target).
     pub where_clause: Option<String>,
-    /// Rows per chunk (default 10,000).
+    /// Rows of the first chunk (default 10,000); later chunks adapt to about 0.4 s each.
     pub chunk_rows: usize,
     /// Times a differing chunk (or key) is checked before it is reported (default 5).
     pub rounds: usize,
@@ -200,20 +206,21 @@ impl Verifier {
         }
         let tkeys: Vec<&Column> = key.iter().filter_map(|&i| tgt_cols.get(i).copied()).collect();
         let skeys: Vec<&Column> = key_cols.iter().collect();
-        // The next chunk's bounds are read (on a connection of their own) while a chunk is compared.
+        // Chunk sizes adapt to a target time per chunk; the next chunk's end is found (on a
+        // connection of its own) while a chunk is compared.
         let (mut bconn, _) = session(&self.source).await?;
-        let n = self.opts.chunk_rows.max(1);
+        let mut size = self.opts.chunk_rows.max(1);
         let mut after: Option<Vec<PortableValue>> = None;
-        let mut read = bounds.read(&mut bconn, &KeyRange { after: None, upto: None }, Some(n)).await?;
+        let mut upto = bounds.nth_key(&mut bconn, &KeyRange::default(), size).await?;
         loop {
-            let last = read.rows.len() < n;
-            let range = KeyRange { after: after.clone(), upto: if last { None } else { read.last_key.clone() } };
-            let next = KeyRange { after: read.last_key.clone(), upto: None };
+            let range = KeyRange { after: after.clone(), upto: upto.clone() };
+            let next = KeyRange { after: upto.clone(), upto: None };
+            let started = Instant::now();
+            let next_size = size;
             let (compared, ahead) = tokio::join!(self.chunk(&mut src, &mut tgt, &src_side, &tgt_side, &skeys, &tkeys, &range, &names), async {
-                if last {
-                    Ok(None)
-                } else {
-                    bounds.read(&mut bconn, &next, Some(n)).await.map(Some)
+                match &next.after {
+                    Some(_) => bounds.nth_key(&mut bconn, &next, next_size).await.map(Some),
+                    None => Ok(None),
                 }
             });
             let (rows, diffs, unsettled) = compared?;
@@ -222,13 +229,13 @@ impl Verifier {
             report.differences.extend(diffs);
             report.unsettled += unsettled;
             progress(report.rows);
-            match ahead? {
-                Some(r) => {
-                    after = next.after;
-                    read = r;
-                }
-                None => break,
-            }
+            let Some(next_upto) = ahead? else { break };
+            after = next.after;
+            upto = next_upto;
+            // Aim at CHUNK_TIME per chunk, changing the size by at most half or double.
+            let ms = started.elapsed().as_millis().max(1) as f64;
+            let scaled = (size as f64 * CHUNK_TIME.as_millis() as f64 / ms).clamp(size as f64 / 2.0, size as f64 * 2.0);
+            size = (scaled as usize).clamp(MIN_CHUNK, MAX_CHUNK);
         }
         Ok(report)
     }
@@ -414,21 +421,21 @@ fn with_json(mut schema: TableSchema, create: &str) -> TableSchema {
 }
 
 /// [`hash`] inside a consistent snapshot, with the snapshot's binlog position.
-async fn snapshot_hash(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>) -> Result<(BinlogCoord, (u64, u64, u64))> {
+async fn snapshot_hash(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>) -> Result<(BinlogCoord, (u64, u64))> {
     let at = begin_snapshot(conn).await?;
     let h = hash(conn, side, cond).await?;
     end_snapshot(conn).await?;
     Ok((at, h))
 }
 
-/// `(rows, high, low)` of `side`'s rows matching `cond`.
-async fn hash(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>) -> Result<(u64, u64, u64)> {
+/// `(rows, hash)` of `side`'s rows matching `cond`.
+async fn hash(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>) -> Result<(u64, u64)> {
     let sql = canon::chunk_hash_sql(side.db, side.table, &side.columns, cond);
-    let row: Option<(u64, u64, u64)> = conn
+    let row: Option<(u64, u64)> = conn
         .exec_first(sql, Params::Empty)
         .await
         .map_err(|e| translate(e, &format!("checksumming {}.{}", side.db, side.table)))?;
-    Ok(row.unwrap_or((0, 0, 0)))
+    Ok(row.unwrap_or((0, 0)))
 }
 
 /// The keys of `differences` as a re-sync key list (JSON), or why they cannot be one.

@@ -168,6 +168,18 @@ impl ChunkReader {
     /// Reads `range` (at most `limit` rows) on `conn`, in whatever transaction the caller opened.
     pub async fn read(&self, conn: &mut Conn, range: &KeyRange, limit: Option<usize>) -> Result<ChunkRows> {
         let (sql, params) = self.statement(range, limit)?;
+        self.run(conn, sql, params).await
+    }
+
+    /// The key of the `n`th row of `range` in key order (counting from 1), found by the server
+    /// without sending the rows before it; `None` when the range holds fewer rows.
+    pub async fn nth_key(&self, conn: &mut Conn, range: &KeyRange, n: usize) -> Result<Option<Vec<PortableValue>>> {
+        let (mut sql, params) = self.statement(range, Some(1))?;
+        sql.push_str(&format!(" OFFSET {}", n.saturating_sub(1)));
+        Ok(self.run(conn, sql, params).await?.last_key)
+    }
+
+    async fn run(&self, conn: &mut Conn, sql: String, params: Vec<mysql_async::Value>) -> Result<ChunkRows> {
         let what = format!("reading {}.{} in key order", self.schema.db, self.schema.name);
         // Always the binary protocol (a prepared statement): numbers and dates arrive typed.
         let params = if params.is_empty() { Params::Empty } else { Params::Positional(params) };
