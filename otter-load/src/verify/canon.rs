@@ -20,7 +20,8 @@
 //! `#` inside one cannot be mistaken for the separator between columns); the unbounded types
 //! (TEXT/BLOB/JSON/spatial) go in as their MD5, so no row's canonical form outgrows what a server
 //! may build; `NULL` is `N`, which no other canonical value is. A row is its canonical values
-//! joined with `#`; its hash is a 64-bit slice of their MD5; a chunk is its row count and the
+//! joined with `#` — or, for a column both sides define alike, its stored value as it is (no
+//! conversion to pay for; see [`hash_args`]); its hash is a 64-bit slice of their MD5; a chunk is its row count and the
 //! XOR of its rows' hashes: order-free, and no CRC32 that collisions would fool (two differing
 //! chunks hash alike with probability 2^-64).
 
@@ -59,14 +60,41 @@ pub fn value_expr(c: &Column) -> String {
     }
 }
 
-/// A 64-bit slice of the MD5 of a row of `columns` (as an unsigned integer).
-pub fn row_hash_expr(columns: &[&Column]) -> String {
-    let parts: Vec<String> = columns.iter().map(|c| value_expr(c)).collect();
-    format!("CAST(CONV(LEFT(MD5(CONCAT_WS('#', {})), 16), 16, 10) AS UNSIGNED)", parts.join(", "))
+/// The arguments a column adds to a row's hash input. `same`: both sides define the column
+/// alike (type, sign, character set), so its stored value can go in as it is — only JSON is
+/// normalised and unbounded values go in as their MD5; otherwise its [`value_expr`]. Strings go
+/// in behind their length, `NULL` as `N` (no other value hashes the same way).
+pub fn hash_args(c: &Column, same: bool) -> String {
+    if !same {
+        return value_expr(c);
+    }
+    let col = ident(&c.name);
+    match &c.sql_type {
+        SqlType::Json => value_expr(c),
+        SqlType::Geometry(_) => value_expr(c),
+        t if t.is_blob_like() => format!("IFNULL(MD5({col}), 'N')"),
+        t if t.is_text() || matches!(t, SqlType::Binary(_) | SqlType::VarBinary(_) | SqlType::Bit(_) | SqlType::Other(_) | SqlType::Vector(_)) => {
+            format!("IFNULL(LENGTH({col}), 'N'), {col}")
+        }
+        _ if c.nullable => format!("IFNULL({col}, 'N')"),
+        _ => col,
+    }
+}
+
+/// A 64-bit slice of the MD5 of a row of `columns` (`(column, same)`, see [`hash_args`]), as an
+/// unsigned integer.
+pub fn row_hash_expr(columns: &[(&Column, bool)]) -> String {
+    let parts: Vec<String> = columns.iter().map(|(c, same)| hash_args(c, *same)).collect();
+    format!("CAST(CONV(SUBSTR(MD5(CONCAT_WS('#', {})), 1, 16), 16, 10) AS UNSIGNED)", parts.join(", "))
+}
+
+/// Whether `a` and `b` store values alike (so they can be hashed as stored).
+pub fn alike(a: &Column, b: &Column) -> bool {
+    a.sql_type == b.sql_type && a.unsigned == b.unsigned && a.charset.as_deref().map(str::to_ascii_lowercase) == b.charset.as_deref().map(str::to_ascii_lowercase)
 }
 
 /// `SELECT COUNT(*), BIT_XOR(row hashes)` of the rows of `table` matching `cond` (`None`: all).
-pub fn chunk_hash_sql(db: &str, table: &str, columns: &[&Column], cond: Option<&str>) -> String {
+pub fn chunk_hash_sql(db: &str, table: &str, columns: &[(&Column, bool)], cond: Option<&str>) -> String {
     let mut sql = format!("SELECT COUNT(*), IFNULL(BIT_XOR({}), 0) FROM {}.{}", row_hash_expr(columns), ident(db), ident(table));
     if let Some(c) = cond {
         sql.push_str(" WHERE ");
@@ -146,8 +174,13 @@ mod tests {
         assert_eq!(value_expr(&blob), "IFNULL(MD5(`b`), 'N')");
         let dt = Column::new("dt", SqlType::DateTime(3));
         assert_eq!(value_expr(&dt), "IFNULL(DATE_FORMAT(`dt`, '%Y-%m-%d %H:%i:%s.%f'), 'N')");
-        let sql = chunk_hash_sql("s", "t", &[&d1, &t], Some("`d` > 1"));
-        assert!(sql.starts_with("SELECT COUNT(*), IFNULL(BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT_WS('#', ") && sql.ends_with("FROM `s`.`t` WHERE `d` > 1"), "{sql}");
+        let sql = chunk_hash_sql("s", "t", &[(&d1, false), (&t, true)], Some("`d` > 1"));
+        assert!(sql.starts_with("SELECT COUNT(*), IFNULL(BIT_XOR(CAST(CONV(SUBSTR(MD5(CONCAT_WS('#', IFNULL(IF(INSTR("), "{sql}");
+        assert!(sql.contains(", IFNULL(LENGTH(`t`), 'N'), `t`)), 1, 16), 16, 10) AS UNSIGNED)), 0) FROM `s`.`t` WHERE `d` > 1"), "{sql}");
+        let n = Column { nullable: false, ..Column::new("n", SqlType::Int) };
+        assert_eq!(hash_args(&n, true), "`n`");
+        assert_eq!(hash_args(&Column { nullable: true, ..n.clone() }, true), "IFNULL(`n`, 'N')");
+        assert!(alike(&t4, &t4) && !alike(&t, &t4));
     }
 
     #[test]

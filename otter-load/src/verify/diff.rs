@@ -56,6 +56,15 @@ pub struct Side<'a> {
     pub columns: Vec<&'a Column>,
     /// Positions in `columns` of the key columns.
     pub key: Vec<usize>,
+    /// Per column: both sides define it alike (see [`super::canon::hash_args`]).
+    pub same: Vec<bool>,
+}
+
+impl Side<'_> {
+    /// The columns with their `same` flags, for hashing.
+    pub fn hashed(&self) -> Vec<(&Column, bool)> {
+        self.columns.iter().zip(&self.same).map(|(c, s)| (*c, *s)).collect()
+    }
 }
 
 /// The rows of `side` matching `cond` (with `params`), by key match text.

@@ -195,8 +195,9 @@ impl Verifier {
             tracing::warn!(table = %report.source, "No key the target has too: the table is compared whole (count and hash), without naming rows.");
             return self.whole(&mut src, &mut tgt, &schema, &tschema, &src_cols, &tgt_cols, report).await;
         };
-        let src_side = Side { db, table, columns: src_cols.clone(), key: key.clone() };
-        let tgt_side = Side { db: &map.db, table: &map.table, columns: tgt_cols.clone(), key: key.clone() };
+        let same: Vec<bool> = src_cols.iter().zip(&tgt_cols).map(|(a, b)| canon::alike(a, b)).collect();
+        let src_side = Side { db, table, columns: src_cols.clone(), key: key.clone(), same: same.clone() };
+        let tgt_side = Side { db: &map.db, table: &map.table, columns: tgt_cols.clone(), key: key.clone(), same };
         // The source's key order in chunks of `chunk_rows` keys.
         let key_cols: Vec<Column> = key.iter().filter_map(|&i| src_cols.get(i).map(|c| (*c).clone())).collect();
         let keys_only = TableSchema::new(db, table, key_cols.clone(), (0..key_cols.len()).collect());
@@ -387,8 +388,9 @@ impl Verifier {
         tgt_cols: &[&Column],
         mut report: TableReport,
     ) -> Result<TableReport> {
-        let s = Side { db: &schema.db, table: &schema.name, columns: src_cols.to_vec(), key: Vec::new() };
-        let t = Side { db: &tschema.db, table: &tschema.name, columns: tgt_cols.to_vec(), key: Vec::new() };
+        let same: Vec<bool> = src_cols.iter().zip(tgt_cols).map(|(a, b)| canon::alike(a, b)).collect();
+        let s = Side { db: &schema.db, table: &schema.name, columns: src_cols.to_vec(), key: Vec::new(), same: same.clone() };
+        let t = Side { db: &tschema.db, table: &tschema.name, columns: tgt_cols.to_vec(), key: Vec::new(), same };
         let cond = self.condition(&[], &KeyRange::default())?;
         for round in 0..self.opts.rounds.max(1) {
             let at = begin_snapshot(src).await?;
@@ -430,7 +432,7 @@ async fn snapshot_hash(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>) -> 
 
 /// `(rows, hash)` of `side`'s rows matching `cond`.
 async fn hash(conn: &mut Conn, side: &Side<'_>, cond: Option<&str>) -> Result<(u64, u64)> {
-    let sql = canon::chunk_hash_sql(side.db, side.table, &side.columns, cond);
+    let sql = canon::chunk_hash_sql(side.db, side.table, &side.hashed(), cond);
     let row: Option<(u64, u64)> = conn
         .exec_first(sql, Params::Empty)
         .await
