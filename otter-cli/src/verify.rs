@@ -54,6 +54,10 @@ pub struct VerifyArgs {
     /// Longest wait for the pipeline to apply up to a source position, seconds (default 60).
     #[arg(long, default_value_t = 60)]
     pub wait_secs: u64,
+    /// Most source rows of a differing range compared row by row; bigger ones are cut first
+    /// (default 20000).
+    #[arg(long, default_value_t = 20_000)]
+    pub diff_rows: usize,
 }
 
 /// Runs the comparison; `Ok(true)` when everything is equal.
@@ -87,6 +91,7 @@ pub async fn run(args: VerifyArgs) -> Result<bool> {
         opts.chunk_rows = args.chunk_rows.max(1);
         opts.rounds = args.rounds.max(1);
         opts.wait = Duration::from_secs(args.wait_secs.max(1));
+        opts.diff_rows = args.diff_rows.max(2);
         let verifier = Verifier::connect(opts).await.map_err(unreachable)?;
         let own = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default().schema;
         let tables: Vec<(String, String)> =

@@ -50,6 +50,19 @@ const CHUNK_TIME: Duration = Duration::from_millis(400);
 const MIN_CHUNK: usize = 1_000;
 const MAX_CHUNK: usize = 200_000;
 
+/// What comparing one table's ranges needs.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    s: &'a Side<'a>,
+    t: &'a Side<'a>,
+    skeys: &'a [&'a Column],
+    tkeys: &'a [&'a Column],
+    names: &'a [String],
+    src_bounds: &'a ChunkReader,
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// What to verify and how.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
@@ -69,12 +82,15 @@ pub struct VerifyOptions {
     pub rounds: usize,
     /// Longest wait for the target to apply up to a source position (default 60 s).
     pub wait: Duration,
+    /// Most source rows of a range compared row by row; a bigger differing range is cut into
+    /// ranges of half that first (default 20,000).
+    pub diff_rows: usize,
 }
 
 impl VerifyOptions {
     /// Options with defaults.
     pub fn new(pipeline: &str, source: MysqlSourceConfig, target: MysqlSinkConfig, transforms: Vec<TransformConfig>) -> VerifyOptions {
-        VerifyOptions { pipeline: pipeline.into(), source, target, transforms, where_clause: None, chunk_rows: 10_000, rounds: 5, wait: Duration::from_secs(60) }
+        VerifyOptions { pipeline: pipeline.into(), source, target, transforms, where_clause: None, chunk_rows: 10_000, rounds: 5, wait: Duration::from_secs(60), diff_rows: 20_000 }
     }
 }
 
@@ -198,18 +214,25 @@ impl Verifier {
         let same: Vec<bool> = src_cols.iter().zip(&tgt_cols).map(|(a, b)| canon::alike(a, b)).collect();
         let src_side = Side { db, table, columns: src_cols.clone(), key: key.clone(), same: same.clone() };
         let tgt_side = Side { db: &map.db, table: &map.table, columns: tgt_cols.clone(), key: key.clone(), same };
-        // The source's key order in chunks of `chunk_rows` keys.
+        // Chunk ends come from the target's key order (which matches the source's where they are
+        // equal), so the source pays only for its hashes; a differing range holding many source
+        // rows is cut again from the source's keys before rows are compared.
         let key_cols: Vec<Column> = key.iter().filter_map(|&i| src_cols.get(i).map(|c| (*c).clone())).collect();
-        let keys_only = TableSchema::new(db, table, key_cols.clone(), (0..key_cols.len()).collect());
-        let mut bounds = ChunkReader::new(std::sync::Arc::new(keys_only))?;
-        if let Some(w) = &self.opts.where_clause {
-            bounds = bounds.with_filter(w.clone(), Vec::new());
-        }
+        let tkey_cols: Vec<Column> = key.iter().filter_map(|&i| tgt_cols.get(i).map(|c| (*c).clone())).collect();
+        let keys_reader = |db: &str, table: &str, cols: &[Column]| -> Result<ChunkReader> {
+            let r = ChunkReader::new(std::sync::Arc::new(TableSchema::new(db, table, cols.to_vec(), (0..cols.len()).collect())))?;
+            Ok(match &self.opts.where_clause {
+                Some(w) => r.with_filter(w.clone(), Vec::new()),
+                None => r,
+            })
+        };
+        let bounds = keys_reader(&map.db, &map.table, &tkey_cols)?;
+        let src_bounds = keys_reader(db, table, &key_cols)?;
         let tkeys: Vec<&Column> = key.iter().filter_map(|&i| tgt_cols.get(i).copied()).collect();
         let skeys: Vec<&Column> = key_cols.iter().collect();
         // Chunk sizes adapt to a target time per chunk; the next chunk's end is found (on a
         // connection of its own) while a chunk is compared.
-        let (mut bconn, _) = session(&self.source).await?;
+        let (mut bconn, _) = session(&self.target).await?;
         let mut size = self.opts.chunk_rows.max(1);
         let mut after: Option<Vec<PortableValue>> = None;
         let mut upto = bounds.nth_key(&mut bconn, &KeyRange::default(), size).await?;
@@ -218,7 +241,8 @@ impl Verifier {
             let next = KeyRange { after: upto.clone(), upto: None };
             let started = Instant::now();
             let next_size = size;
-            let (compared, ahead) = tokio::join!(self.chunk(&mut src, &mut tgt, &src_side, &tgt_side, &skeys, &tkeys, &range, &names), async {
+            let ctx = Ctx { s: &src_side, t: &tgt_side, skeys: &skeys, tkeys: &tkeys, names: &names, src_bounds: &src_bounds };
+            let (compared, ahead) = tokio::join!(self.chunk(&mut src, &mut tgt, &ctx, &range), async {
                 match &next.after {
                     Some(_) => bounds.nth_key(&mut bconn, &next, next_size).await.map(Some),
                     None => Ok(None),
@@ -242,18 +266,12 @@ impl Verifier {
     }
 
     /// `(source rows, differences, unsettled keys)` of one key range.
-    #[allow(clippy::too_many_arguments)]
-    async fn chunk(
-        &self,
-        src: &mut Conn,
-        tgt: &mut Conn,
-        s: &Side<'_>,
-        t: &Side<'_>,
-        skeys: &[&Column],
-        tkeys: &[&Column],
-        range: &KeyRange,
-        names: &[String],
-    ) -> Result<(u64, Vec<Difference>, u64)> {
+    fn chunk<'a>(&'a self, src: &'a mut Conn, tgt: &'a mut Conn, ctx: &'a Ctx<'a>, range: &'a KeyRange) -> BoxFuture<'a, Result<(u64, Vec<Difference>, u64)>> {
+        Box::pin(self.chunk_inner(src, tgt, ctx, range))
+    }
+
+    async fn chunk_inner(&self, src: &mut Conn, tgt: &mut Conn, ctx: &Ctx<'_>, range: &KeyRange) -> Result<(u64, Vec<Difference>, u64)> {
+        let Ctx { s, t, skeys, tkeys, names, src_bounds } = *ctx;
         let scond = self.condition(skeys, range)?;
         let tcond = self.condition(tkeys, range)?;
         let mut rows = 0;
@@ -281,6 +299,24 @@ impl Verifier {
         }
         if same {
             return Ok((rows, Vec::new(), 0));
+        }
+        let diff_rows = self.opts.diff_rows.max(2);
+        if rows > diff_rows as u64 {
+            // Too many rows to compare one by one: compare smaller ranges of the source's keys.
+            let mut total = (0, Vec::new(), 0);
+            let mut after = range.after.clone();
+            loop {
+                let end = src_bounds.nth_key(src, &KeyRange { after: after.clone(), upto: range.upto.clone() }, diff_rows / 2).await?;
+                let sub = KeyRange { after: after.clone(), upto: end.clone().or_else(|| range.upto.clone()) };
+                let (n, d, u) = self.chunk(src, tgt, ctx, &sub).await?;
+                total.0 += n;
+                total.1.extend(d);
+                total.2 += u;
+                match end {
+                    Some(e) if Some(&e) != range.upto.as_ref() => after = Some(e),
+                    _ => return Ok(total),
+                }
+            }
         }
         // Row by row, reporting only keys no change touched between the two reads.
         let mut settled: Vec<Difference> = Vec::new();
