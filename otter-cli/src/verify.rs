@@ -58,6 +58,10 @@ pub struct VerifyArgs {
     /// (default 20000).
     #[arg(long, default_value_t = 20_000)]
     pub diff_rows: usize,
+    /// The share of time verify keeps the servers busy, 0 < LOAD <= 1 (default 1: full speed);
+    /// e.g. 0.5 pauses after each range as long as it took, halving the extra load.
+    #[arg(long, default_value_t = 1.0)]
+    pub load: f64,
 }
 
 /// Runs the comparison; `Ok(true)` when everything is equal.
@@ -92,6 +96,10 @@ pub async fn run(args: VerifyArgs) -> Result<bool> {
         opts.rounds = args.rounds.max(1);
         opts.wait = Duration::from_secs(args.wait_secs.max(1));
         opts.diff_rows = args.diff_rows.max(2);
+        if !(args.load > 0.0 && args.load <= 1.0) {
+            return Err(Error::config(format!("--load {}: give a share of time above 0 and at most 1", args.load)));
+        }
+        opts.load = args.load;
         let verifier = Verifier::connect(opts).await.map_err(unreachable)?;
         let own = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default().schema;
         let tables: Vec<(String, String)> =

@@ -85,12 +85,15 @@ pub struct VerifyOptions {
     /// Most source rows of a range compared row by row; a bigger differing range is cut into
     /// ranges of half that first (default 20,000).
     pub diff_rows: usize,
+    /// The share of time verify works (0 < load <= 1, default 1): after each range it pauses
+    /// for `(1 / load - 1)` times that range's time, leaving the servers room for their own work.
+    pub load: f64,
 }
 
 impl VerifyOptions {
     /// Options with defaults.
     pub fn new(pipeline: &str, source: MysqlSourceConfig, target: MysqlSinkConfig, transforms: Vec<TransformConfig>) -> VerifyOptions {
-        VerifyOptions { pipeline: pipeline.into(), source, target, transforms, where_clause: None, chunk_rows: 10_000, rounds: 5, wait: Duration::from_secs(60), diff_rows: 20_000 }
+        VerifyOptions { pipeline: pipeline.into(), source, target, transforms, where_clause: None, chunk_rows: 10_000, rounds: 5, wait: Duration::from_secs(60), diff_rows: 20_000, load: 1.0 }
     }
 }
 
@@ -258,7 +261,12 @@ impl Verifier {
             after = next.after;
             upto = next_upto;
             // Aim at CHUNK_TIME per chunk, changing the size by at most half or double.
-            let ms = started.elapsed().as_millis().max(1) as f64;
+            let took = started.elapsed();
+            let load = self.opts.load.clamp(0.01, 1.0);
+            if load < 1.0 {
+                tokio::time::sleep(took.mul_f64(1.0 / load - 1.0)).await;
+            }
+            let ms = took.as_millis().max(1) as f64;
             let scaled = (size as f64 * CHUNK_TIME.as_millis() as f64 / ms).clamp(size as f64 / 2.0, size as f64 * 2.0);
             size = (scaled as usize).clamp(MIN_CHUNK, MAX_CHUNK);
         }
