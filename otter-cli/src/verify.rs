@@ -58,8 +58,9 @@ pub struct VerifyArgs {
     /// (default 20000).
     #[arg(long, default_value_t = 20_000)]
     pub diff_rows: usize,
-    /// The share of time verify keeps the servers busy, 0 < LOAD <= 1 (default 1: full speed);
-    /// e.g. 0.5 pauses after each range as long as it took, halving the extra load.
+    /// The share of time verify keeps the servers busy, 0 < LOAD <= 1 (default 1: full speed,
+    /// both servers at once); below 1 one server at a time, and e.g. 0.5 pauses after each range
+    /// as long as it took.
     #[arg(long, default_value_t = 1.0)]
     pub load: f64,
 }

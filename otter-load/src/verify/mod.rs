@@ -85,8 +85,9 @@ pub struct VerifyOptions {
     /// Most source rows of a range compared row by row; a bigger differing range is cut into
     /// ranges of half that first (default 20,000).
     pub diff_rows: usize,
-    /// The share of time verify works (0 < load <= 1, default 1): after each range it pauses
-    /// for `(1 / load - 1)` times that range's time, leaving the servers room for their own work.
+    /// The share of time verify works (0 < load <= 1, default 1): below 1 the two servers hash
+    /// one after the other, and after each range verify pauses for `(1 / load - 1)` times that
+    /// range's time, leaving the servers room for their own work.
     pub load: f64,
 }
 
@@ -288,8 +289,14 @@ impl Verifier {
         // First both servers at once: equal hashes mean equal rows whenever each was read, and
         // most chunks are equal. Only a chunk that differs is read in order (source first, the
         // target once it applied up to the source's read).
-        let (sh, th) = tokio::join!(snapshot_hash(src, s, scond.as_deref()), hash(tgt, t, tcond.as_deref()));
-        let (sh, th) = (sh?.1, th?);
+        // (With a load below 1, one server after the other: each waits while the other works.)
+        let (sh, th) = if self.opts.load >= 1.0 {
+            let (sh, th) = tokio::join!(snapshot_hash(src, s, scond.as_deref()), hash(tgt, t, tcond.as_deref()));
+            (sh?.1, th?)
+        } else {
+            let sh = snapshot_hash(src, s, scond.as_deref()).await?.1;
+            (sh, hash(tgt, t, tcond.as_deref()).await?)
+        };
         if sh == th {
             return Ok((sh.0, Vec::new(), 0));
         }
