@@ -271,20 +271,7 @@ pub struct Client {
 impl Client {
     /// Runs SQL as root and returns the batch output (tab-separated, no column names).
     pub fn sql(&self, sql: &str) -> io::Result<String> {
-        let client = find_binary(&["mariadb", "mysql"])?;
-        let mut child = Command::new(client)
-            .arg("--no-defaults")
-            .arg("--batch")
-            .arg("--comments")
-            .arg("--skip-column-names")
-            .arg("--default-character-set=utf8mb4")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("-uroot")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
+        let mut child = self.command()?.arg("--comments").stdout(Stdio::piped()).spawn()?;
         {
             use std::io::Write;
             let mut stdin = child.stdin.take().ok_or_else(|| io::Error::other("no stdin"))?;
@@ -312,11 +299,11 @@ pub struct Stream {
 }
 
 impl Client {
-    /// A [`Stream`] on this server.
-    pub fn stream(&self) -> io::Result<Stream> {
-        let client = find_binary(&["mariadb", "mysql"])?;
-        let mut child = Command::new(client)
-            .arg("--no-defaults")
+    /// The `mariadb` client as root over the socket, batch mode, statements on its standard
+    /// input, errors on its standard error.
+    fn command(&self) -> io::Result<Command> {
+        let mut c = Command::new(find_binary(&["mariadb", "mysql"])?);
+        c.arg("--no-defaults")
             .arg("--batch")
             .arg("--skip-column-names")
             .arg("--default-character-set=utf8mb4")
@@ -324,9 +311,13 @@ impl Client {
             .arg(&self.socket)
             .arg("-uroot")
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
+            .stderr(Stdio::piped());
+        Ok(c)
+    }
+
+    /// A [`Stream`] on this server.
+    pub fn stream(&self) -> io::Result<Stream> {
+        let mut child = self.command()?.stdout(Stdio::null()).spawn()?;
         let stdin = child.stdin.take();
         Ok(Stream { child, stdin })
     }
