@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::change::portable::PortableValue;
-use crate::change::{ChangeId, ChangeKind, DdlEvent, Event, Row, RowChange, TxnChunk, TxnMeta};
+use crate::change::{ChangeId, ChangeKind, Event, Row, RowChange, TxnChunk, TxnMeta};
 use crate::error::{Error, Result};
 use crate::mysql::chunk::KeyRange;
 use crate::position::snapshot::{SnapshotProgress, TableProgress};
@@ -156,47 +156,6 @@ pub struct Gate {
     /// Per reader: the chunk count (progress `chunks`) once its last chunk handed out; cleared
     /// when a position at least that far is acknowledged.
     unacked: HashMap<usize, u64>,
-}
-
-/// Where a stream event's transaction begins (`None` for progress marks, which carry no data).
-pub fn begin(e: &Event) -> Option<&BinlogCoord> {
-    match e {
-        Event::Rows(c) => Some(&c.meta.begin),
-        Event::Ddl(d) => Some(&d.meta.begin),
-        Event::Progress(_) => None,
-    }
-}
-
-fn position_mut(e: &mut Event) -> Option<&mut Position> {
-    match e {
-        Event::Rows(c) => c.position.as_mut(),
-        Event::Ddl(d) => Some(&mut d.position),
-        Event::Progress(p) => Some(&mut p.position),
-    }
-}
-
-/// A statement the snapshot makes (`DdlEvent::snapshot`), run in database `db` at `position`.
-fn statement_event(meta: &TxnMeta, db: &str, statement: String, tables: Vec<(String, String)>, position: &Position) -> Event {
-    Event::Ddl(DdlEvent {
-        meta: meta.clone(),
-        schema: db.to_owned(),
-        statement,
-        sql_mode: Default::default(),
-        collation_server: None,
-        time_zone: None,
-        tables,
-        position: position.clone(),
-        snapshot: true,
-    })
-}
-
-/// `CREATE TABLE x` → `CREATE TABLE IF NOT EXISTS x` (same for databases).
-fn if_not_exists(stmt: &str, what: &str) -> String {
-    let head = format!("CREATE {what} ");
-    match stmt.strip_prefix(&head) {
-        Some(rest) if !rest.starts_with("IF NOT EXISTS") => format!("{head}IF NOT EXISTS {rest}"),
-        _ => stmt.to_owned(),
-    }
 }
 
 impl Gate {
@@ -604,6 +563,10 @@ impl Gate {
         Ok(())
     }
 }
+
+mod events;
+pub use self::events::begin;
+use self::events::{if_not_exists, position_mut, statement_event};
 
 #[cfg(test)]
 mod tests;
