@@ -102,8 +102,10 @@ pub fn binlog_ends(sites: &[&Site]) -> Vec<String> {
 
 /// Asserts that no site's binlog grows any more once the sites are idle (no loop, no echo).
 pub fn assert_quiet(sites: &[&Site], log: &Path) {
-    // Let idle progress writes and heartbeats settle, then watch for a while.
-    std::thread::sleep(Duration::from_secs(7));
+    // Let idle progress writes and heartbeats settle — each loader records its last rows' own
+    // position once, at the first idle heartbeat after they were acknowledged (up to two
+    // heartbeats of 5 s) — then watch for a while: a loop or an echo keeps writing.
+    std::thread::sleep(Duration::from_secs(13));
     let before = binlog_ends(sites);
     std::thread::sleep(Duration::from_secs(8));
     let after = binlog_ends(sites);
