@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use otter_core::checkpoint::FileCheckpointStore;
-use otter_core::mysql::conn::{translate, ConnectOptions, ServerInfo};
+use otter_core::mysql::conn::{translate, ConnectOptions};
 use otter_core::position::BinlogCoord;
 use otter_core::source::mysql::snapshot::resync::{signal_table_sql, Request, SIGNAL_TABLE};
 use otter_core::table_filter::TableFilter;
@@ -98,11 +98,7 @@ pub async fn submit(p: &PipelineConfig, db: &str, table: &str, where_clause: Opt
     let request = Request::new(0, Some(p.name.clone()), db.to_owned(), table.to_owned(), where_clause, keys)?;
     let schema = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default().schema;
 
-    let opts = ConnectOptions::new(&p.source.url, &p.source.tls)?;
-    let mut conn = opts.connect().await?;
-    let server = ServerInfo::query(&mut conn).await?;
-    let settings = otter_core::source::mysql::settings(&mut conn, &server).await?;
-    otter_core::mysql::chunk::prepare_session(&mut conn).await?;
+    let (mut conn, settings) = otter_core::source::mysql::reading_session(&ConnectOptions::new(&p.source.url, &p.source.tls)?).await?;
     request.check_on_source(&mut conn, &settings).await?;
 
     // Written in the source's binlog, where the capture meets it in order with the changes.

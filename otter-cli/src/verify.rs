@@ -185,11 +185,7 @@ fn print_summary(all: &[(String, TableReport)]) {
 
 /// The key columns of the source table, in key order.
 async fn key_columns(p: &PipelineConfig, db: &str, table: &str) -> Result<Vec<otter_core::schema::Column>> {
-    let opts = ConnectOptions::new(&p.source.url, &p.source.tls)?;
-    let mut conn = opts.connect().await?;
-    let server = otter_core::mysql::conn::ServerInfo::query(&mut conn).await?;
-    let settings = otter_core::source::mysql::settings(&mut conn, &server).await?;
-    otter_core::mysql::chunk::prepare_session(&mut conn).await?;
+    let (mut conn, settings) = otter_core::source::mysql::reading_session(&ConnectOptions::new(&p.source.url, &p.source.tls)?).await?;
     let create = show_create_table(&mut conn, db, table).await.map_err(|e| translate(e, "reading the source table"))?.unwrap_or_default();
     let schema = otter_core::source::mysql::tables::parse_create(&settings, None, db, table, &create)?
         .ok_or_else(|| Error::config(format!("the definition of {db}.{table} does not parse")))?;

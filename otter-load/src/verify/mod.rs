@@ -31,8 +31,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params};
 use otter_core::change::portable::PortableValue;
 use otter_core::mysql::chunk::key::{compare_with, Binds};
-use otter_core::mysql::chunk::{begin_snapshot, end_snapshot, prepare_session, ChunkReader, KeyRange};
-use otter_core::mysql::conn::{show_create_table, translate, ConnectOptions, ServerInfo};
+use otter_core::mysql::chunk::{begin_snapshot, end_snapshot, ChunkReader, KeyRange};
+use otter_core::mysql::conn::{show_create_table, translate, ConnectOptions};
 use otter_core::position::BinlogCoord;
 use otter_core::schema::{Column, Settings, TableSchema};
 use otter_core::source::mysql::MysqlSourceConfig;
@@ -135,13 +135,7 @@ pub struct Verifier {
     tgt_settings: Settings,
 }
 
-async fn session(opts: &ConnectOptions) -> Result<(Conn, Settings)> {
-    let mut conn = opts.connect().await?;
-    let server = ServerInfo::query(&mut conn).await?;
-    let settings = otter_core::source::mysql::settings(&mut conn, &server).await?;
-    prepare_session(&mut conn).await?;
-    Ok((conn, settings))
-}
+use otter_core::source::mysql::reading_session as session;
 
 impl Verifier {
     /// Connects to both sides (a clear error when either cannot be reached or read).

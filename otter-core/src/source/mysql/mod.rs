@@ -290,6 +290,16 @@ impl Source for MysqlSource {
     }
 }
 
+/// A connection prepared for reading tables (see [`crate::mysql::chunk::prepare_session`]) and
+/// the server's catalog settings (how its definitions parse): what re-sync checks and verify use.
+pub async fn reading_session(opts: &ConnectOptions) -> Result<(mysql_async::Conn, Settings)> {
+    let mut conn = opts.connect().await?;
+    let server = ServerInfo::query(&mut conn).await?;
+    let settings = settings(&mut conn, &server).await?;
+    crate::mysql::chunk::prepare_session(&mut conn).await?;
+    Ok((conn, settings))
+}
+
 /// Catalog settings from the live server (how its definitions are read).
 pub async fn settings(conn: &mut mysql_async::Conn, server: &ServerInfo) -> Result<Settings> {
     let charset = variable(conn, "global.character_set_server").await?.unwrap_or_else(|| "latin1".into());
