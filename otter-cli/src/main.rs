@@ -8,6 +8,7 @@
 mod check;
 mod config;
 mod dump;
+mod metrics_http;
 mod progress;
 mod resync;
 mod run;
@@ -60,7 +61,7 @@ enum Command {
     Run(run::RunArgs),
     /// Run every preflight check of every pipeline's source and target and print a pass/fail table.
     Check(check::CheckArgs),
-    /// Show each pipeline's committed position, lag and rows/s (from its state directory).
+    /// Show each pipeline's committed position, lag and rows/s (from its state directory), and who holds it and who stands by (from its MySQL target).
     Status(status::StatusArgs),
     /// Copy a table again (whole, the rows of --where, or --keys) through a running pipeline.
     ///
@@ -128,7 +129,7 @@ fn main() {
             run_async(check::run(args), "otter check")
         }
         Command::Verify(args) => {
-            init_logging("warn");
+            init_logging(if args.continuous { "info" } else { "warn" });
             match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => match rt.block_on(verify::run(args)) {
                     Ok(true) => 0,
@@ -148,13 +149,10 @@ fn main() {
             init_logging("warn");
             run_async(resync::run(args), "otter resync")
         }
-        Command::Status(args) => match status::run(args) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("otter status: {e}");
-                exit_code(&e)
-            }
-        },
+        Command::Status(args) => {
+            init_logging("warn");
+            run_async(status::run(args), "otter status")
+        }
     };
     std::process::exit(code);
 }

@@ -15,7 +15,6 @@ use otter_core::source::mysql::{MysqlCapture, SourceOptions};
 use otter_core::traits::Sink;
 use otter_core::{Error, ErrorKind, Result};
 use otter_load::{MysqlSink, MysqlSinkConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::config::{Config, PipelineConfig, SinkConfig};
@@ -26,20 +25,40 @@ pub struct RunArgs {
     /// The pipelines file (TOML); `${VAR}` in values reads the environment.
     #[arg(short, long)]
     pub config: PathBuf,
+    /// Stand by: wait while another instance (same config, another machine or state_dir) holds
+    /// a pipeline, take it over within seconds when that one dies, stops or stalls (fenced: it can
+    /// never commit again), and stand by again if this instance loses it in turn. Every pipeline
+    /// needs a MySQL target, where the lease lives.
+    #[arg(long)]
+    pub standby: bool,
 }
 
 /// Runs until every pipeline ended or a stop signal drained them; with `bars` (stderr is a
 /// terminal), snapshots draw progress bars there.
 pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Result<()> {
     let shutdown = crate::signals::Shutdown::install();
-    let cfg = Config::load(&args.config)?;
+    let mut cfg = Config::load(&args.config)?;
+    if args.standby {
+        for p in &mut cfg.pipelines {
+            match &mut p.sink {
+                SinkConfig::Mysql(m) => m.standby = true,
+                SinkConfig::Jsonl(_) => {
+                    return Err(Error::config(format!(
+                        "--standby: pipeline {} writes to a file, and only a MySQL target holds the lease a standby waits for; run it without --standby (its state lock keeps a second instance on this machine out)",
+                        p.name
+                    )))
+                }
+            }
+        }
+    }
     std::fs::create_dir_all(&cfg.state_dir)
         .map_err(|e| Error::config(format!("cannot create state_dir {}", cfg.state_dir.display())).with_source(e))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let metrics: Vec<Arc<Metrics>> = cfg.pipelines.iter().map(|p| Metrics::new(p.name.clone())).collect();
     if let Some(addr) = &cfg.metrics_addr {
-        let listener = bind_metrics(addr).await?;
-        tokio::spawn(serve_metrics(listener, metrics.clone()));
+        let listener = crate::metrics_http::bind(addr).await?;
+        let pipelines = metrics.clone();
+        tokio::spawn(crate::metrics_http::serve(listener, Arc::new(move || prometheus_text(&pipelines))));
     }
     let drawing = bars.clone().map(|mp| tokio::spawn(crate::progress::render(mp, metrics.clone())));
     let mut tasks = Vec::new();
@@ -51,7 +70,17 @@ pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Resul
         let name_for_result = p.name.clone();
         // Each pipeline reports its own end when it happens (not when the ones before it end).
         let task = async move {
-            let r = run_pipeline(p, dir, identity, stop, m).await;
+            let standby = matches!(&p.sink, SinkConfig::Mysql(m) if m.standby);
+            let r = loop {
+                let r = run_pipeline(p.clone(), dir.clone(), identity.clone(), stop.clone(), Arc::clone(&m)).await;
+                // A standby that lost the pipeline to another instance stands by again.
+                match r {
+                    Err(e) if standby && e.kind() == ErrorKind::Fenced && !*stop.borrow() => {
+                        tracing::warn!(pipeline = %name, error = %e, "Lost the pipeline; standing by again.");
+                    }
+                    r => break r,
+                }
+            };
             match &r {
                 Ok(()) => tracing::info!(pipeline = %name, "Pipeline stopped."),
                 Err(e) => tracing::error!(pipeline = %name, error = %e, "Pipeline failed."),
@@ -159,51 +188,5 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
         if stop.changed().await.is_err() {
             break;
         }
-    }
-}
-
-async fn bind_metrics(addr: &str) -> Result<tokio::net::TcpListener> {
-    let addr = if addr.starts_with(':') {
-        format!("127.0.0.1{addr}")
-    } else if !addr.contains(':') {
-        format!("127.0.0.1:{addr}")
-    } else {
-        addr.to_owned()
-    };
-    tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| Error::config(format!("cannot listen on metrics_addr {addr}")).with_source(e))
-}
-
-/// Serves `GET /metrics` in the Prometheus text format.
-async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Vec<Arc<Metrics>>) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else { continue };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut n = 0;
-            while n < buf.len() {
-                match sock.read(&mut buf[n..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => n += k,
-                }
-                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if head.starts_with("GET /metrics") {
-                ("200 OK", prometheus_text(&metrics))
-            } else {
-                ("404 Not Found", "not found: try /metrics\n".to_owned())
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-            let _ = sock.shutdown().await;
-        });
     }
 }

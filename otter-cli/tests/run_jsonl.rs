@@ -12,14 +12,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{spawn_run, Rng};
+use common::{free_port, scrape, spawn_run, Rng};
 use otter_testkit::{Client, MariaDb, ServerConfig};
 use serde_json::Value as Json;
 
@@ -293,21 +292,6 @@ fn sigint_mid_workload_restart_exactly_once() {
 #[test]
 fn sigterm_mid_workload_restart_exactly_once() {
     stop_restart_catch_up("TERM", 0x9876);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `GET /metrics` over a plain TCP connection; returns the body after checking the status.
-fn scrape(addr: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP header end: {resp}"));
-    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    body.to_owned()
 }
 
 /// The value of `name{pipeline="w_to_file"}`, when present.

@@ -5,6 +5,8 @@
 //! and a difference in a routed table with a left-out column (whose own changes are not
 //! differences); JSON spelled differently but equal is not a difference. `--repair` re-syncs the
 //! keys through the pipeline and verify is clean afterwards. Wrong input exits 2.
+//! `--continuous` with a small sample finds the corrupted keys pass after pass, exactly, serves
+//! them as `otter_verify_differences`, keeps them until repaired and then shows 0.
 
 mod common;
 
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{interrupt, spawn_run, Rng};
+use common::{free_port, interrupt, scrape, spawn_run, Rng};
 use otter_testkit::compare::{log_tail, Tables, Wait};
 use otter_testkit::{MariaDb, ServerConfig};
 
@@ -187,6 +189,104 @@ fn verify_names_exactly_the_corrupted_keys_while_live_and_repair_makes_it_equal(
     let sql = String::from_utf8_lossy(&out.stdout);
     assert!(sql.contains("REPLACE INTO `v`.`main`") && sql.contains("4500"), "{sql}\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(b.value("SELECT COUNT(*) FROM v.main WHERE id = 4500").unwrap().trim(), "0");
+    assert!(interrupt(otter).success(), "{}", log_tail(&log, 30));
+}
+
+/// `otter_verify_differences` of `table`, when present.
+fn differences(body: &str, table: &str) -> Option<u64> {
+    let prefix = format!("otter_verify_differences{{pipeline=\"a_to_b\",table=\"{table}\"}} ");
+    body.lines().find_map(|l| l.strip_prefix(&prefix)).map(|v| v.parse().unwrap())
+}
+
+#[test]
+fn continuous_sampling_finds_drift_keeps_it_until_repaired_and_serves_it_as_metrics() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    schema(&a);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &a, &b.url());
+    let log = dir.path().join("run.log");
+    let otter = spawn_run(&config, &log);
+    Wait::pair(&a, &b, Tables::Named(&["v.main", "v.ci"]), 120).log(&log).run();
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let w = {
+        let (client, stop, done) = (a.client(), Arc::clone(&stop), Arc::clone(&done));
+        std::thread::spawn(move || writer(client, 300, stop, done))
+    };
+    // Drift spread over the table (the writer keeps to ids up to 2500): 12 keys.
+    b.sql("UPDATE v.main SET name = 'drift' WHERE id IN (2600, 3300, 4100, 4900)").unwrap();
+    b.sql("DELETE FROM v.main WHERE id IN (2700, 3500, 4400, 5000)").unwrap();
+    b.sql("INSERT INTO v.main (id, name) VALUES (-1, 'x'), (-2, 'x'), (9001, 'x'), (9002, 'x')").unwrap();
+    let t0 = Instant::now();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let report = dir.path().join("continuous.json");
+    let vlog = dir.path().join("verify.log");
+    let watcher = Command::new(env!("CARGO_BIN_EXE_otter"))
+        .args(["verify", "--config"])
+        .arg(&config)
+        .args(["--continuous", "--sample", "0.5", "--every", "1", "--chunk-rows", "500", "--tables", "v\\.(main|ci)", "--metrics-addr", &addr, "--report"])
+        .arg(&report)
+        .stdout(std::fs::File::create(&vlog).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("verify.err")).unwrap())
+        .spawn()
+        .unwrap();
+    // Each pass compares about half of the chunks plus the ranges that differed: the count
+    // only grows (never past the 12 drifted keys: no in-flight row is a difference) up to 12.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut seen = Vec::new();
+    loop {
+        let body = std::net::TcpStream::connect(&addr).is_ok().then(|| scrape(&addr)).unwrap_or_default();
+        if let Some(n) = differences(&body, "v.main") {
+            if seen.last() != Some(&n) {
+                seen.push(n);
+                eprintln!("{:?}: {n} differences", t0.elapsed());
+            }
+            assert!(n <= 12, "more than the drifted keys: {seen:?}\n{}", std::fs::read_to_string(&vlog).unwrap_or_default());
+            assert!(seen.windows(2).all(|p| p[0] <= p[1]), "a found difference disappeared before a repair: {seen:?}");
+            if n == 12 {
+                assert_eq!(differences(&body, "v.ci"), Some(0), "{body}");
+                assert!(body.contains("otter_verify_passes_total "), "{body}");
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "not all drift found: {seen:?}\n{}", log_tail(&dir.path().join("verify.err"), 40));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let found = keys(&report);
+    let mut expected = BTreeSet::new();
+    for id in [2600, 3300, 4100, 4900] {
+        expected.insert(("v.main".to_owned(), "different".to_owned(), id.to_string(), "name".to_owned()));
+    }
+    for id in [2700, 3500, 4400, 5000] {
+        expected.insert(("v.main".to_owned(), "missing".to_owned(), id.to_string(), String::new()));
+    }
+    for id in [-1, -2, 9001, 9002] {
+        expected.insert(("v.main".to_owned(), "extra".to_owned(), id.to_string(), String::new()));
+    }
+    // The report is rewritten after each pass; it may be the pass before the last scrape.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = found;
+    while found != expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        found = keys(&report);
+    }
+    assert_eq!(found, expected);
+    eprintln!("{:?}: report complete", t0.elapsed());
+    // A repair (through the pipeline), and the next passes show 0.
+    let out = verify(&config, &["--repair", "--tables", "v.main"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while differences(&scrape(&addr), "v.main") != Some(0) {
+        assert!(Instant::now() < deadline, "the repair is not seen: {}", scrape(&addr));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    eprintln!("{:?}: repaired", t0.elapsed());
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    // SIGINT ends it; the last pass was equal: exit 0.
+    let status = interrupt(watcher);
+    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&vlog).unwrap_or_default());
     assert!(interrupt(otter).success(), "{}", log_tail(&log, 30));
 }
 

@@ -81,6 +81,10 @@ pub struct MysqlSinkConfig {
     /// holder's later writes are rejected by the fencing epoch (see `otter_load::mysql::fence`).
     #[serde(default = "default_lease_secs")]
     pub lease_secs: u64,
+    /// Stand by while another instance holds the pipeline, and take it over when that one stops,
+    /// dies or stalls, instead of failing (`otter run --standby`; not a file setting).
+    #[serde(skip)]
+    pub standby: bool,
     /// Conflict policies per target table (`[[pipeline.sink.conflict]]`), for two-way and fan-in
     /// setups; tables without one are applied as usual (the incoming change overwrites).
     #[serde(default, rename = "conflict")]
@@ -131,6 +135,7 @@ impl MysqlSinkConfig {
             max_retry_backoff_secs: default_backoff(),
             max_retry_secs: 0,
             lease_secs: default_lease_secs(),
+            standby: false,
             conflicts: Vec::new(),
         }
     }

@@ -155,3 +155,20 @@ pub fn wait_equal_while_running(a: &MariaDb, b: &MariaDb, tables: &[&str], secs:
 pub fn wait_equal(a: &MariaDb, b: &MariaDb, secs: u64, log: &Path) {
     Wait::pair(a, b, Tables::Named(TABLES), secs).log(log).run();
 }
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET /metrics` over a plain TCP connection; returns the body after checking the status.
+pub fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP header end: {resp}"));
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    body.to_owned()
+}

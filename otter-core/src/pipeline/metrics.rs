@@ -173,6 +173,11 @@ impl Metrics {
     }
 }
 
+/// A label value escaped for the Prometheus text format (backslash, quote, newline).
+pub fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 /// Prometheus text exposition of several pipelines' metrics. The committed position is exported
 /// as two gauges: the binlog file's number (`mysql-bin.000042` → 42) and the byte offset in it.
 pub fn prometheus_text(all: &[Arc<Metrics>]) -> String {
@@ -183,7 +188,7 @@ pub fn prometheus_text(all: &[Arc<Metrics>]) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (s, p) in &rows {
             if let Some(v) = value(s, p.as_ref()) {
-                let _ = writeln!(out, "{name}{{pipeline=\"{}\"}} {v}", s.name.replace('\\', "\\\\").replace('"', "\\\""));
+                let _ = writeln!(out, "{name}{{pipeline=\"{}\"}} {v}", label_value(&s.name));
             }
         }
     };
@@ -222,6 +227,11 @@ pub fn prometheus_text(all: &[Arc<Metrics>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
 
     #[test]
     fn exposition_lists_each_pipeline() {

@@ -5,5 +5,5 @@ pub mod acks;
 pub mod metrics;
 mod runner;
 
-pub use self::metrics::{prometheus_text, Metrics, Snapshot};
+pub use self::metrics::{label_value, prometheus_text, Metrics, Snapshot};
 pub use self::runner::{peek_resume, resume_position, BatchConfig, Pipeline};

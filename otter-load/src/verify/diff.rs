@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::canon::{key_match_expr, key_text_expr, value_expr};
 
 /// What differs about one key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffKind {
     /// The source has the row, the target does not.

@@ -23,6 +23,7 @@
 pub mod canon;
 pub mod diff;
 pub mod mapping;
+pub mod sample;
 pub mod window;
 
 use std::time::{Duration, Instant};
@@ -40,7 +41,8 @@ use otter_core::transform::TransformConfig;
 use otter_core::{Error, ErrorKind, Result};
 use serde::Serialize;
 
-use self::diff::{Difference, Side};
+use self::diff::{DiffKind, Difference, Side};
+pub use self::sample::Sample;
 use crate::mysql::checkpoint_table::CheckpointTable;
 use crate::MysqlSinkConfig;
 
@@ -113,6 +115,13 @@ pub struct TableReport {
     pub differences: Vec<Difference>,
     /// Keys that changed during every round (in flight; not differences).
     pub unsettled: u64,
+    /// Chunks a sampled pass left out ([`Sample::share`] below 1).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+    /// The ranges whose comparison found differences or unsettled keys: a later sampled pass
+    /// compares them again ([`Sample::again`]) so that a difference stays visible until repaired.
+    #[serde(skip)]
+    pub differing: Vec<KeyRange>,
     /// A difference of the whole table (missing, different columns, no key and unequal).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -123,6 +132,10 @@ impl TableReport {
     pub fn equal(&self) -> bool {
         self.differences.is_empty() && self.problem.is_none()
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Connections and settings of one verify run.
@@ -161,6 +174,11 @@ impl Verifier {
 
     /// Compares one table; `progress` hears the source rows compared so far.
     pub async fn table(&self, db: &str, table: &str, progress: &mut (dyn FnMut(u64) + Send)) -> Result<TableReport> {
+        self.sampled(db, table, &Sample::default(), progress).await
+    }
+
+    /// Compares the chunks of one table that `sample` picks, after its ranges to compare again.
+    pub async fn sampled(&self, db: &str, table: &str, sample: &Sample, progress: &mut (dyn FnMut(u64) + Send)) -> Result<TableReport> {
         let (mut src, _) = session(&self.source).await?;
         let (mut tgt, _) = session(&self.target).await?;
         let mut report = TableReport { source: format!("{db}.{table}"), ..TableReport::default() };
@@ -207,6 +225,10 @@ impl Verifier {
         });
         let Some(key) = key else {
             tracing::warn!(table = %report.source, "No key the target has too: the table is compared whole (count and hash), without naming rows.");
+            if !sample.picks(0) && sample.again.is_empty() {
+                report.skipped = 1;
+                return Ok(report);
+            }
             return self.whole(&mut src, &mut tgt, &schema, &tschema, &src_cols, &tgt_cols, report).await;
         };
         let same: Vec<bool> = src_cols.iter().zip(&tgt_cols).map(|(a, b)| canon::alike(a, b)).collect();
@@ -231,30 +253,45 @@ impl Verifier {
         // Chunk sizes adapt to a target time per chunk; the next chunk's end is found (on a
         // connection of its own) while a chunk is compared.
         let (mut bconn, _) = session(&self.target).await?;
+        let ctx = Ctx { s: &src_side, t: &tgt_side, skeys: &skeys, tkeys: &tkeys, names: &names, src_bounds: &src_bounds };
+        let mut seen: std::collections::HashSet<(DiffKind, Vec<String>)> = std::collections::HashSet::new();
+        for range in &sample.again {
+            let found = self.chunk(&mut src, &mut tgt, &ctx, range).await?;
+            record(&mut report, &mut seen, range, found);
+            progress(report.rows);
+        }
         let mut size = self.opts.chunk_rows.max(1);
         let mut after: Option<Vec<PortableValue>> = None;
         let mut upto = bounds.nth_key(&mut bconn, &KeyRange::default(), size).await?;
-        loop {
+        for index in 0.. {
             let range = KeyRange { after: after.clone(), upto: upto.clone() };
             let next = KeyRange { after: upto.clone(), upto: None };
             let started = Instant::now();
             let next_size = size;
-            let ctx = Ctx { s: &src_side, t: &tgt_side, skeys: &skeys, tkeys: &tkeys, names: &names, src_bounds: &src_bounds };
-            let (compared, ahead) = tokio::join!(self.chunk(&mut src, &mut tgt, &ctx, &range), async {
+            let picked = sample.picks(index);
+            let compare = async {
+                match picked {
+                    true => self.chunk(&mut src, &mut tgt, &ctx, &range).await.map(Some),
+                    false => Ok(None),
+                }
+            };
+            let (compared, ahead) = tokio::join!(compare, async {
                 match &next.after {
                     Some(_) => bounds.nth_key(&mut bconn, &next, next_size).await.map(Some),
                     None => Ok(None),
                 }
             });
-            let (rows, diffs, unsettled) = compared?;
-            report.chunks += 1;
-            report.rows += rows;
-            report.differences.extend(diffs);
-            report.unsettled += unsettled;
+            match compared? {
+                Some(found) => record(&mut report, &mut seen, &range, found),
+                None => report.skipped += 1,
+            }
             progress(report.rows);
             let Some(next_upto) = ahead? else { break };
             after = next.after;
             upto = next_upto;
+            if !picked {
+                continue;
+            }
             // Aim at CHUNK_TIME per chunk, changing the size by at most half or double.
             let took = started.elapsed();
             let load = self.opts.load.clamp(0.01, 1.0);
@@ -456,7 +493,24 @@ impl Verifier {
             report.problem = Some(format!("rows differ (source {} rows, target {}); the table has no key to name them by", sh.0, th.0));
             tokio::time::sleep(Duration::from_millis(200 * (round as u64 + 1))).await;
         }
+        report.differing = vec![KeyRange::default()];
         Ok(report)
+    }
+}
+
+/// Adds one compared range's `(rows, differences, unsettled)` to `report`; a key found again
+/// (a range compared twice in a sampled pass) counts once.
+fn record(report: &mut TableReport, seen: &mut std::collections::HashSet<(DiffKind, Vec<String>)>, range: &KeyRange, (rows, diffs, unsettled): (u64, Vec<Difference>, u64)) {
+    report.chunks += 1;
+    report.rows += rows;
+    report.unsettled += unsettled;
+    if !diffs.is_empty() || unsettled > 0 {
+        report.differing.push(range.clone());
+    }
+    for d in diffs {
+        if seen.insert((d.kind, d.key.clone())) {
+            report.differences.push(d);
+        }
     }
 }
 

@@ -30,11 +30,14 @@ pub struct LeaseOptions {
     /// How long a starting instance waits for the lease connection of a holder that just died to
     /// be closed by the server before it reports the pipeline as running (default 3 s).
     pub wait_for_dead: Duration,
+    /// Stand by instead of failing while another instance holds the pipeline: wait until it dies
+    /// or its lease expires, then take over (default false; see [`super::standby`]).
+    pub standby: bool,
 }
 
 impl Default for LeaseOptions {
     fn default() -> Self {
-        LeaseOptions { ttl: Duration::from_secs(6), wait_for_dead: Duration::from_secs(3) }
+        LeaseOptions { ttl: Duration::from_secs(6), wait_for_dead: Duration::from_secs(3), standby: false }
     }
 }
 
@@ -83,27 +86,26 @@ async fn boot_time(conn: &mut Conn) -> Result<i64> {
 
 /// Takes pipeline `pipeline` on the target (tables in `schema`, which exist): returns at once
 /// when nobody holds it, when its holder died, or when the holder's lease expired (then its
-/// connections are killed); fails with [`ErrorKind::AlreadyRunning`] naming a live holder.
+/// connections are killed); with a live holder it fails with [`ErrorKind::AlreadyRunning`] naming
+/// it — or, standing by ([`LeaseOptions::standby`]), waits until one of the above holds.
 pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, options: &LeaseOptions) -> Result<Lease> {
     let mut conn = opts.connect().await?;
     let table = |t: &str| format!("{}.{}", otter_core::mysql::quote::ident(schema), otter_core::mysql::quote::ident(t));
     let name = lock_name(schema, pipeline);
     let wait = options.wait_for_dead.as_secs().max(1);
-    let got: Option<Option<i64>> = conn.exec_first("SELECT GET_LOCK(?, ?)", (name.as_str(), wait)).await.map_err(err)?;
-    let locked = got.flatten() == Some(1);
-    if !locked {
-        // The holder's lease connection lives. It is idle longer than the lease only when the
-        // holder stopped using it: paused, or cut off from the target.
-        let probe = format!(
-            "SELECT l.epoch, l.holder, IS_USED_LOCK(?), (SELECT p.TIME FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)) \
-             FROM {} l WHERE l.pipeline = ?",
-            table(LEASE_TABLE)
-        );
-        let current: Option<(u64, String, Option<u64>, Option<u64>)> =
-            conn.exec_first(probe, (name.as_str(), name.as_str(), pipeline)).await.map_err(err)?;
-        let ttl = options.ttl.as_secs().max(1);
-        match current {
-            Some((_, holder, Some(lease_conn), Some(idle))) if idle > ttl => {
+    let node = standby_node();
+    let mut standing_by = false;
+    let locked = loop {
+        // Standing by, the lock is asked for again every second: it is granted the moment the
+        // holder's lease connection closes (its process died), and the holder's lease is looked
+        // at in between.
+        let patience = if standing_by { 1 } else { wait };
+        let got: Option<Option<i64>> = conn.exec_first("SELECT GET_LOCK(?, ?)", (name.as_str(), patience)).await.map_err(err)?;
+        if got.flatten() == Some(1) {
+            break true;
+        }
+        match held_by(&mut conn, &table(LEASE_TABLE), &name, pipeline, options.ttl).await? {
+            Hold::Stalled { holder, lease_conn, idle } => {
                 tracing::warn!(pipeline, holder = %holder, idle_secs = idle, "The pipeline's holder stopped renewing its lease (paused or cut off); taking over and fencing it.");
                 // Its lease connection goes too, so that the lease lock follows the pipeline.
                 match conn.query_drop(format!("KILL CONNECTION {lease_conn}")).await {
@@ -111,27 +113,20 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
                     Err(e) if server_code(&e) == Some(1094) => {}
                     Err(e) => tracing::warn!(pipeline, error = %translate(e, "target"), "Cannot kill the old holder's lease connection."),
                 }
+                break false;
             }
-            Some((epoch, holder, _, idle)) => {
-                let state = match idle {
-                    Some(s) => format!("its lease was renewed {s} s ago and lasts {ttl} s"),
-                    None => "its lease connection belongs to another account, so only its end frees the pipeline".into(),
-                };
-                return Err(Error::new(
-                    ErrorKind::AlreadyRunning,
-                    format!(
-                        "pipeline {pipeline} is already running: {holder} holds it on the target (epoch {epoch}; {state}). \
-                         Stop that instance first; one that is frozen or cut off from the target loses the pipeline when its lease expires"
-                    ),
-                ));
+            Hold::Live(refusal) if options.standby => {
+                if !standing_by {
+                    tracing::info!(pipeline, node = %node, reason = %refusal, "Standing by: taking the pipeline over when its holder stops, dies or stalls.");
+                    standing_by = true;
+                }
+                super::standby::announce(&mut conn, schema, pipeline, &node).await?;
             }
-            None => {
-                return Err(Error::new(
-                    ErrorKind::AlreadyRunning,
-                    format!("pipeline {pipeline} is being taken by another instance right now (its lease lock is held); try again"),
-                ))
-            }
+            Hold::Live(refusal) => return Err(refusal),
         }
+    };
+    if standing_by {
+        super::standby::withdraw(&mut conn, schema, pipeline, &node).await?;
     }
     let boot = boot_time(&mut conn).await?;
     kill_registered(&mut conn, &table(CONN_TABLE), pipeline, None, boot).await?;
@@ -149,6 +144,52 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
     tracing::info!(pipeline, epoch, "Holding the pipeline on the target.");
     let task = tokio::spawn(keep(conn, opts.clone(), Arc::clone(&fence), name, options.ttl, table(LEASE_TABLE)));
     Ok(Lease { fence, task })
+}
+
+/// Who holds the pipeline when its lease lock is taken.
+enum Hold {
+    /// A holder whose lease connection was idle longer than the lease: it may be taken over.
+    Stalled { holder: String, lease_conn: u64, idle: u64 },
+    /// A live holder (or one taking the pipeline right now): the error naming it.
+    Live(Error),
+}
+
+/// Reads the lease row and how long the lock holder's connection has been idle (on the target's
+/// clock): idle longer than the lease only when the holder stopped using it (paused, cut off).
+async fn held_by(conn: &mut Conn, lease: &str, name: &str, pipeline: &str, ttl: Duration) -> Result<Hold> {
+    let probe = format!(
+        "SELECT l.epoch, l.holder, IS_USED_LOCK(?), (SELECT p.TIME FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)) \
+         FROM {lease} l WHERE l.pipeline = ?"
+    );
+    let current: Option<(u64, String, Option<u64>, Option<u64>)> = conn.exec_first(probe, (name, name, pipeline)).await.map_err(err)?;
+    let ttl = ttl.as_secs().max(1);
+    Ok(match current {
+        Some((_, holder, Some(lease_conn), Some(idle))) if idle > ttl => Hold::Stalled { holder, lease_conn, idle },
+        Some((epoch, holder, _, idle)) => {
+            let state = match idle {
+                Some(s) => format!("its lease was renewed {s} s ago and lasts {ttl} s"),
+                None => "its lease connection belongs to another account, so only its end frees the pipeline".into(),
+            };
+            Hold::Live(Error::new(
+                ErrorKind::AlreadyRunning,
+                format!(
+                    "pipeline {pipeline} is already running: {holder} holds it on the target (epoch {epoch}; {state}). \
+                     Stop that instance first (or start this one with --standby to take over when it ends); one that is frozen \
+                     or cut off from the target loses the pipeline when its lease expires"
+                ),
+            ))
+        }
+        None => Hold::Live(Error::new(
+            ErrorKind::AlreadyRunning,
+            format!("pipeline {pipeline} is being taken by another instance right now (its lease lock is held); try again"),
+        )),
+    })
+}
+
+/// This process as a standby row names it (`pid … on host …`).
+fn standby_node() -> String {
+    let me = Holder::current();
+    format!("pid {} on host {}", me.pid, me.host)
 }
 
 /// Raises the epoch (waiting for the old holder's checked transactions; killing its

@@ -22,9 +22,11 @@
 //! Liveness of the holder: its lease connection holds a named lock (`GET_LOCK`) for as long as
 //! the process lives, so a process that died (kill -9) frees the pipeline within a moment, while
 //! a live one is renewed every third of the lease. A second instance started by mistake fails at
-//! once, naming the holder (`ErrorKind::AlreadyRunning`).
+//! once, naming the holder (`ErrorKind::AlreadyRunning`) — or, started with `--standby`, waits
+//! and takes over when the holder dies or stalls ([`standby`]).
 
 pub mod lease;
+pub mod standby;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use otter_core::{Error, ErrorKind, Result};
 use parking_lot::Mutex;
 
 pub use lease::{acquire, Lease, LeaseOptions};
+pub use standby::{holding, Holding};
 
 /// The table of leases, one row per pipeline.
 pub const LEASE_TABLE: &str = "lease";
@@ -145,8 +148,8 @@ impl Fence {
     }
 }
 
-/// Statements creating the lease tables in `schema` (which exists).
-pub fn ensure_sql(schema: &str) -> [String; 2] {
+/// Statements creating the lease tables in `s` (which exists).
+pub fn ensure_sql(schema: &str) -> [String; 3] {
     let s = ident(schema);
     [
         format!(
@@ -167,6 +170,7 @@ pub fn ensure_sql(schema: &str) -> [String; 2] {
                PRIMARY KEY (pipeline, conn_id)
              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='otter: apply connections of each pipeline''s holder'"
         ),
+        standby::ensure_sql(schema),
     ]
 }
 

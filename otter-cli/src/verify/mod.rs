@@ -5,6 +5,11 @@
 //!
 //! Exit codes: 0 equal (after a repair: equal now), 1 differences found (or left), 2 bad input
 //! (unknown pipeline, a sink that is not a MySQL target, an unreachable server).
+//!
+//! `--continuous` compares a share of chunks per pass instead, pass after pass, and serves the
+//! differences as metrics ([`continuous`]).
+
+pub mod continuous;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,7 +20,7 @@ use otter_core::mysql::conn::{show_create_table, translate, ConnectOptions};
 use otter_core::mysql::quote::{ident, text, value};
 use otter_core::{Error, ErrorKind, Result};
 use otter_load::verify::diff::DiffKind;
-use otter_load::verify::{TableReport, Verifier, VerifyOptions};
+use otter_load::verify::{Sample, TableReport, Verifier, VerifyOptions};
 use otter_core::transform::TablePattern;
 
 use crate::config::{Config, PipelineConfig, SinkConfig};
@@ -63,52 +68,65 @@ pub struct VerifyArgs {
     /// as long as it took.
     #[arg(long, default_value_t = 1.0)]
     pub load: f64,
+    /// Keep verifying, one pass every --every seconds, each comparing a random --sample share
+    /// of chunks plus every range that differed before; differences are served as metrics
+    /// (`otter_verify_differences`) and logged. Stops on SIGINT/SIGTERM (exit 0 when the last
+    /// pass was equal, 1 otherwise). Never repairs by itself.
+    #[arg(long, conflicts_with_all = ["repair", "print_sql"])]
+    pub continuous: bool,
+    /// Share of chunks compared per pass, 0 < SHARE <= 1 (default 1; 0.05 with --continuous).
+    #[arg(long)]
+    pub sample: Option<f64>,
+    /// Seconds from the start of one continuous pass to the start of the next (default 3600).
+    #[arg(long, default_value_t = 3600, requires = "continuous")]
+    pub every: u64,
+    /// Serve the verify metrics at `GET /metrics` on this address (PORT, :PORT or HOST:PORT;
+    /// loopback unless a host is given), with --continuous.
+    #[arg(long, requires = "continuous")]
+    pub metrics_addr: Option<String>,
+}
+
+/// One pipeline to verify: its config, its verifier, and the tables it captures.
+pub struct Target<'a> {
+    /// The pipeline.
+    pub pipeline: &'a PipelineConfig,
+    /// Connected to its source and target.
+    pub verifier: Verifier,
+    /// Its own schema on the source (left out of the tables).
+    pub own_schema: String,
+}
+
+impl Target<'_> {
+    /// The included tables that `--tables` selects.
+    pub async fn tables(&self, only: Option<&TablePattern>) -> Result<Vec<(String, String)>> {
+        let all = self.verifier.tables(&self.own_schema).await.map_err(unreachable)?;
+        Ok(all.into_iter().filter(|(d, t)| only.is_none_or(|re| re.is_match(d, t))).collect())
+    }
 }
 
 /// Runs the comparison; `Ok(true)` when everything is equal.
 pub async fn run(args: VerifyArgs) -> Result<bool> {
+    let shutdown = crate::signals::Shutdown::install();
     let cfg = Config::load(&args.config)?;
     let tables_re = args.tables.as_deref().map(|t| TablePattern::new(t, None)).transpose().map_err(|e| e.context("--tables"))?;
-    if let Some(w) = &args.where_clause {
-        otter_core::source::mysql::snapshot::resync::check_where(w)?;
+    let share = args.sample.unwrap_or(if args.continuous { 0.05 } else { 1.0 });
+    if !(share > 0.0 && share <= 1.0) {
+        return Err(Error::config(format!("--sample {share}: give a share of chunks above 0 and at most 1")));
     }
-    let pipelines: Vec<&PipelineConfig> = match &args.pipeline {
-        Some(name) => {
-            let p = cfg.pipelines.iter().find(|p| &p.name == name).ok_or_else(|| {
-                let names: Vec<&str> = cfg.pipelines.iter().map(|p| p.name.as_str()).collect();
-                Error::config(format!("no pipeline {name:?} in the config (it has: {})", names.join(", ")))
-            })?;
-            if !matches!(p.sink, SinkConfig::Mysql(_)) {
-                return Err(Error::config(format!("pipeline {name} does not write to a MySQL target: verify compares a source with its MySQL/MariaDB target")));
-            }
-            vec![p]
-        }
-        None => cfg.pipelines.iter().filter(|p| matches!(p.sink, SinkConfig::Mysql(_))).collect(),
-    };
-    if pipelines.is_empty() {
-        return Err(Error::config("no pipeline of the config writes to a MySQL target: nothing to verify"));
+    let targets = connect(&args, &cfg).await?;
+    if args.continuous {
+        return continuous::run(&args, share, &targets, tables_re.as_ref(), shutdown).await;
     }
+    let sample = Sample { share, seed: continuous::seed(), again: Vec::new() };
     let mut all: Vec<(String, TableReport)> = Vec::new();
-    for p in pipelines {
-        let SinkConfig::Mysql(target) = &p.sink else { continue };
-        let mut opts = VerifyOptions::new(&p.name, p.source.clone(), target.clone(), p.transforms.clone());
-        opts.where_clause = args.where_clause.clone();
-        opts.chunk_rows = args.chunk_rows.max(1);
-        opts.rounds = args.rounds.max(1);
-        opts.wait = Duration::from_secs(args.wait_secs.max(1));
-        opts.diff_rows = args.diff_rows.max(2);
-        if !(args.load > 0.0 && args.load <= 1.0) {
-            return Err(Error::config(format!("--load {}: give a share of time above 0 and at most 1", args.load)));
-        }
-        opts.load = args.load;
-        let verifier = Verifier::connect(opts).await.map_err(unreachable)?;
-        let own = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default().schema;
-        let tables: Vec<(String, String)> =
-            verifier.tables(&own).await.map_err(unreachable)?.into_iter().filter(|(d, t)| tables_re.as_ref().is_none_or(|re| re.is_match(d, t))).collect();
+    for target in &targets {
+        let p = target.pipeline;
+        let verifier = &target.verifier;
+        let tables = target.tables(tables_re.as_ref()).await?;
         let bar = bar(tables.len() as u64, &p.name);
         for (db, table) in &tables {
             bar.set_message(format!("{db}.{table}"));
-            let mut report = verifier.table(db, table, &mut |rows| bar.set_message(format!("{db}.{table}: {rows} rows"))).await?;
+            let mut report = verifier.sampled(db, table, &sample, &mut |rows| bar.set_message(format!("{db}.{table}: {rows} rows"))).await?;
             if !report.differences.is_empty() && (args.repair || args.print_sql) {
                 if args.print_sql {
                     print_sql(p, db, table, &report).await?;
@@ -127,12 +145,57 @@ pub async fn run(args: VerifyArgs) -> Result<bool> {
     }
     print_summary(&all);
     if let Some(path) = &args.report {
-        let json: Vec<serde_json::Value> =
-            all.iter().map(|(p, r)| serde_json::json!({ "pipeline": p, "table": r })).collect();
-        let text = serde_json::to_string_pretty(&json).map_err(|e| Error::new(ErrorKind::State, format!("cannot encode the report: {e}")))?;
-        std::fs::write(path, text).map_err(|e| Error::config(format!("cannot write --report {}: {e}", path.display())))?;
+        write_report(path, &all)?;
     }
     Ok(all.iter().all(|(_, r)| r.equal()))
+}
+
+/// The pipelines the arguments name (every one with a MySQL target by default), connected.
+async fn connect<'a>(args: &VerifyArgs, cfg: &'a Config) -> Result<Vec<Target<'a>>> {
+    if let Some(w) = &args.where_clause {
+        otter_core::source::mysql::snapshot::resync::check_where(w)?;
+    }
+    if !(args.load > 0.0 && args.load <= 1.0) {
+        return Err(Error::config(format!("--load {}: give a share of time above 0 and at most 1", args.load)));
+    }
+    let pipelines: Vec<&PipelineConfig> = match &args.pipeline {
+        Some(name) => {
+            let p = cfg.pipelines.iter().find(|p| &p.name == name).ok_or_else(|| {
+                let names: Vec<&str> = cfg.pipelines.iter().map(|p| p.name.as_str()).collect();
+                Error::config(format!("no pipeline {name:?} in the config (it has: {})", names.join(", ")))
+            })?;
+            if !matches!(p.sink, SinkConfig::Mysql(_)) {
+                return Err(Error::config(format!("pipeline {name} does not write to a MySQL target: verify compares a source with its MySQL/MariaDB target")));
+            }
+            vec![p]
+        }
+        None => cfg.pipelines.iter().filter(|p| matches!(p.sink, SinkConfig::Mysql(_))).collect(),
+    };
+    if pipelines.is_empty() {
+        return Err(Error::config("no pipeline of the config writes to a MySQL target: nothing to verify"));
+    }
+    let mut targets = Vec::new();
+    for p in pipelines {
+        let SinkConfig::Mysql(target) = &p.sink else { continue };
+        let mut opts = VerifyOptions::new(&p.name, p.source.clone(), target.clone(), p.transforms.clone());
+        opts.where_clause = args.where_clause.clone();
+        opts.chunk_rows = args.chunk_rows.max(1);
+        opts.rounds = args.rounds.max(1);
+        opts.wait = Duration::from_secs(args.wait_secs.max(1));
+        opts.diff_rows = args.diff_rows.max(2);
+        opts.load = args.load;
+        let verifier = Verifier::connect(opts).await.map_err(unreachable)?;
+        let own_schema = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default().schema;
+        targets.push(Target { pipeline: p, verifier, own_schema });
+    }
+    Ok(targets)
+}
+
+/// Writes every table's report as JSON.
+fn write_report(path: &std::path::Path, all: &[(String, TableReport)]) -> Result<()> {
+    let json: Vec<serde_json::Value> = all.iter().map(|(p, r)| serde_json::json!({ "pipeline": p, "table": r })).collect();
+    let text = serde_json::to_string_pretty(&json).map_err(|e| Error::new(ErrorKind::State, format!("cannot encode the report: {e}")))?;
+    std::fs::write(path, text).map_err(|e| Error::config(format!("cannot write --report {}: {e}", path.display())))
 }
 
 /// A server verify cannot reach or read is bad input (exit 2), with what to check.
@@ -152,6 +215,7 @@ fn bar(tables: u64, pipeline: &str) -> ProgressBar {
     bar
 }
 
+/// Prints one line per table and a verdict.
 fn print_summary(all: &[(String, TableReport)]) {
     println!("{:16}  {:32}  {:>7}  {:>10}  {:>8}  {:>6}  {:>9}  {:>9}  NOTE", "PIPELINE", "TABLE", "CHUNKS", "ROWS", "MISSING", "EXTRA", "DIFFERENT", "UNSETTLED");
     for (p, r) in all {
@@ -160,6 +224,10 @@ fn print_summary(all: &[(String, TableReport)]) {
             (Some(problem), ..) => problem.clone(),
             (None, t, s) if !t.is_empty() && t != s => format!("-> {t}"),
             _ => String::new(),
+        };
+        let note = match r.skipped {
+            0 => note,
+            n => format!("{note}{}sampled {} of {} chunks", if note.is_empty() { "" } else { "; " }, r.chunks, r.chunks + n).to_owned(),
         };
         println!(
             "{:16}  {:32}  {:>7}  {:>10}  {:>8}  {:>6}  {:>9}  {:>9}  {}",
