@@ -11,68 +11,16 @@
 //!   data is intact.
 
 mod common;
+mod fence_support;
 
-use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::{config_sink, interrupt, spawn_run, wait_equal_while_running, Rng};
-use otter_testkit::compare::log_tail;
-use otter_testkit::{Client, MariaDb, ServerConfig};
-
-const TABLES: &[&str] = &["w.sb", "w.nokey", "w.uniq"];
-
-fn schema(a: &MariaDb) {
-    a.sql(
-        "CREATE DATABASE w;
-         CREATE TABLE w.sb (id INT PRIMARY KEY, k INT NOT NULL, c CHAR(60) NOT NULL, KEY (k));
-         CREATE TABLE w.nokey (a INT, b VARCHAR(20));
-         CREATE TABLE w.uniq (u INT NULL, v VARCHAR(20), UNIQUE KEY (u))",
-    )
-    .unwrap();
-}
-
-/// Writes until `stop`; after each 5,000-row transaction commits, sends on `big`.
-fn writer(client: Client, stop: Arc<AtomicBool>, big: mpsc::Sender<()>) {
-    let mut rng = Rng(0x5eed);
-    let mut next_u = 1u64;
-    let mut i = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        i += 1;
-        if i.is_multiple_of(40) {
-            let rows: Vec<String> = (0..5000).map(|n| format!("({}, 'big{i}-{n}')", n % 97)).collect();
-            let uniq: Vec<String> = (0..5000)
-                .map(|n| {
-                    next_u += 1;
-                    if n % 10 == 0 { format!("(NULL, 'n{i}')") } else { format!("({next_u}, 'u{i}')") }
-                })
-                .collect();
-            let sql = format!("BEGIN; INSERT INTO w.nokey VALUES {}; INSERT INTO w.uniq VALUES {}; COMMIT", rows.join(","), uniq.join(","));
-            if let Err(e) = client.sql(&sql) {
-                panic!("the source refused a big transaction: {}", e.to_string().lines().last().unwrap_or(""));
-            }
-            let _ = big.send(());
-            continue;
-        }
-        let id = rng.below(300) + 1;
-        let sql = match rng.below(6) {
-            0 | 1 => format!("INSERT INTO w.sb VALUES ({id}, {}, 'c{i}') ON DUPLICATE KEY UPDATE k = k + 1, c = 'u{i}'", rng.below(100)),
-            2 => format!("DELETE FROM w.sb WHERE id = {id}"),
-            3 => format!("INSERT INTO w.nokey VALUES ({}, 's{i}'), ({}, 's{i}')", rng.below(97), rng.below(97)),
-            4 => format!("DELETE FROM w.nokey WHERE a = {} LIMIT 3", rng.below(97)),
-            _ => format!("DELETE FROM w.uniq WHERE u = {}", rng.below(next_u.max(2))),
-        };
-        client.sql(&format!("BEGIN; {sql}; COMMIT")).unwrap();
-    }
-}
-
-
-/// The last lines of a log.
-fn tail(log: &Path) -> String {
-    log_tail(log, 60)
-}
+use fence_support::{schema, signal, tail, writer, TABLES};
+use otter_testkit::{MariaDb, ServerConfig};
 
 /// Waits (at most `secs`) until `b` executes one of otter's apply statements on `w`.
 fn apply_in_flight(b_url: &str, secs: u64) -> bool {
@@ -96,10 +44,6 @@ fn apply_in_flight(b_url: &str, secs: u64) -> bool {
         }
         false
     })
-}
-
-fn signal(child: &Child, sig: &str) {
-    Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap();
 }
 
 #[test]

@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(d[0], Difference { kind: DiffKind::Different, key: vec!["Abc".into()], target_key: Some(vec!["abc".into()]), columns: vec!["k".into()] });
         assert_eq!(d[1].kind, DiffKind::Missing);
         assert_eq!(d[2].columns, vec!["v".to_owned()]);
-        assert_eq!((d[3].kind.clone(), d[3].key.clone()), (DiffKind::Extra, vec!["d".to_owned()]));
+        assert_eq!((d[3].kind, d[3].key.clone()), (DiffKind::Extra, vec!["d".to_owned()]));
         assert!(compare(&src, &src, &names).is_empty());
     }
 }
