@@ -86,7 +86,7 @@ enum Command {
 fn exit_code(e: &otter_core::Error) -> i32 {
     match e.kind() {
         ErrorKind::Config | ErrorKind::Preflight | ErrorKind::Privilege | ErrorKind::Auth | ErrorKind::Tls
-        | ErrorKind::PositionPurged | ErrorKind::ServerIdConflict | ErrorKind::AlreadyRunning => 2,
+        | ErrorKind::PositionPurged | ErrorKind::ServerIdConflict | ErrorKind::AlreadyRunning | ErrorKind::SourceBehind => 2,
         _ => 1,
     }
 }

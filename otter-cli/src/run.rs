@@ -78,6 +78,11 @@ pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Resul
                     Err(e) if standby && e.kind() == ErrorKind::Fenced && !*stop.borrow() => {
                         tracing::warn!(pipeline = %name, error = %e, "Lost the pipeline; standing by again.");
                     }
+                    // The source failed over: start again from the target's checkpoint; the
+                    // start finds the promoted server (the old one is unreachable).
+                    Err(e) if e.kind() == ErrorKind::SourceMoved && !*stop.borrow() => {
+                        tracing::warn!(pipeline = %name, reason = %e, "The source failed over; restarting the pipeline from its checkpoint.");
+                    }
                     r => break r,
                 }
             };

@@ -126,7 +126,7 @@ mod tests {
         let store = FileCheckpointStore::new(&dir.path().join("p1"));
         assert_eq!(store.load_sync().unwrap(), None);
         let c = Checkpoint {
-            position: Position { coord: BinlogCoord::new("mysql-bin.000001", 400), gtid: None, skip_rows: 0, snapshot: None },
+            position: Position { coord: BinlogCoord::new("mysql-bin.000001", 400), gtid: None, skip_rows: 0, snapshot: None, applied: None },
             source_time: 10,
             saved_at: 11,
         };

@@ -35,6 +35,12 @@ pub enum ErrorKind {
     /// Another instance took the pipeline over (a newer fencing epoch on the target): this
     /// instance's writes are rejected and it stops.
     Fenced,
+    /// The source failed over to another server: the capture restarts there from the last
+    /// applied position (by GTID).
+    SourceMoved,
+    /// The only promoted failover server lacks transactions otter already read (the missing GTIDs
+    /// are in the message): continuing would lose or fork data, so otter stops.
+    SourceBehind,
     /// The binlog stream held bytes that do not decode.
     Parse,
     /// A row event does not fit the known schema of its table.

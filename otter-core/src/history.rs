@@ -108,6 +108,27 @@ impl SchemaHistory {
         Ok(SchemaHistory { path: Some(path), file: Some(file), entries })
     }
 
+    /// Opens the history in `dir` recorded from the server named `server` (its server id or
+    /// uuid). A history recorded from another server (the source failed over, or the URL now
+    /// names another server) is keyed by that server's binlog coordinates, which mean nothing
+    /// here: it is set aside (renamed, kept for a person) and a new one starts; tables are then
+    /// read from the server as their first rows arrive.
+    pub fn open_for_server(dir: &Path, server: &str) -> Result<SchemaHistory> {
+        std::fs::create_dir_all(dir).map_err(|e| state_err(dir, e))?;
+        let marker = dir.join("source-server");
+        let recorded = std::fs::read_to_string(&marker).ok().map(|s| s.trim().to_owned());
+        let path = dir.join("schema-history.jsonl");
+        if let Some(old) = recorded.filter(|old| old != server) {
+            if path.exists() {
+                let aside = dir.join(format!("schema-history.server-{}.{}.jsonl", old.replace(['/', '.'], "_"), crate::checkpoint::unix_now()));
+                std::fs::rename(&path, &aside).map_err(|e| state_err(&path, e))?;
+                tracing::warn!(old_server = %old, new_server = %server, kept_in = %aside.display(), "The schema history was recorded from another source server; starting a new one (tables are read from this server).");
+            }
+        }
+        std::fs::write(&marker, server).map_err(|e| state_err(&marker, e))?;
+        SchemaHistory::open(dir)
+    }
+
     /// Number of coordinates with recorded changes.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -132,3 +132,37 @@ async fn filters_skip_tables_and_progress_still_moves() {
     assert_eq!(txn_count(&more), 0, "excluded tables leaked");
     assert!(more.iter().filter_map(|e| e.position()).all(|p| p.coord >= end_before.coord));
 }
+
+/// A resume point inside a big transaction whose file position means nothing on the server (as
+/// after a source failover: another server's binlog) starts from its GTID, and exactly the rows
+/// already handed out of that transaction are skipped — the first transaction read is the one
+/// the position names, whatever its coordinate here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mid_transaction_resume_by_gtid_skips_exactly_the_rows_handed_out() {
+    use otter_core::source::mysql::{MysqlSource, SourceOptions};
+    use otter_core::source::Source;
+    let db = MariaDb::start(ServerConfig::new(1)).unwrap();
+    db.sql("CREATE DATABASE g; CREATE TABLE g.t (id INT PRIMARY KEY)").unwrap();
+    let mut source = start(&db.url(), "latest");
+    collect_until(&mut source, 30, |e| !e.is_empty()).await;
+    db.sql("INSERT INTO g.t SELECT seq FROM g.seq_1_to_5000").unwrap();
+    db.sql("INSERT INTO g.t VALUES (9001)").unwrap();
+    let events = collect_until(&mut source, 60, |e| txn_count(e) == 2).await;
+    let mid = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Rows(c) if !c.last => c.position.clone(),
+            _ => None,
+        })
+        .expect("the 5,000-row transaction comes in chunks");
+    assert!(mid.skip_rows > 0 && mid.gtid.is_some(), "{mid}");
+    let handed_out = mid.skip_rows;
+    // The same GTID state, at a file this server does not have.
+    let elsewhere = Position { coord: otter_core::position::BinlogCoord::new("mysql-bin.999999", mid.coord.offset), ..mid };
+    let mut again = MysqlSource::start(common::config(&db.url(), "earliest"), SourceOptions { resume: Some(elsewhere), ..Default::default() });
+    let events = collect_until(&mut again, 60, |e| txn_count(e) == 2).await;
+    let ids: Vec<i64> = images(&events).iter().filter_map(|j| j["id"].as_i64()).collect();
+    let expected: Vec<i64> = (handed_out as i64 + 1..=5000).chain([9001]).collect();
+    assert_eq!(ids.len(), expected.len(), "rows after the resume point: {} (expected {})", ids.len(), expected.len());
+    assert_eq!(ids, expected);
+}

@@ -72,7 +72,7 @@ fn key(e: &Event) -> (u64, u32) {
 }
 
 fn position(offset: u64, skip_rows: u64) -> Position {
-    Position { coord: BinlogCoord::new(FILE, offset), gtid: None, skip_rows, snapshot: None }
+    Position { coord: BinlogCoord::new(FILE, offset), gtid: None, skip_rows, snapshot: None, applied: None }
 }
 
 fn meta(begin: u64) -> TxnMeta {

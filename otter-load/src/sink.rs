@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use otter_core::change::{ChangeId, ChangeKind, Event, RowChange};
-use otter_core::position::Position;
+use otter_core::position::{GtidState, Position};
 use otter_core::schema::TableSchema;
 use otter_core::traits::{Ack, Batch, Sink};
 use otter_core::two_way::TwoWayConfig;
@@ -73,6 +73,8 @@ pub struct ApplySink<T: Target> {
     dispatched: bool,
     /// The position after the newest batch taken: durable once every job is done.
     newest: Option<Position>,
+    /// The GTID of the transaction the newest rows belong to (it may be open at the batch end).
+    open_gtid: Option<String>,
     /// The position after the newest batch with rows, until a checkpoint covering it is written:
     /// jobs carry the position acknowledged before them, so once the stream goes idle the last
     /// rows' own position is written by itself (never for idle stretches alone: two sites would
@@ -114,6 +116,7 @@ impl<T: Target> ApplySink<T> {
             start: None,
             dispatched: false,
             newest: None,
+            open_gtid: None,
             failed: Arc::default(),
         }
     }
@@ -261,6 +264,10 @@ impl<T: Target> ApplySink<T> {
         // announced it; otherwise the rows carry their watermark only (checkpoint::UNKNOWN).
         self.dispatched = true;
         let position = self.through.clone().or_else(|| self.start.clone());
+        // What the target may hold once these jobs commit: everything up to the batch's end,
+        // and the transaction open there.
+        let open = self.open_gtid.as_deref().and_then(|g| g.parse::<GtidState>().ok());
+        let applied = GtidState::merged(self.newest.as_ref().and_then(|p| p.gtid.as_ref()), open.as_ref());
         // Each partition's watermark: the newest binlog change among its ops (one clone per job).
         let marks: Vec<Option<ChangeId>> = per
             .iter()
@@ -280,7 +287,7 @@ impl<T: Target> ApplySink<T> {
             }
             let (done, rx) = oneshot::channel();
             let tx = self.workers.get(p).ok_or_else(|| crate::error::internal("no worker"))?;
-            tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), done })
+            tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), applied: applied.clone(), done })
                 .await
                 .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
             rxs.push(rx);
@@ -378,6 +385,9 @@ impl<T: Target> Sink for ApplySink<T> {
         for e in events {
             match e {
                 Event::Rows(c) => {
+                    if c.meta.gtid.is_some() {
+                        self.open_gtid.clone_from(&c.meta.gtid);
+                    }
                     let o = c.meta.origin.as_deref().unwrap_or(&local);
                     if o != origin {
                         if !pending.is_empty() {

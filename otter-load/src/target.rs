@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use otter_core::change::{ChangeId, DdlEvent};
-use otter_core::position::Position;
+use otter_core::position::{GtidState, Position};
 use otter_core::schema::TableSchema;
 use otter_core::two_way::TwoWayConfig;
 use otter_core::{Error, Result};
@@ -107,6 +107,10 @@ pub struct ApplyJob<'a> {
     pub position: Option<&'a Position>,
     /// Site where the changes were first written.
     pub origin: &'a str,
+    /// GTIDs the target may hold once this job commits (the end of its batch, with the
+    /// transaction open there): recorded so that a source failover never picks a server lacking
+    /// them.
+    pub applied: Option<&'a GtidState>,
 }
 
 /// The pipeline's side of a target database.

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use otter_core::change::{ChangeId, DdlEvent};
-use otter_core::position::Position;
+use otter_core::position::{GtidState, Position};
 use otter_core::schema::TableSchema;
 use otter_core::{Error, ErrorKind, Result};
 use tokio::sync::{mpsc, oneshot};
@@ -49,6 +49,8 @@ pub enum Job {
         position: Option<Position>,
         /// Site where the changes were first written (two-way marks, conflict decisions).
         origin: Arc<str>,
+        /// GTIDs the target may hold once the job commits (see [`crate::target::ApplyJob`]).
+        applied: Option<GtidState>,
         /// Completion.
         done: oneshot::Sender<Result<()>>,
     },
@@ -88,10 +90,10 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
                 let _ = done.send(check(&failed));
                 continue;
             }
-            Job::Apply { tables, watermark, position, origin, done } => {
+            Job::Apply { tables, watermark, position, origin, applied, done } => {
                 let r = match check(&failed) {
                     Err(e) => Err(e),
-                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin }).await,
+                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin, applied: applied.as_ref() }).await,
                 };
                 (r, done)
             }

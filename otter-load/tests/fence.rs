@@ -126,18 +126,18 @@ async fn checkpoint_statements_touch_only_their_pipeline_in_every_sql_mode() {
     let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(&b.url()).unwrap()).await.unwrap();
     let other = CheckpointTable::new("otter", "x");
     other.ensure(&mut conn).await.unwrap();
-    let p = Position { coord: BinlogCoord::new("mysql-bin.000001", 4), gtid: None, skip_rows: 0, snapshot: None };
+    let p = Position { coord: BinlogCoord::new("mysql-bin.000001", 4), gtid: None, skip_rows: 0, snapshot: None, applied: None };
     let wm = ChangeId { txn: BinlogCoord::new("mysql-bin.000001", 4), row: 0 };
     for mode in ["", "NO_BACKSLASH_ESCAPES"] {
         conn.query_drop(format!("SET SESSION sql_mode = '{mode}'")).await.unwrap();
         conn.query_drop("DELETE FROM otter.checkpoint").await.unwrap();
-        conn.query_drop(other.write_sql(1, 2, 1, Some(&p), Some(&wm)).unwrap()).await.unwrap();
+        conn.query_drop(other.write_sql(1, 2, 1, Some(&p), Some(&wm), None).unwrap()).await.unwrap();
         // With backslash escapes on, a name ending in `\` quoted by doubling quotes only ends
         // its literal early: `'... OR pipeline <> \'` would reach pipeline x's rows.
         for name in ["ends with \\", "or' OR pipeline <> '\\"] {
             let t = CheckpointTable::new("otter", name);
             for part in 0..2 {
-                conn.query_drop(t.write_sql(part, 2, 1, Some(&p), Some(&wm)).unwrap()).await.unwrap();
+                conn.query_drop(t.write_sql(part, 2, 1, Some(&p), Some(&wm), None).unwrap()).await.unwrap();
             }
             conn.query_drop(t.prune_sql(1)).await.unwrap();
             let mine: Vec<u32> = conn.exec("SELECT part FROM otter.checkpoint WHERE pipeline = ?", (name,)).await.unwrap();

@@ -243,7 +243,7 @@ mod tests {
         assert!(text.contains("otter_up{pipeline=\"a_to_b\"} 1"));
         assert!(text.contains("# TYPE otter_lag_seconds gauge"));
         assert!(!text.contains("otter_position_offset{"), "no position yet: {text}");
-        let p = Position { coord: crate::position::BinlogCoord::new("mysql-bin.000042", 1234), gtid: None, skip_rows: 0, snapshot: None };
+        let p = Position { coord: crate::position::BinlogCoord::new("mysql-bin.000042", 1234), gtid: None, skip_rows: 0, snapshot: None, applied: None };
         a.committed(1, 1, 2, Some(&p));
         let text = prometheus_text(&[a]);
         assert!(text.contains("otter_position_file_number{pipeline=\"a_to_b\"} 42"), "{text}");
@@ -264,7 +264,7 @@ mod tests {
             done_rows: 500,
             estimate: 4000,
         };
-        let p = Position { coord: crate::position::BinlogCoord::new("mysql-bin.000001", 4), gtid: None, skip_rows: 0, snapshot: Some(Arc::new(progress)) };
+        let p = Position { coord: crate::position::BinlogCoord::new("mysql-bin.000001", 4), gtid: None, skip_rows: 0, snapshot: Some(Arc::new(progress)), applied: None };
         a.committed(1500, 1, 2, Some(&p));
         let text = prometheus_text(&[Arc::clone(&a)]);
         assert!(text.contains("otter_snapshot_tables_left{pipeline=\"copy\"} 2"), "{text}");

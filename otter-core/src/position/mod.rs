@@ -101,6 +101,37 @@ impl fmt::Display for GtidState {
     }
 }
 
+impl GtidState {
+    /// Adds `other`: MariaDB keeps the newer GTID (higher sequence number) of each domain, MySQL
+    /// unites the sets. States of two server kinds do not merge (`self` stays).
+    pub fn merge(&mut self, other: &GtidState) {
+        match (self, other) {
+            (GtidState::Mariadb(a), GtidState::Mariadb(b)) => {
+                for g in b.gtids() {
+                    if !a.contains(g) {
+                        a.update(*g);
+                    }
+                }
+            }
+            (GtidState::Mysql(a), GtidState::Mysql(b)) => a.union(b),
+            _ => {}
+        }
+    }
+
+    /// The union of two optional states ([`GtidState::merge`]).
+    pub fn merged(a: Option<&GtidState>, b: Option<&GtidState>) -> Option<GtidState> {
+        match (a, b) {
+            (Some(a), Some(b)) => {
+                let mut m = a.clone();
+                m.merge(b);
+                Some(m)
+            }
+            (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
 impl FromStr for GtidState {
     type Err = Error;
 
@@ -131,6 +162,11 @@ pub struct Position {
     /// it out with every event costs a reference count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<std::sync::Arc<snapshot::SnapshotProgress>>,
+    /// GTIDs the target may already hold beyond `coord` (set by a loader from its checkpoint: the
+    /// end of the newest batch any partition applied). A server the capture fails over to must
+    /// have them; never used to start a stream.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "gtid_text")]
+    pub applied: Option<GtidState>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -252,6 +288,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gtid_states_merge_per_domain_or_as_sets() {
+        let mut a: GtidState = "0-1-10,1-2-5".parse().unwrap();
+        a.merge(&"0-3-12,1-2-4,2-1-1".parse().unwrap());
+        assert_eq!(a.to_string(), "0-3-12,1-2-5,2-1-1");
+        let mut m: GtidState = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5".parse().unwrap();
+        m.merge(&"3e11fa47-71ca-11e1-9e33-c80aa9429562:7".parse().unwrap());
+        assert_eq!(m.to_string(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7");
+        assert_eq!(GtidState::merged(None, None), None);
+    }
+
+    #[test]
     fn coords_order_across_files() {
         let a: BinlogCoord = "mysql-bin.000009:900".parse().unwrap();
         let b: BinlogCoord = "mysql-bin.000010:4".parse().unwrap();
@@ -282,7 +329,8 @@ mod tests {
             gtid: Some("0-1-55".parse().unwrap()),
             skip_rows: 7,
             snapshot: None,
-        };
+            applied: None,
+};
         let text = serde_json::to_string(&p).unwrap();
         assert_eq!(text, r#"{"coord":"mysql-bin.000002:1234","gtid":"mariadb:0-1-55","skip_rows":7}"#);
         assert_eq!(serde_json::from_str::<Position>(&text).unwrap(), p);

@@ -49,7 +49,7 @@ pub(crate) fn row(id: i64, email: &str, note: &str) -> Vec<Value<'static>> {
 }
 
 pub(crate) fn pos(offset: u64) -> Position {
-    Position { coord: BinlogCoord::new("bin.000001", offset), gtid: None, skip_rows: 0, snapshot: None }
+    Position { coord: BinlogCoord::new("bin.000001", offset), gtid: None, skip_rows: 0, snapshot: None, applied: None }
 }
 
 pub(crate) fn meta(offset: u64) -> TxnMeta {

@@ -17,7 +17,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use otter_core::change::ChangeId;
 use otter_core::mysql::quote::{ident, text as quote};
-use otter_core::position::{BinlogCoord, Position};
+use otter_core::position::{BinlogCoord, GtidState, Position};
 use otter_core::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
 
@@ -69,6 +69,7 @@ impl CheckpointTable {
                    wm_pos BIGINT UNSIGNED NULL,
                    wm_row BIGINT UNSIGNED NULL,
                    last_ddl TEXT NULL,
+                   applied_gtid TEXT NULL,
                    epoch BIGINT UNSIGNED NOT NULL DEFAULT 1,
                    updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
                    PRIMARY KEY (pipeline, part)
@@ -79,21 +80,38 @@ impl CheckpointTable {
         for s in stmts {
             conn.query_drop(s).await.map_err(|e| translate(e, "creating the checkpoint table on the target"))?;
         }
+        // Tables created by earlier versions lack `applied_gtid`.
+        let has: Option<u8> = conn
+            .exec_first(
+                "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'checkpoint' AND COLUMN_NAME = 'applied_gtid'",
+                (self.schema.as_str(),),
+            )
+            .await
+            .map_err(|e| translate(e, "reading the checkpoint table's columns"))?;
+        if has.is_none() {
+            conn.query_drop(format!("ALTER TABLE {} ADD COLUMN applied_gtid TEXT NULL AFTER last_ddl", self.table()))
+                .await
+                .map_err(|e| translate(e, "adding applied_gtid to the checkpoint table"))?;
+        }
         Ok(())
     }
 
     /// Reads the stored rows.
     pub async fn load(&self, conn: &mut Conn) -> Result<Stored> {
-        type Row = (i64, i64, String, Option<String>, Option<u64>, Option<u64>, Option<String>);
+        type Row = (i64, i64, String, Option<String>, Option<u64>, Option<u64>, Option<String>, Option<String>);
         let rows: Vec<Row> = conn
             .exec(
-                format!("SELECT part, parts, position, wm_file, wm_pos, wm_row, last_ddl FROM {} WHERE pipeline = ?", self.table()),
+                format!("SELECT part, parts, position, wm_file, wm_pos, wm_row, last_ddl, applied_gtid FROM {} WHERE pipeline = ?", self.table()),
                 (self.pipeline.as_str(),),
             )
             .await
             .map_err(|e| translate(e, "reading the checkpoint from the target"))?;
         let mut s = Stored::default();
-        for (part, parts, position, wm_file, wm_pos, wm_row, last_ddl) in rows {
+        let mut applied: Option<GtidState> = None;
+        for (part, parts, position, wm_file, wm_pos, wm_row, last_ddl, applied_gtid) in rows {
+            if let Some(g) = applied_gtid.as_deref().and_then(|g| g.parse::<GtidState>().ok()) {
+                applied = GtidState::merged(applied.as_ref(), Some(&g));
+            }
             // Rows written before any resume point was known carry no position (only a watermark).
             if position != UNKNOWN {
                 let p: Position = parse(&position)?;
@@ -108,6 +126,9 @@ impl CheckpointTable {
             if let Some(d) = last_ddl {
                 s.last_ddl = Some(parse(&d)?);
             }
+        }
+        if let Some(p) = &mut s.position {
+            p.applied = GtidState::merged(p.applied.as_ref(), applied.as_ref());
         }
         Ok(s)
     }
@@ -146,7 +167,8 @@ impl CheckpointTable {
     /// Records partition `part`'s progress (inside its apply transaction). `position` is `None`
     /// while no resume point is known yet (see [`UNKNOWN`]); an unknown position never replaces a
     /// known one.
-    pub fn write_sql(&self, part: usize, parts: usize, epoch: u64, position: Option<&Position>, watermark: Option<&ChangeId>) -> Result<String> {
+    /// `applied`: the GTIDs the target holds once this commits (kept when `None`).
+    pub fn write_sql(&self, part: usize, parts: usize, epoch: u64, position: Option<&Position>, watermark: Option<&ChangeId>, applied: Option<&GtidState>) -> Result<String> {
         let pos = quote(&match position {
             Some(p) => encode(p)?,
             None => UNKNOWN.to_owned(),
@@ -158,10 +180,11 @@ impl CheckpointTable {
         let keep_wm = if watermark.is_some() { "VALUES(wm_file)" } else { "wm_file" };
         let keep_pos = if watermark.is_some() { "VALUES(wm_pos)" } else { "wm_pos" };
         let keep_row = if watermark.is_some() { "VALUES(wm_row)" } else { "wm_row" };
+        let g = applied.map_or_else(|| "NULL".to_owned(), |g| quote(&g.to_string()));
         Ok(format!(
-            "INSERT INTO {} (pipeline, part, parts, position, wm_file, wm_pos, wm_row, epoch) VALUES ({}, {part}, {parts}, {pos}, {f}, {p}, {r}, {epoch}) \
+            "INSERT INTO {} (pipeline, part, parts, position, wm_file, wm_pos, wm_row, applied_gtid, epoch) VALUES ({}, {part}, {parts}, {pos}, {f}, {p}, {r}, {g}, {epoch}) \
              ON DUPLICATE KEY UPDATE parts = VALUES(parts), position = IF(VALUES(position) = {unknown}, position, VALUES(position)), \
-             wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}, epoch = VALUES(epoch)",
+             wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}, applied_gtid = COALESCE(VALUES(applied_gtid), applied_gtid), epoch = VALUES(epoch)",
             self.table(),
             quote(&self.pipeline),
             unknown = quote(UNKNOWN),
@@ -199,7 +222,7 @@ mod tests {
 
     #[test]
     fn coverage() {
-        let p = Position { coord: BinlogCoord::new("b.000002", 100), gtid: None, skip_rows: 3, snapshot: None };
+        let p = Position { coord: BinlogCoord::new("b.000002", 100), gtid: None, skip_rows: 3, snapshot: None, applied: None };
         let id = |f: &str, o, row| ChangeId { txn: BinlogCoord::new(f, o), row };
         assert!(!after(&id("b.000002", 100, 2), &p));
         assert!(after(&id("b.000002", 100, 3), &p));

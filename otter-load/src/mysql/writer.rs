@@ -183,8 +183,9 @@ impl MysqlWriter {
         }
     }
 
-    async fn apply(&mut self, tables: &[TableOps], watermark: Option<&ChangeId>, position: Option<&Position>, origin: &str) -> Result<()> {
-        let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, watermark)?;
+    async fn apply(&mut self, job: ApplyJob<'_>) -> Result<()> {
+        let ApplyJob { tables, watermark, position, origin, applied } = job;
+        let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, watermark, applied)?;
         // Connected first when possible: which statements suit the target depends on it
         // (`max_packet`), for a dry run too; a failure here is retried with the transaction below.
         let _ = self.conn().await;
@@ -273,11 +274,11 @@ impl MysqlWriter {
 #[async_trait]
 impl PartitionWriter for MysqlWriter {
     async fn apply(&mut self, job: ApplyJob<'_>) -> Result<()> {
-        MysqlWriter::apply(self, job.tables, job.watermark, job.position, job.origin).await
+        MysqlWriter::apply(self, job).await
     }
 
     async fn progress(&mut self, position: &Position) -> Result<()> {
-        let sql = self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(position), None)?;
+        let sql = self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(position), None, None)?;
         if self.cfg.dry_run {
             tracing::info!(partition = self.part, statement = %sql, "dry run");
             return Ok(());

@@ -210,7 +210,7 @@ impl TryFrom<PortablePosition> for Position {
                 text.parse().map_err(|e: Error| malformed(format!("position GTID state: {}", e.message())))?,
             )),
         };
-        Ok(Position { coord: p.coord.into(), gtid, skip_rows: p.skip_rows, snapshot: p.snapshot.map(std::sync::Arc::new) })
+        Ok(Position { coord: p.coord.into(), gtid, skip_rows: p.skip_rows, snapshot: p.snapshot.map(std::sync::Arc::new), applied: None })
     }
 }
 

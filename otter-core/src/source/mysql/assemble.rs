@@ -10,7 +10,8 @@
 //!   commit; an earlier chunk carries the transaction's begin plus the rows emitted so far, so a
 //!   resume never repeats or loses a row;
 //! - when resuming inside a transaction (`skip`), exactly the first `skip_rows` captured rows of
-//!   that transaction are dropped;
+//!   that transaction are dropped — the transaction that begins at the resume coordinate, or,
+//!   after a start by GTID ([`Assembler::skip_in_first_transaction`]), the first one read;
 //! - every DDL is applied to the schema history before anything after it is emitted;
 //! - with a start time (`not_before`), a transaction committed before it is not emitted and a
 //!   DDL run before it is applied to the schema history only; both count as passed over, and the
@@ -84,7 +85,8 @@ pub struct Assembler {
     gtid: Option<GtidState>,
     pending_gtid: Option<(GtidValue, BinlogCoord)>,
     txn: Option<OpenTxn>,
-    skip: Option<(BinlogCoord, u64)>,
+    /// Rows to drop of the transaction beginning at this coordinate (`None`: the first one read).
+    skip: Option<(Option<BinlogCoord>, u64)>,
     not_before: Option<i64>,
     limits: ChunkLimits,
     last_progress: Instant,
@@ -104,7 +106,7 @@ impl Assembler {
             gtid: position.gtid.clone(),
             pending_gtid: None,
             txn: None,
-            skip: (position.skip_rows > 0).then(|| (position.coord.clone(), position.skip_rows)),
+            skip: (position.skip_rows > 0).then(|| (Some(position.coord.clone()), position.skip_rows)),
             not_before,
             limits,
             last_progress: Instant::now(),
@@ -131,8 +133,8 @@ impl Assembler {
     /// the open transaction's begin plus the rows already emitted.
     pub fn resume_position(&self) -> Position {
         match &self.txn {
-            Some(t) => Position { coord: t.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: t.skip_rows.max(t.emitted), snapshot: None },
-            None => Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0, snapshot: None },
+            Some(t) => Position { coord: t.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: t.skip_rows.max(t.emitted), snapshot: None, applied: None },
+            None => Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0, snapshot: None, applied: None },
         }
     }
 
@@ -140,12 +142,21 @@ impl Assembler {
     pub fn restart(&mut self) {
         let p = self.resume_position();
         if p.skip_rows > 0 {
-            self.skip = Some((p.coord.clone(), p.skip_rows));
+            self.skip = Some((Some(p.coord.clone()), p.skip_rows));
         }
         self.txn = None;
         self.pending_gtid = None;
         self.next = p.coord;
         self.tables.reset_bindings();
+    }
+
+    /// The stream starts by GTID, right before the transaction a mid-transaction resume point
+    /// names (on this server its coordinate may differ): the rows to skip belong to the first
+    /// transaction read.
+    pub fn skip_in_first_transaction(&mut self) {
+        if let Some((at, _)) = &mut self.skip {
+            *at = None;
+        }
     }
 
     /// Tables stopped by schema errors.
@@ -177,7 +188,7 @@ impl Assembler {
     }
 
     fn position(&self) -> Position {
-        Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0, snapshot: None }
+        Position { coord: self.next.clone(), gtid: self.gtid.clone(), skip_rows: 0, snapshot: None, applied: None }
     }
 
     /// Feeds one decoded event; completed output goes to `out`.
@@ -264,7 +275,8 @@ impl Assembler {
             None => (None, begin),
         };
         let skip_rows = match &self.skip {
-            Some((at, n)) if *at == begin => *n,
+            Some((None, n)) => *n,
+            Some((Some(at), n)) if *at == begin => *n,
             _ => 0,
         };
         self.skip = None;
@@ -546,7 +558,7 @@ impl Assembler {
         let position = if last {
             None
         } else {
-            Some(Position { coord: txn.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: txn.emitted, snapshot: None })
+            Some(Position { coord: txn.meta.begin.clone(), gtid: self.gtid.clone(), skip_rows: txn.emitted, snapshot: None, applied: None })
         };
         out.push(Event::Rows(TxnChunk { meta: Arc::new(txn.meta.clone()), index: txn.chunk, last, changes, position }));
         txn.chunk += 1;

@@ -12,6 +12,7 @@
 
 pub mod assemble;
 pub mod ddl_marks;
+pub mod failover;
 pub mod preflight;
 pub mod replica_lock;
 pub mod snapshot;
@@ -40,7 +41,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::table_filter::TableFilter;
 use crate::history::SchemaHistory;
 use crate::position::snapshot::SnapshotProgress;
-use crate::position::{Position, StartFrom};
+use crate::position::{GtidState, Position, StartFrom};
 use crate::schema::{Catalog, Settings};
 use crate::source::Source;
 
@@ -107,6 +108,21 @@ pub struct MysqlSourceConfig {
     /// per part (default true; see [`snapshot::split`]).
     #[serde(default = "default_true")]
     pub snapshot_split: bool,
+    /// Servers that may take over as the source when it is gone, in order of preference: replicas
+    /// that write what they replicate to their own binlog (`log_slave_updates`), promoted by a
+    /// person or a failover tool. One is taken only when it is promoted (no replication thread
+    /// runs, `read_only` off) and holds every transaction otter read; one that lacks some is
+    /// refused with the missing GTIDs (see [`failover`]). Same `tls` as `url`. Default: none.
+    #[serde(default)]
+    pub failover: Vec<String>,
+    /// Seconds the source must stay unreachable before the `failover` servers are looked at
+    /// (default 10).
+    #[serde(default = "default_failover_after")]
+    pub failover_after_secs: u64,
+}
+
+fn default_failover_after() -> u64 {
+    10
 }
 
 fn default_true() -> bool {
@@ -153,6 +169,8 @@ impl MysqlSourceConfig {
             snapshot_chunk_ms: default_snapshot_chunk_ms(),
             snapshot_max_rows_per_sec: 0,
             snapshot_split: true,
+            failover: Vec::new(),
+            failover_after_secs: default_failover_after(),
         }
     }
 
@@ -175,6 +193,9 @@ impl MysqlSourceConfig {
     /// Checks values that can be checked without a server.
     pub fn validate(&self) -> Result<()> {
         ConnectOptions::new(&self.url, &self.tls)?;
+        for url in &self.failover {
+            ConnectOptions::new(url, &self.tls).map_err(|e| e.context("failover"))?;
+        }
         self.start_from()?;
         TableFilter::new(&self.include, &self.exclude)?;
         if self.chunk_rows == 0 || self.chunk_bytes == 0 {
@@ -331,8 +352,9 @@ async fn run(
     bounded: bool,
 ) -> Result<()> {
     config.validate()?;
-    let opts = ConnectOptions::new(&config.url, &config.tls)?;
-    let mut control = opts.connect().await?;
+    // Everything the target may hold: the resume point and what was applied beyond it.
+    let held = options.resume.as_ref().and_then(|p| GtidState::merged(p.gtid.as_ref(), p.applied.as_ref()));
+    let (opts, mut control) = failover::connect(&config, held.as_ref()).await?;
     let server = ServerInfo::query(&mut control).await?;
     let server_id = config.effective_server_id(&options.name);
     let from = config.start_from()?;
@@ -409,7 +431,7 @@ async fn run(
     // the server.
     let loading = std::time::Instant::now();
     let history = match &options.state_dir {
-        Some(dir) => SchemaHistory::open(dir)?,
+        Some(dir) => SchemaHistory::open_for_server(dir, &server.server_uuid.clone().unwrap_or_else(|| server.server_id.to_string()))?,
         None => SchemaHistory::in_memory(),
     };
     let ddl_positions = history.len();
@@ -422,8 +444,15 @@ async fn run(
     }
     let limits = ChunkLimits { rows: config.chunk_rows, bytes: config.chunk_bytes };
     let mut asm = Assembler::new(tables, &resolved.position, resolved.not_before, limits).with_marks(options.marks.clone());
+    if matches!(resolved.stream, StreamStart::MariadbGtid(_) | StreamStart::MysqlGtid(_)) {
+        asm.skip_in_first_transaction();
+    }
     let heartbeat = Duration::from_secs(config.heartbeat_secs.max(1));
-    let max_backoff = Duration::from_secs(config.max_reconnect_backoff_secs.max(1));
+    let mut max_backoff = Duration::from_secs(config.max_reconnect_backoff_secs.max(1));
+    if !config.failover.is_empty() {
+        // Look at the failover servers on time.
+        max_backoff = max_backoff.min(Duration::from_secs(2));
+    }
     // Announce where this run starts before any change: a sink that applies the first changes
     // before any batch is acknowledged records this as the resume point with them.
     let announce = Event::Progress(Progress { position: resolved.position.clone(), timestamp: 0, passed_over: false });
@@ -451,6 +480,7 @@ async fn run(
     let stop_after_snapshot = config.snapshot == SnapshotMode::InitialOnly;
     let mut stream_start = resolved.stream.clone();
     let mut backoff = Duration::from_millis(100);
+    let mut down = failover::Down::new(&config, held);
     loop {
         let mut delivered = false;
         let owner = options.owner.clone().unwrap_or_else(|| options.name.clone());
@@ -465,6 +495,7 @@ async fn run(
         if delivered {
             backoff = Duration::from_millis(100);
         }
+        down.failed(delivered, &config, &opts, &asm.resume_position()).await?;
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(max_backoff);
         asm.restart();

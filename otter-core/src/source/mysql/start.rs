@@ -59,7 +59,7 @@ pub async fn current_end(conn: &mut Conn, server: &ServerInfo) -> Result<Positio
             _ => None,
         },
     };
-    Ok(Position { coord: BinlogCoord::new(file, offset), gtid, skip_rows: 0, snapshot: None })
+    Ok(Position { coord: BinlogCoord::new(file, offset), gtid, skip_rows: 0, snapshot: None, applied: None })
 }
 
 /// Resolves where to start when no checkpoint exists.
@@ -72,7 +72,7 @@ pub async fn resolve(
 ) -> Result<ResolvedStart> {
     let at_coord = |c: BinlogCoord, gtid: Option<GtidState>| ResolvedStart {
         stream: StreamStart::Coord(c.clone()),
-        position: Position { coord: c, gtid, skip_rows: 0, snapshot: None },
+        position: Position { coord: c, gtid, skip_rows: 0, snapshot: None, applied: None },
         not_before: None,
     };
     match from {
@@ -93,12 +93,12 @@ pub async fn resolve(
         }
         StartFrom::Gtid(GtidState::Mariadb(pos)) => Ok(ResolvedStart {
             stream: StreamStart::MariadbGtid(pos.clone()),
-            position: Position { coord: BinlogCoord::new("", 4), gtid: Some(GtidState::Mariadb(pos.clone())), skip_rows: 0, snapshot: None },
+            position: Position { coord: BinlogCoord::new("", 4), gtid: Some(GtidState::Mariadb(pos.clone())), skip_rows: 0, snapshot: None, applied: None },
             not_before: None,
         }),
         StartFrom::Gtid(GtidState::Mysql(set)) => Ok(ResolvedStart {
             stream: StreamStart::MysqlGtid(set.clone()),
-            position: Position { coord: BinlogCoord::new("", 4), gtid: Some(GtidState::Mysql(set.clone())), skip_rows: 0, snapshot: None },
+            position: Position { coord: BinlogCoord::new("", 4), gtid: Some(GtidState::Mysql(set.clone())), skip_rows: 0, snapshot: None, applied: None },
             not_before: None,
         }),
         StartFrom::Timestamp(t) => {
@@ -136,10 +136,28 @@ async fn file_created(opts: &ConnectOptions, server: &ServerInfo, server_id: u32
 
 /// The start for a stored checkpoint: its file position when the source still has that file,
 /// otherwise its GTID state.
+///
+/// A MariaDB checkpoint with a GTID position starts from the file position only when this server
+/// has the same GTID position there (`BINLOG_GTID_POS`): after a failover the file names of the new
+/// server may be the same while their contents are not, and the GTID is what both agree on.
 pub async fn from_checkpoint(conn: &mut Conn, p: &Position) -> Result<StreamStart> {
     let logs = binary_logs(conn).await?;
     if !p.coord.file.is_empty() && logs.iter().any(|(f, _)| *f == p.coord.file) {
-        return Ok(StreamStart::Coord(p.coord.clone()));
+        match &p.gtid {
+            Some(GtidState::Mariadb(ours)) if !ours.is_empty() => {
+                let here = mariadb_gtid_at(conn, &p.coord).await.unwrap_or(None);
+                let agrees = match &here {
+                    Some(GtidState::Mariadb(h)) => ours.gtids().all(|g| h.get(g.domain_id) == Some(g)),
+                    _ => false,
+                };
+                if agrees {
+                    return Ok(StreamStart::Coord(p.coord.clone()));
+                }
+                tracing::warn!(position = %p.coord, gtid = %ours, "The checkpoint's file position is not where its GTID is on this server (the source changed): starting from the GTID.");
+                return Ok(StreamStart::MariadbGtid(ours.clone()));
+            }
+            _ => return Ok(StreamStart::Coord(p.coord.clone())),
+        }
     }
     match &p.gtid {
         Some(GtidState::Mariadb(pos)) if !pos.is_empty() => Ok(StreamStart::MariadbGtid(pos.clone())),

@@ -266,7 +266,7 @@ fn coord(offset: u64) -> BinlogCoord {
 }
 
 fn position(offset: u64, gtid: &str, skip_rows: u64) -> Position {
-    Position { coord: coord(offset), gtid: Some(gtid.parse().unwrap()), skip_rows, snapshot: None }
+    Position { coord: coord(offset), gtid: Some(gtid.parse().unwrap()), skip_rows, snapshot: None, applied: None }
 }
 
 fn meta(begin: u64, end: Option<u64>) -> TxnMeta {
@@ -341,10 +341,10 @@ fn batch() -> (Batch, [Arc<TableSchema>; 3]) {
         index: 0,
         last: true,
         changes: (0..2).map(|k| change(&b, ChangeKind::Insert, None, Some(row(&b, maria_values, k)), 9500, k as u64)).collect(),
-        position: Some(Position { coord: coord(9900), gtid: Some("0-1-100,1-2-7".parse().unwrap()), skip_rows: 0, snapshot: None }),
+        position: Some(Position { coord: coord(9900), gtid: Some("0-1-100,1-2-7".parse().unwrap()), skip_rows: 0, snapshot: None, applied: None }),
     };
     let events = vec![
-        Event::Progress(Progress { position: Position { coord: coord(4), gtid: None, skip_rows: 0, snapshot: None }, timestamp: 0, passed_over: false }),
+        Event::Progress(Progress { position: Position { coord: coord(4), gtid: None, skip_rows: 0, snapshot: None, applied: None }, timestamp: 0, passed_over: false }),
         Event::Rows(first),
         Event::Rows(second),
         Event::Ddl(ddl),

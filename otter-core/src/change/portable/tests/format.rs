@@ -50,7 +50,7 @@ pub(super) fn small_batch() -> Batch {
             after: Some(row),
             id: ChangeId { txn: begin, row: 0 },
         }],
-        position: Some(Position { coord: BinlogCoord::new("binlog.000001", 400), gtid: None, skip_rows: 0, snapshot: None }),
+        position: Some(Position { coord: BinlogCoord::new("binlog.000001", 400), gtid: None, skip_rows: 0, snapshot: None, applied: None }),
     };
     let progress = Progress {
         position: Position {
@@ -58,7 +58,8 @@ pub(super) fn small_batch() -> Batch {
             gtid: Some("0-1-9".parse().unwrap()),
             skip_rows: 0,
             snapshot: None,
-        },
+            applied: None,
+},
         timestamp: 1_700_000_001,
         passed_over: true,
     };

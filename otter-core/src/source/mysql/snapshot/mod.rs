@@ -100,8 +100,8 @@ pub async fn definitions(opts: &ConnectOptions, tables: &[TableProgress]) -> Res
 
 /// The base tables `config` captures (what a snapshot would copy), connecting to its source.
 pub async fn included_tables(config: &super::MysqlSourceConfig, own_schema: &str) -> Result<Vec<(String, String)>> {
-    let opts = ConnectOptions::new(&config.url, &config.tls)?;
-    let mut conn = opts.connect().await?;
+    // The source, or the promoted failover server when the source is gone.
+    let (_, mut conn) = super::failover::connect(config, None).await?;
     let filter = TableFilter::new(&config.include, &config.exclude)?;
     let tables = plan(&mut conn, &filter, own_schema).await?;
     let _ = conn.disconnect().await;

@@ -7,7 +7,7 @@ fn coord(o: u64) -> BinlogCoord {
 }
 
 fn pos(o: u64) -> Position {
-    Position { coord: coord(o), gtid: None, skip_rows: 0, snapshot: None }
+    Position { coord: coord(o), gtid: None, skip_rows: 0, snapshot: None, applied: None }
 }
 
 fn schema() -> TableSchema {
