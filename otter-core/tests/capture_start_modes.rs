@@ -140,7 +140,6 @@ async fn filters_skip_tables_and_progress_still_moves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mid_transaction_resume_by_gtid_skips_exactly_the_rows_handed_out() {
     use otter_core::source::mysql::{MysqlSource, SourceOptions};
-    use otter_core::source::Source;
     let db = MariaDb::start(ServerConfig::new(1)).unwrap();
     db.sql("CREATE DATABASE g; CREATE TABLE g.t (id INT PRIMARY KEY)").unwrap();
     let mut source = start(&db.url(), "latest");
