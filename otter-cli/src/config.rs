@@ -48,6 +48,10 @@ pub struct Config {
     /// Address of the Prometheus metrics endpoint; off when absent.
     #[serde(default)]
     pub metrics_addr: Option<String>,
+    /// Run the pipelines on many nodes that share them through etcd (`[coordinator]`: `kind =
+    /// "etcd"`, `endpoints`, `prefix`, `ttl_secs`; see docs/HA.md). Off when absent.
+    #[serde(default)]
+    pub coordinator: Option<otter_coord::CoordinatorConfig>,
     /// The pipelines.
     #[serde(rename = "pipeline")]
     pub pipelines: Vec<PipelineConfig>,
@@ -220,6 +224,9 @@ impl Config {
     fn validate(&self) -> Result<()> {
         if self.pipelines.is_empty() {
             return Err(Error::config("no [[pipeline]] defined"));
+        }
+        if let Some(c) = &self.coordinator {
+            c.validate()?;
         }
         let mut names = std::collections::HashSet::new();
         for p in &self.pipelines {

@@ -6,6 +6,7 @@
 //! start position, the pipeline already running elsewhere.
 
 mod check;
+mod cluster;
 mod config;
 mod dump;
 mod metrics_http;

@@ -61,6 +61,23 @@ pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Resul
         tokio::spawn(crate::metrics_http::serve(listener, Arc::new(move || prometheus_text(&pipelines))));
     }
     let drawing = bars.clone().map(|mp| tokio::spawn(crate::progress::render(mp, metrics.clone())));
+    if let Some(coord) = cfg.coordinator.clone() {
+        if args.standby {
+            return Err(Error::config("--standby and [coordinator] do not go together: with etcd every node runs its share and takes over the others' pipelines"));
+        }
+        let signal = tokio::spawn(async move {
+            shutdown.wait().await;
+            tracing::info!("Stop requested; stopping this node's pipelines and leaving the cluster.");
+            let _ = stop_tx.send(true);
+        });
+        let r = crate::cluster::run(&cfg, &coord, stop_rx, &metrics).await;
+        signal.abort();
+        if let (Some(d), Some(mp)) = (drawing, bars) {
+            d.abort();
+            let _ = mp.clear();
+        }
+        return r;
+    }
     let mut tasks = Vec::new();
     for (p, m) in cfg.pipelines.iter().cloned().zip(metrics.iter().cloned()) {
         let dir = cfg.pipeline_dir(&p.name);
@@ -135,7 +152,7 @@ pub async fn missing_on_target(p: &PipelineConfig, m: &MysqlSinkConfig, own_sche
     Ok(tables.into_iter().zip(mapped).filter(|(_, target)| missing.contains(target)).map(|(source, _)| source).collect())
 }
 
-async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {
+pub(crate) async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {
     // One process per pipeline state: a second `otter run` of this file fails here, naming us.
     let _lock = InstanceLock::acquire(&dir.join("lock"), &format!("pipeline {} (state directory {})", p.name, dir.display()))?;
     let sink: Box<dyn Sink> = match &p.sink {
@@ -188,7 +205,7 @@ async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut sto
 }
 
 /// Resolves once a stop was requested (or the requester is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     while !*stop.borrow() {
         if stop.changed().await.is_err() {
             break;

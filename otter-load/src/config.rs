@@ -85,6 +85,10 @@ pub struct MysqlSinkConfig {
     /// dies or stalls, instead of failing (`otter run --standby`; not a file setting).
     #[serde(skip)]
     pub standby: bool,
+    /// The fencing epoch a coordinator granted this node for the pipeline (`otter run` on etcd;
+    /// not a file setting): taken over from any holder, see `fence::LeaseOptions::coordinated`.
+    #[serde(skip)]
+    pub coordinated: Option<u64>,
     /// Conflict policies per target table (`[[pipeline.sink.conflict]]`), for two-way and fan-in
     /// setups; tables without one are applied as usual (the incoming change overwrites).
     #[serde(default, rename = "conflict")]
@@ -136,6 +140,7 @@ impl MysqlSinkConfig {
             max_retry_secs: 0,
             lease_secs: default_lease_secs(),
             standby: false,
+            coordinated: None,
             conflicts: Vec::new(),
         }
     }

@@ -22,11 +22,15 @@
 mod certs;
 pub mod compare;
 mod config;
+mod etcd;
+mod proxy;
 mod server;
 mod spawn;
 
 pub use certs::Certs;
 pub use config::ServerConfig;
+pub use etcd::Etcd;
+pub use proxy::Proxy;
 pub use server::{Client, MariaDb, Stream};
 pub use spawn::process_alive;
 

@@ -147,7 +147,7 @@ impl Target for MysqlTarget {
             crate::conflict::upgrade(conn, &marks_schema).await?;
             // Take the pipeline (waiting for the old holder's last transactions), then read where
             // it stopped: nothing of the old holder commits after this read.
-            let options = LeaseOptions { ttl: Duration::from_secs(cfg.lease_secs), standby: cfg.standby, ..LeaseOptions::default() };
+            let options = LeaseOptions { ttl: Duration::from_secs(cfg.lease_secs), standby: cfg.standby, coordinated: cfg.coordinated, ..LeaseOptions::default() };
             self.lease = Some(fence::acquire(&self.opts, ckpt.schema(), &ctx.name, &options).await?);
             if ctx.rules.iter().any(|r| r.rule.policy == ConflictPolicy::LastWriterWins) {
                 let mut tombs = Tombstones::new(&marks_schema, &site);

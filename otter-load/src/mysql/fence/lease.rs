@@ -33,11 +33,15 @@ pub struct LeaseOptions {
     /// Stand by instead of failing while another instance holds the pipeline: wait until it dies
     /// or its lease expires, then take over (default false; see [`super::standby`]).
     pub standby: bool,
+    /// The epoch a coordinator granted (etcd: the revision of this node's claim): the pipeline is
+    /// taken over at once even from a live holder (the coordinator decided that it lost it), and
+    /// this becomes the fencing epoch when it is above every earlier one (default none).
+    pub coordinated: Option<u64>,
 }
 
 impl Default for LeaseOptions {
     fn default() -> Self {
-        LeaseOptions { ttl: Duration::from_secs(6), wait_for_dead: Duration::from_secs(3), standby: false }
+        LeaseOptions { ttl: Duration::from_secs(6), wait_for_dead: Duration::from_secs(3), standby: false, coordinated: None }
     }
 }
 
@@ -115,14 +119,23 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
                 }
                 break false;
             }
-            Hold::Live(refusal) if options.standby => {
+            Hold::Live(refusal, Some(lease_conn)) if options.coordinated.is_some() => {
+                tracing::warn!(pipeline, reason = %refusal, "The coordinator gave this node the pipeline: taking it over from its holder and fencing it.");
+                match conn.query_drop(format!("KILL CONNECTION {lease_conn}")).await {
+                    Ok(()) => {}
+                    Err(e) if server_code(&e) == Some(1094) => {}
+                    Err(e) => tracing::warn!(pipeline, error = %translate(e, "target"), "Cannot kill the old holder's lease connection."),
+                }
+                break false;
+            }
+            Hold::Live(refusal, _) if options.standby || options.coordinated.is_some() => {
                 if !standing_by {
                     tracing::info!(pipeline, node = %node, reason = %refusal, "Standing by: taking the pipeline over when its holder stops, dies or stalls.");
                     standing_by = true;
                 }
                 super::standby::announce(&mut conn, schema, pipeline, &node).await?;
             }
-            Hold::Live(refusal) => return Err(refusal),
+            Hold::Live(refusal, _) => return Err(refusal),
         }
     };
     if standing_by {
@@ -130,7 +143,7 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
     }
     let boot = boot_time(&mut conn).await?;
     kill_registered(&mut conn, &table(CONN_TABLE), pipeline, None, boot).await?;
-    let epoch = raise_epoch(&mut conn, schema, pipeline, &table(CONN_TABLE), boot).await?;
+    let epoch = raise_epoch(&mut conn, schema, pipeline, &table(CONN_TABLE), boot, options.coordinated).await?;
     // Connections the old holder registered while we raised the epoch.
     kill_registered(&mut conn, &table(CONN_TABLE), pipeline, Some(epoch), boot).await?;
     if !locked {
@@ -150,8 +163,9 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
 enum Hold {
     /// A holder whose lease connection was idle longer than the lease: it may be taken over.
     Stalled { holder: String, lease_conn: u64, idle: u64 },
-    /// A live holder (or one taking the pipeline right now): the error naming it.
-    Live(Error),
+    /// A live holder (or one taking the pipeline right now): the error naming it, and its lease
+    /// connection when known.
+    Live(Error, Option<u64>),
 }
 
 /// Reads the lease row and how long the lock holder's connection has been idle (on the target's
@@ -165,24 +179,27 @@ async fn held_by(conn: &mut Conn, lease: &str, name: &str, pipeline: &str, ttl: 
     let ttl = ttl.as_secs().max(1);
     Ok(match current {
         Some((_, holder, Some(lease_conn), Some(idle))) if idle > ttl => Hold::Stalled { holder, lease_conn, idle },
-        Some((epoch, holder, _, idle)) => {
+        Some((epoch, holder, lease_conn, idle)) => {
             let state = match idle {
                 Some(s) => format!("its lease was renewed {s} s ago and lasts {ttl} s"),
                 None => "its lease connection belongs to another account, so only its end frees the pipeline".into(),
             };
-            Hold::Live(Error::new(
+            Hold::Live(
+                Error::new(
                 ErrorKind::AlreadyRunning,
                 format!(
                     "pipeline {pipeline} is already running: {holder} holds it on the target (epoch {epoch}; {state}). \
                      Stop that instance first (or start this one with --standby to take over when it ends); one that is frozen \
                      or cut off from the target loses the pipeline when its lease expires"
                 ),
-            ))
+                ),
+                lease_conn,
+            )
         }
-        None => Hold::Live(Error::new(
-            ErrorKind::AlreadyRunning,
-            format!("pipeline {pipeline} is being taken by another instance right now (its lease lock is held); try again"),
-        )),
+        None => Hold::Live(
+            Error::new(ErrorKind::AlreadyRunning, format!("pipeline {pipeline} is being taken by another instance right now (its lease lock is held); try again")),
+            None,
+        ),
     })
 }
 
@@ -194,7 +211,7 @@ fn standby_node() -> String {
 
 /// Raises the epoch (waiting for the old holder's checked transactions; killing its
 /// connections again when the wait times out) and writes this process as the holder.
-async fn raise_epoch(conn: &mut Conn, schema: &str, pipeline: &str, conns: &str, boot: i64) -> Result<u64> {
+async fn raise_epoch(conn: &mut Conn, schema: &str, pipeline: &str, conns: &str, boot: i64, coordinated: Option<u64>) -> Result<u64> {
     let lease = format!("{}.{}", otter_core::mysql::quote::ident(schema), otter_core::mysql::quote::ident(LEASE_TABLE));
     let ckpt = format!("{}.`checkpoint`", otter_core::mysql::quote::ident(schema));
     // READ COMMITTED: no gap locks, so pipelines sharing the table never wait on each other.
@@ -219,7 +236,15 @@ async fn raise_epoch(conn: &mut Conn, schema: &str, pipeline: &str, conns: &str,
         };
         let stored: Option<Option<u64>> =
             conn.exec_first(format!("SELECT MAX(epoch) FROM {ckpt} WHERE pipeline = ?"), (pipeline,)).await.map_err(err)?;
-        let epoch = old.max(stored.flatten().unwrap_or(0)) + 1;
+        let floor = old.max(stored.flatten().unwrap_or(0));
+        let epoch = match coordinated {
+            Some(c) if c > floor => c,
+            Some(c) => {
+                tracing::warn!(pipeline, coordinated = c, used = floor + 1, "The coordinator's epoch is not above the target's; using the next epoch instead.");
+                floor + 1
+            }
+            None => floor + 1,
+        };
         // Never lower, and above whatever a racing first insert wrote: the epoch read back is ours.
         let write = format!(
             "INSERT INTO {lease} (pipeline, epoch, holder, since, lease_conn) VALUES ({p}, {epoch}, {h}, UTC_TIMESTAMP(6), CONNECTION_ID()) \
