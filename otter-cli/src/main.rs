@@ -79,7 +79,9 @@ enum Command {
     /// differing chunks narrowed to keys: missing on the target, extra on it, different (with the
     /// columns). --report writes every key as JSON; --repair re-syncs them through the pipeline
     /// and verifies them again; --print-sql prints fix statements instead. Exit 0 equal, 1
-    /// differences found, 2 bad input (unknown pipeline, unreachable server).
+    /// differences found, 2 bad input (unknown pipeline, unreachable server). --continuous keeps
+    /// comparing a --sample share of chunks per pass (plus every range that differed) and serves
+    /// otter_verify_differences on --metrics-addr.
     Verify(verify::VerifyArgs),
 }
 
