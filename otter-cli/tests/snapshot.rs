@@ -86,10 +86,10 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
     assert!(general.contains("WITH CONSISTENT SNAPSHOT"), "the general log shows no snapshot reads");
     // Work a restart redoes is bounded: every chunk read is one consistent snapshot on A, and the
     // finished copy counts the chunks whose progress was stored. A kill loses, per reader, at most
-    // three chunk reads: the one it was reading or holding (never delivered), the one handed out
-    // and not yet acknowledged, and the one acknowledged whose progress the target stores only
-    // with the next batch (the loader records the position its predecessors covered); plus the
-    // keyless table's whole copy, and a chunk whose snapshot raced a commit: 2 more per kill.
+    // three chunk reads: the two it may read ahead (never delivered) and the one handed out and
+    // not yet acknowledged (an acknowledged chunk's progress is recorded at once, ahead of the
+    // next chunk's rows); plus the keyless table's whole copy, and a chunk whose snapshot raced a
+    // commit: 2 more per kill.
     let reads = general.matches("WITH CONSISTENT SNAPSHOT").count();
     let finished = text.lines().find(|l| l.contains("Online snapshot finished")).unwrap();
     let chunks: usize = finished.split("chunks=").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap();

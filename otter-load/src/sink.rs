@@ -80,6 +80,8 @@ pub struct ApplySink<T: Target> {
     /// rows' own position is written by itself (never for idle stretches alone: two sites would
     /// echo each other's checkpoint writes for ever).
     unrecorded: Option<Position>,
+    /// Snapshot chunks (`SnapshotProgress::chunks`) whose acknowledged progress was recorded.
+    recorded_chunks: u64,
     /// Set when a batch failed: `newest` is then not durable.
     failed: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -112,6 +114,7 @@ impl<T: Target> ApplySink<T> {
             replay_ddl: false,
             last_write: Instant::now(),
             unrecorded: None,
+            recorded_chunks: 0,
             two_way: None,
             start: None,
             dispatched: false,
@@ -298,6 +301,18 @@ impl<T: Target> ApplySink<T> {
         Ok(rxs)
     }
 
+    /// The acknowledged position when it carries snapshot chunks not recorded yet (and marks them
+    /// recorded).
+    fn snapshot_to_record(&mut self) -> Option<Position> {
+        let through = self.through.as_ref()?;
+        let chunks = through.snapshot.as_ref()?.chunks;
+        if chunks <= self.recorded_chunks || !self.dispatched {
+            return None;
+        }
+        self.recorded_chunks = chunks;
+        Some(through.clone())
+    }
+
     /// Moves the resume point forward to `p` (never back; at the same binlog place, a later
     /// position may carry a snapshot's newer progress).
     fn advance(&mut self, p: &Position) {
@@ -373,6 +388,18 @@ impl<T: Target> Sink for ApplySink<T> {
         let mut passed_over = false;
         if let Some(committed) = &batch.committed {
             self.advance(committed);
+        }
+        // Acknowledged snapshot chunks are recorded at once, ahead of the next chunk's rows (a
+        // small transaction on the first worker): otherwise their progress would reach the target
+        // only with the next chunk's commit, and a kill in between would read them again.
+        if let Some(progress) = self.snapshot_to_record() {
+            if let Some(tx) = self.workers.first() {
+                let (done, rx) = oneshot::channel();
+                if tx.send(Job::Progress { position: progress, done }).await.is_ok() {
+                    rxs.push(rx);
+                    self.last_write = Instant::now();
+                }
+            }
         }
         if batch.position.is_some() {
             self.newest = batch.position.clone();
