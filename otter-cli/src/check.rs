@@ -112,6 +112,9 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     if let Some(c) = otter_load::mysql::preflight::auto_increment_sites(&sites(&cfg)).await {
         rows.extend(self::rows("sites", "site", vec![c]));
     }
+    if let Some(c) = &cfg.coordinator {
+        rows.extend(self::rows("cluster", "etcd", vec![otter_coord::check(c).await]));
+    }
     let w = |f: &dyn Fn(&Row) -> usize, min: usize| rows.iter().map(f).max().unwrap_or(0).max(min);
     let (wp, wc) = (w(&|r| r.pipeline.len(), 8), w(&|r| r.check.len(), 5));
     println!("{:wp$}  {:6}  {:wc$}  {:6}  DETAIL", "PIPELINE", "SIDE", "CHECK", "RESULT");

@@ -128,6 +128,18 @@ fn six_pipelines_on_three_nodes_spread_move_on_a_kill_and_leave_a_node_cut_off_f
         .map(|(n, d)| config(d.path(), &a, &b, &if n == 2 { format!("http://127.0.0.1:{}", link3.port()) } else { etcd.url() }))
         .collect();
     let logs: Vec<PathBuf> = dirs.iter().map(|d| d.path().join("run.log")).collect();
+    // `otter check` looks at etcd too: reachable here, a clear failure (exit 2) where it is not.
+    let out = Command::new(env!("CARGO_BIN_EXE_otter")).args(["check", "--config"]).arg(&configs[0]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |text: &str| text.lines().find(|l| l.contains(" coordinator ")).unwrap_or_default().to_owned();
+    assert!(out.status.success() && line(&text).contains("PASS") && line(&text).contains("0 live node(s)"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nowhere = tempfile::tempdir().unwrap();
+    let bad = config(nowhere.path(), &a, &b, &format!("http://127.0.0.1:{closed}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_otter")).args(["check", "--config"]).arg(&bad).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(line(&text).contains("FAIL") && line(&text).contains("cannot be reached"), "{text}");
     let stop = Arc::new(AtomicBool::new(false));
     let w = {
         let (client, stop) = (a.client(), Arc::clone(&stop));

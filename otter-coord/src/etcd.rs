@@ -132,6 +132,30 @@ impl Member {
     }
 }
 
+/// `otter check`'s look at the coordinator: reachable, and what it shows (nodes, owners); a
+/// failure says what to check. Writes nothing.
+pub async fn check(cfg: &CoordinatorConfig) -> otter_core::preflight::Check {
+    use otter_core::preflight::Check;
+    const NAME: &str = "coordinator";
+    if let Err(e) = cfg.validate() {
+        return Check::fail(NAME, ErrorKind::Config, e.to_string());
+    }
+    let options = ConnectOptions::new().with_connect_timeout(Duration::from_secs(3)).with_timeout(Duration::from_secs(3));
+    let fix = "check `endpoints` in [coordinator] and that etcd runs and is reachable from this machine";
+    let mut client = match Client::connect(&cfg.endpoints, Some(options)).await {
+        Ok(c) => c,
+        Err(e) => return Check::fail(NAME, ErrorKind::Preflight, format!("etcd ({}) cannot be reached: {e}; {fix}", cfg.endpoints.join(", "))),
+    };
+    let prefix = cfg.prefix.trim_end_matches('/');
+    let count = |r: std::result::Result<etcd_client::GetResponse, etcd_client::Error>| r.map(|r| r.kvs().len());
+    let nodes = count(client.get(format!("{prefix}/nodes/"), Some(GetOptions::new().with_prefix().with_keys_only())).await);
+    let owners = count(client.get(format!("{prefix}/owners/"), Some(GetOptions::new().with_prefix().with_keys_only())).await);
+    match (nodes, owners) {
+        (Ok(n), Ok(o)) => Check::pass(NAME, format!("etcd at {} answers; under {prefix}: {n} live node(s), {o} pipeline(s) held", cfg.endpoints.join(", "))),
+        (Err(e), _) | (_, Err(e)) => Check::fail(NAME, ErrorKind::Preflight, format!("etcd ({}) cannot be reached or does not answer: {e}; {fix}", cfg.endpoints.join(", "))),
+    }
+}
+
 /// Renews `lease` every third of `ttl`; reports unhealthy after half of `ttl` without a renewal,
 /// and ends once the lease is gone (expired on the server, or unrenewed for longer than `ttl`).
 async fn keep_alive(mut client: Client, lease: i64, ttl: Duration, healthy: watch::Sender<bool>) {

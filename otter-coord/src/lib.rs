@@ -34,4 +34,4 @@ mod etcd;
 
 pub use balance::{plan, Plan, View};
 pub use config::CoordinatorConfig;
-pub use etcd::Member;
+pub use etcd::{check, Member};
