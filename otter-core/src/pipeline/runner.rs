@@ -226,8 +226,11 @@ impl Pipeline {
         };
         // What the sink acknowledged, in order, back to the source.
         let (acked_tx, acked_rx) = tokio::sync::watch::channel::<Option<Position>>(None);
-        let reader = read_loop(&mut *source, &mut transforms, batching, tx, stop, acked_rx);
-        let writer = write_loop(&name, &mut *sink, store.as_deref(), batching, rx, &metrics, checkpoint_every, status_file.as_ref(), acked_tx);
+        // The sequence number of the newest acknowledged batch: the reader flushes at once while
+        // everything it sent is acknowledged (the sink is idle).
+        let (done_tx, done_rx) = tokio::sync::watch::channel::<u64>(0);
+        let reader = read_loop(&mut *source, &mut transforms, batching, tx, stop, acked_rx, done_rx);
+        let writer = write_loop(&name, &mut *sink, store.as_deref(), batching, rx, &metrics, checkpoint_every, status_file.as_ref(), acked_tx, done_tx);
         let work = async { tokio::try_join!(reader, writer).map(|_| ()) };
         tokio::pin!(work);
         let (mut stopping, mut reader_done) = (false, false);
@@ -265,8 +268,10 @@ async fn read_loop(
     tx: mpsc::Sender<Batch>,
     shutdown: impl Future<Output = ()> + Send,
     mut acked: tokio::sync::watch::Receiver<Option<Position>>,
+    mut done: tokio::sync::watch::Receiver<u64>,
 ) -> Result<()> {
     tokio::pin!(shutdown);
+    let mut done_open = true;
     let mut acks_open = true;
     let linger = Duration::from_millis(cfg.linger_ms);
     let mut seq = 0u64;
@@ -293,6 +298,14 @@ async fn read_loop(
                 }
                 false
             }
+            // The sink finished everything sent: what waits goes now, whatever its size.
+            changed = done.changed(), if done_open => match changed {
+                Ok(()) => !batch.events.is_empty() && *done.borrow_and_update() >= seq,
+                Err(_) => {
+                    done_open = false;
+                    false
+                }
+            },
             ev = source.next() => match ev? {
                 None => {
                     send(&mut batch, &mut seq, transforms, &tx).await?;
@@ -308,8 +321,12 @@ async fn read_loop(
                         batch.position = Some(p.clone());
                     }
                     batch.source_time = batch.source_time.max(e.source_time());
+                    // A transaction (or DDL, or progress mark) complete while the sink is idle
+                    // goes at once: batches grow only while the sink is busy, so latency follows
+                    // the load instead of the linger.
+                    let complete = matches!(&e, Event::Rows(c) if c.last) || !matches!(&e, Event::Rows(_));
                     batch.events.push(e);
-                    rows >= cfg.max_rows || bytes >= cfg.max_bytes
+                    rows >= cfg.max_rows || bytes >= cfg.max_bytes || (complete && *done.borrow() >= seq)
                 }
             },
         };
@@ -361,6 +378,7 @@ async fn write_loop(
     checkpoint_every: Duration,
     status_file: Option<&PathBuf>,
     acked: tokio::sync::watch::Sender<Option<Position>>,
+    done: tokio::sync::watch::Sender<u64>,
 ) -> Result<()> {
     let mut acks = OrderedAcks::new();
     let mut pending: Option<Checkpoint> = None;
@@ -389,6 +407,7 @@ async fn write_loop(
             },
             c = acks.next_committed(), if !acks.is_empty() => {
                 if let Some(c) = c? {
+                    done.send_replace(c.seq);
                     metrics.committed(c.rows, c.txns, c.source_time, c.position.as_ref());
                     metrics.set_in_flight(acks.len());
                     if let Some(position) = c.position {
