@@ -301,6 +301,16 @@ impl<T: Target> ApplySink<T> {
         Ok(rxs)
     }
 
+    /// Sends a progress-only job (the checkpoint at `position`, nothing else) to the first worker;
+    /// `None` when no worker takes it.
+    async fn record(&mut self, position: Position) -> Option<oneshot::Receiver<Result<()>>> {
+        let tx = self.workers.first()?;
+        let (done, rx) = oneshot::channel();
+        tx.send(Job::Progress { position, done }).await.ok()?;
+        self.last_write = Instant::now();
+        Some(rx)
+    }
+
     /// The acknowledged position when it carries snapshot chunks not recorded yet (and marks them
     /// recorded).
     fn snapshot_to_record(&mut self) -> Option<Position> {
@@ -393,13 +403,7 @@ impl<T: Target> Sink for ApplySink<T> {
         // small transaction on the first worker): otherwise their progress would reach the target
         // only with the next chunk's commit, and a kill in between would read them again.
         if let Some(progress) = self.snapshot_to_record() {
-            if let Some(tx) = self.workers.first() {
-                let (done, rx) = oneshot::channel();
-                if tx.send(Job::Progress { position: progress, done }).await.is_ok() {
-                    rxs.push(rx);
-                    self.last_write = Instant::now();
-                }
-            }
+            rxs.extend(self.record(progress).await);
         }
         if batch.position.is_some() {
             self.newest = batch.position.clone();
@@ -452,11 +456,9 @@ impl<T: Target> Sink for ApplySink<T> {
             _ => false,
         };
         if rxs.is_empty() && covered && self.last_write.elapsed() > Duration::from_millis(500) {
-            if let (Some(position), Some(tx)) = (self.through.clone(), self.workers.first()) {
-                let (done, rx) = oneshot::channel();
-                if tx.send(Job::Progress { position, done }).await.is_ok() {
+            if let Some(position) = self.through.clone() {
+                if let Some(rx) = self.record(position).await {
                     rxs.push(rx);
-                    self.last_write = Instant::now();
                     self.unrecorded = None;
                 }
             }
@@ -465,13 +467,8 @@ impl<T: Target> Sink for ApplySink<T> {
         // recording the mere passing of otter's own writes would make two sites echo forever.
         if rxs.is_empty() && passed_over && self.last_write.elapsed() > Duration::from_secs(2) {
             // Idle or filtered stretch: persist the position so a restart need not re-read it.
-            let through = self.through.clone();
-            if let (Some(position), Some(tx)) = (through, self.workers.first()) {
-                let (done, rx) = oneshot::channel();
-                if tx.send(Job::Progress { position, done }).await.is_ok() {
-                    rxs.push(rx);
-                    self.last_write = Instant::now();
-                }
+            if let Some(position) = self.through.clone() {
+                rxs.extend(self.record(position).await);
             }
         }
         self.target.upkeep();
@@ -503,9 +500,8 @@ impl<T: Target> Sink for ApplySink<T> {
         if let (Some(p), None) = (newest, self.target.lost()) {
             if self.through.as_ref() != Some(&p) {
                 self.advance(&p);
-                if let (Some(position), Some(tx)) = (self.through.clone(), self.workers.first()) {
-                    let (done, rx) = oneshot::channel();
-                    if tx.send(Job::Progress { position, done }).await.is_ok() {
+                if let Some(position) = self.through.clone() {
+                    if let Some(rx) = self.record(position).await {
                         wait_all(vec![rx]).await?;
                     }
                 }

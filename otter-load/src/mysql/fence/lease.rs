@@ -111,21 +111,12 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
         match held_by(&mut conn, &table(LEASE_TABLE), &name, pipeline, options.ttl).await? {
             Hold::Stalled { holder, lease_conn, idle } => {
                 tracing::warn!(pipeline, holder = %holder, idle_secs = idle, "The pipeline's holder stopped renewing its lease (paused or cut off); taking over and fencing it.");
-                // Its lease connection goes too, so that the lease lock follows the pipeline.
-                match conn.query_drop(format!("KILL CONNECTION {lease_conn}")).await {
-                    Ok(()) => {}
-                    Err(e) if server_code(&e) == Some(1094) => {}
-                    Err(e) => tracing::warn!(pipeline, error = %translate(e, "target"), "Cannot kill the old holder's lease connection."),
-                }
+                kill_lease_conn(&mut conn, pipeline, lease_conn).await;
                 break false;
             }
             Hold::Live(refusal, Some(lease_conn)) if options.coordinated.is_some() => {
                 tracing::warn!(pipeline, reason = %refusal, "The coordinator gave this node the pipeline: taking it over from its holder and fencing it.");
-                match conn.query_drop(format!("KILL CONNECTION {lease_conn}")).await {
-                    Ok(()) => {}
-                    Err(e) if server_code(&e) == Some(1094) => {}
-                    Err(e) => tracing::warn!(pipeline, error = %translate(e, "target"), "Cannot kill the old holder's lease connection."),
-                }
+                kill_lease_conn(&mut conn, pipeline, lease_conn).await;
                 break false;
             }
             Hold::Live(refusal, _) if options.standby || options.coordinated.is_some() => {
@@ -157,6 +148,16 @@ pub async fn acquire(opts: &ConnectOptions, schema: &str, pipeline: &str, option
     tracing::info!(pipeline, epoch, "Holding the pipeline on the target.");
     let task = tokio::spawn(keep(conn, opts.clone(), Arc::clone(&fence), name, options.ttl, table(LEASE_TABLE)));
     Ok(Lease { fence, task })
+}
+
+/// Kills the old holder's lease connection, so that the lease lock follows the pipeline (one
+/// already gone is fine; one that cannot be killed is logged: the epoch still fences it).
+async fn kill_lease_conn(conn: &mut Conn, pipeline: &str, lease_conn: u64) {
+    match conn.query_drop(format!("KILL CONNECTION {lease_conn}")).await {
+        Ok(()) => {}
+        Err(e) if server_code(&e) == Some(1094) => {}
+        Err(e) => tracing::warn!(pipeline, error = %translate(e, "target"), "Cannot kill the old holder's lease connection."),
+    }
 }
 
 /// Who holds the pipeline when its lease lock is taken.
