@@ -27,6 +27,15 @@ pub struct MysqlSinkConfig {
     /// the changed columns.
     #[serde(default)]
     pub mode: ApplyMode,
+    /// How source transactions reach the target: `merged` (default) folds a batch's changes
+    /// per key and applies them over the workers by key hash — fastest, but a reader of the
+    /// target may see part of a source transaction, or two transactions' effects out of order
+    /// across keys; `transaction` applies every source transaction whole in a target transaction
+    /// of its own, independent ones in parallel (scheduled by write-sets) and commits them in
+    /// source order — for disaster-recovery copies that are read, and foreign keys on the
+    /// target. See docs/CONSISTENCY.md.
+    #[serde(default)]
+    pub consistency: Consistency,
     /// Schema of the checkpoint table `<schema>.checkpoint` (default `otter`), created if missing.
     #[serde(default = "default_schema")]
     pub checkpoint_schema: String,
@@ -95,6 +104,17 @@ pub struct MysqlSinkConfig {
     pub conflicts: Vec<crate::conflict::ConflictRule>,
 }
 
+/// How source transactions are applied (see [`MysqlSinkConfig::consistency`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// Changes merged per key across transactions, applied by key partition (default).
+    #[default]
+    Merged,
+    /// Source transactions applied whole, committed in source order.
+    Transaction,
+}
+
 /// Most workers chosen by default.
 pub const MAX_DEFAULT_WORKERS: usize = 4;
 fn default_schema() -> String {
@@ -127,6 +147,7 @@ impl MysqlSinkConfig {
             tls: TlsConfig::default(),
             workers: None,
             mode: ApplyMode::default(),
+            consistency: Consistency::default(),
             checkpoint_schema: default_schema(),
             apply_ddl: true,
             skip_errors: false,

@@ -35,13 +35,15 @@ pub mod dialect;
 mod error;
 pub mod merge;
 pub mod mysql;
+pub mod order;
 mod report;
 pub mod sink;
 pub mod target;
 pub mod verify;
 pub mod worker;
+pub mod writeset;
 
-pub use config::MysqlSinkConfig;
+pub use config::{Consistency, MysqlSinkConfig};
 pub use merge::ApplyMode;
 pub use sink::{ApplySink, EngineConfig, MysqlSink};
 pub use target::{PartitionWriter, Target};

@@ -29,6 +29,7 @@ use otter_core::two_way::TwoWayConfig;
 use otter_core::{Error, Result};
 
 use crate::conflict::CompiledRule;
+use crate::order::Turn;
 use crate::worker::TableOps;
 
 /// How one source schema maps onto its target table.
@@ -44,6 +45,21 @@ pub struct TargetInfo {
     /// and a type whose `LOAD DATA` text is exact: runs of whole rows may be sent as
     /// `LOAD DATA LOCAL INFILE` (MySQL targets).
     pub load_data: bool,
+    /// The target table's foreign keys: which parent row each row points at (for write-sets).
+    pub parents: Vec<ParentKey>,
+}
+
+/// A foreign key of a target table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentKey {
+    /// Source column indexes of the referencing columns, in the key's order.
+    pub columns: Vec<usize>,
+    /// The parent table's database.
+    pub db: String,
+    /// The parent table.
+    pub table: String,
+    /// The parent's referenced column names, in the same order.
+    pub referenced: Vec<String>,
 }
 
 /// What a pipeline stored on its target.
@@ -111,6 +127,11 @@ pub struct ApplyJob<'a> {
     /// transaction open there): recorded so that a source failover never picks a server lacking
     /// them.
     pub applied: Option<&'a GtidState>,
+    /// In transaction mode, the job's place in the commit order: the writer commits only once
+    /// [`Turn::my_turn`] says every earlier transaction committed, and while it waits, rolls
+    /// back and runs again when an earlier transaction waits for one of its locks (see
+    /// [`crate::order`]).
+    pub turn: Option<&'a Turn>,
 }
 
 /// The pipeline's side of a target database.

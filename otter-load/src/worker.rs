@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::conflict::{CompiledRule, Guarded};
 use crate::dialect::TargetTable;
 use crate::merge::Op;
+use crate::order::Turn;
 use crate::target::{ApplyJob, PartitionWriter, TargetInfo};
 
 /// One table's ops for one partition.
@@ -51,6 +52,9 @@ pub enum Job {
         origin: Arc<str>,
         /// GTIDs the target may hold once the job commits (see [`crate::target::ApplyJob`]).
         applied: Option<GtidState>,
+        /// The job's place in the commit order (transaction mode): it starts when the
+        /// transaction it depends on committed and commits right after the one before it.
+        turn: Option<Turn>,
         /// Completion.
         done: oneshot::Sender<Result<()>>,
     },
@@ -90,11 +94,24 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
                 let _ = done.send(check(&failed));
                 continue;
             }
-            Job::Apply { tables, watermark, position, origin, applied, done } => {
+            Job::Apply { tables, watermark, position, origin, applied, turn, done } => {
                 let r = match check(&failed) {
                     Err(e) => Err(e),
-                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin, applied: applied.as_ref() }).await,
+                    Ok(()) => match &turn {
+                        Some(t) => t.start().await,
+                        None => Ok(()),
+                    },
                 };
+                let r = match r {
+                    Err(e) => Err(e),
+                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin, applied: applied.as_ref(), turn: turn.as_ref() }).await,
+                };
+                if let Some(t) = &turn {
+                    match &r {
+                        Ok(()) => t.committed(),
+                        Err(e) => t.fail(&e.to_string()),
+                    }
+                }
                 (r, done)
             }
             Job::Progress { position, done } => {

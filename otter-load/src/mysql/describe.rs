@@ -14,7 +14,7 @@ use otter_core::schema::{names_equal, TableSchema};
 use otter_core::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
 
-use crate::target::TargetInfo;
+use crate::target::{ParentKey, TargetInfo};
 
 /// (target db, target table, address of the source schema).
 type SchemaKey = (String, String, usize);
@@ -109,8 +109,37 @@ impl TargetCache {
                 .find(|(t, _, _, _)| names_equal(t, &c.name))
                 .is_some_and(|(_, _, ty, cs)| crate::mysql::load_data::same_column(c, ty, cs.as_deref()))
         });
-        let info = Arc::new(TargetInfo { columns, key, keyless, load_data });
+        let parents = parents(conn, schema).await?;
+        let info = Arc::new(TargetInfo { columns, key, keyless, load_data, parents });
         self.by_schema.insert(cache_key, (Arc::clone(schema), Arc::clone(&info)));
         Ok(info)
     }
+}
+
+/// The foreign keys of `schema`'s target table whose columns the source has.
+async fn parents(conn: &mut Conn, schema: &TableSchema) -> Result<Vec<ParentKey>> {
+    let rows: Vec<(String, String, String, String, String)> = conn
+        .exec(
+            "SELECT CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME \
+             FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+             AND REFERENCED_TABLE_NAME IS NOT NULL ORDER BY CONSTRAINT_NAME, ORDINAL_POSITION",
+            (schema.db.as_str(), schema.name.as_str()),
+        )
+        .await
+        .map_err(|e| translate(e, "reading the target table's foreign keys"))?;
+    let mut out: Vec<(String, ParentKey, bool)> = Vec::new();
+    for (constraint, column, db, table, referenced) in rows {
+        if out.last().is_none_or(|(c, _, _)| *c != constraint) {
+            out.push((constraint.clone(), ParentKey { columns: Vec::new(), db, table, referenced: Vec::new() }, true));
+        }
+        let Some((_, p, complete)) = out.last_mut() else { continue };
+        match schema.columns.iter().position(|c| names_equal(&c.name, &column)) {
+            Some(i) => {
+                p.columns.push(i);
+                p.referenced.push(referenced);
+            }
+            None => *complete = false,
+        }
+    }
+    Ok(out.into_iter().filter(|(_, _, complete)| *complete).map(|(_, p, _)| p).collect())
 }

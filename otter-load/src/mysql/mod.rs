@@ -18,6 +18,7 @@ pub mod fence;
 pub mod load_data;
 pub mod preflight;
 pub mod tombstone;
+pub mod turn;
 pub mod txn;
 pub mod writer;
 

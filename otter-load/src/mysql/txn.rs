@@ -156,6 +156,8 @@ pub struct Attempt<'a> {
     pub fence: Option<&'a Fence>,
     /// Set once `COMMIT` was sent: a failure after that leaves the outcome unknown.
     pub commit_sent: bool,
+    /// Transaction mode: `COMMIT` waits for this turn ([`crate::mysql::turn`]).
+    pub turn: Option<&'a crate::order::Turn>,
 }
 
 /// One attempt: `START TRANSACTION; steps...; <fence check>`, then `COMMIT` on its own.
@@ -208,6 +210,9 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
             }
         }
         None => send(conn, cur).await?,
+    }
+    if let Some(turn) = a.turn {
+        crate::mysql::turn::wait(conn, turn).await?;
     }
     a.commit_sent = true;
     send(conn, "COMMIT".into()).await

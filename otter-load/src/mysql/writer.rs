@@ -36,6 +36,7 @@ use super::checkpoint_table::CheckpointTable;
 use super::fence::Fence;
 use super::load_data::LoadState;
 use super::txn::{self, sql_steps, Attempt, Fallback, Skipped, Step};
+use crate::order::Turn;
 use crate::config::MysqlSinkConfig;
 use crate::dialect::SqlDialect;
 use crate::report::shorten;
@@ -109,12 +110,18 @@ impl MysqlWriter {
     /// (for `LOAD DATA` runs that must be replaced by statements). `watermark` is the one the
     /// steps write: when a `COMMIT` got no answer, the stored watermark tells whether it
     /// committed before anything is retried (jobs without one are idempotent).
-    async fn with_retry(&mut self, steps: &[Step], tables: &[TableOps], watermark: Option<&ChangeId>) -> Result<()> {
+    ///
+    /// In transaction mode (`turn`), an attempt made while earlier transactions were still in
+    /// flight that fails — a lock it had to give way for, or an error an earlier transaction's
+    /// commit may cure (a duplicate key, a missing parent row) — runs again at once when every
+    /// earlier transaction committed; only an error of an attempt made alone is final.
+    async fn with_retry(&mut self, steps: &[Step], tables: &[TableOps], watermark: Option<&ChangeId>, turn: Option<&Turn>) -> Result<()> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let max = Duration::from_secs(self.cfg.max_retry_backoff_secs.max(1));
         let mut unknown = false;
         loop {
+            let alone = turn.is_none_or(Turn::is_next);
             let attempt = match (unknown, watermark) {
                 (true, Some(w)) => match self.committed(w).await {
                     Ok(true) => return Ok(()),
@@ -126,13 +133,22 @@ impl MysqlWriter {
                 },
                 _ => {
                     let mut commit_sent = false;
-                    let r = self.transaction(steps, tables, &mut commit_sent).await;
+                    let r = self.transaction(steps, tables, &mut commit_sent, turn).await;
                     unknown = commit_sent && r.is_err();
                     r
                 }
             };
             match attempt {
                 Ok(()) => return Ok(()),
+                Err(e) if !alone && !unknown && e.kind() != ErrorKind::Fenced => {
+                    let Some(t) = turn else { return Err(e) };
+                    t.rolled_back();
+                    if e.kind() == ErrorKind::Connection {
+                        self.conn = None;
+                    }
+                    tracing::debug!(partition = self.part, seq = t.seq, error = %e, "A transaction ran before its turn and failed; running it again after the earlier ones.");
+                    t.my_turn().await?;
+                }
                 Err(e) if e.is_transient() => {
                     self.conn = None;
                     if self.cfg.max_retry_secs > 0 && started.elapsed() > Duration::from_secs(self.cfg.max_retry_secs) {
@@ -149,12 +165,15 @@ impl MysqlWriter {
 
     /// One attempt: `START TRANSACTION; steps...; fence check`, then `COMMIT`, in few round
     /// trips; `commit_sent` tells whether the `COMMIT` left (then a failure is ambiguous).
-    async fn transaction(&mut self, steps: &[Step], tables: &[TableOps], commit_sent: &mut bool) -> Result<()> {
-        self.conn().await?;
+    async fn transaction(&mut self, steps: &[Step], tables: &[TableOps], commit_sent: &mut bool, turn: Option<&Turn>) -> Result<()> {
+        let id = self.conn().await?.id();
+        if let Some(t) = turn {
+            t.running_on(u64::from(id));
+        }
         let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates: &self.gates };
         let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
         self.skipped.clear();
-        let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false };
+        let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false, turn };
         let r = txn::run(conn, steps, &mut attempt).await;
         *commit_sent = attempt.commit_sent;
         r
@@ -184,7 +203,7 @@ impl MysqlWriter {
     }
 
     async fn apply(&mut self, job: ApplyJob<'_>) -> Result<()> {
-        let ApplyJob { tables, watermark, position, origin, applied } = job;
+        let ApplyJob { tables, watermark, position, origin, applied, turn } = job;
         let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, watermark, applied)?;
         // Connected first when possible: which statements suit the target depends on it
         // (`max_packet`), for a dry run too; a failure here is retried with the transaction below.
@@ -203,7 +222,7 @@ impl MysqlWriter {
         let mut steps = self.statements(tables, origin)?;
         steps.push(Step::Sql(ckpt.clone()));
         let steps = self.marked(origin, steps);
-        match self.with_retry(&steps, tables, watermark).await {
+        match self.with_retry(&steps, tables, watermark, turn).await {
             Ok(()) => Ok(()),
             Err(e) if e.is_transient() || e.kind() == ErrorKind::Fenced => Err(e),
             Err(e) => {
@@ -215,7 +234,7 @@ impl MysqlWriter {
                 // Find the statement (row) that fails, and skip it if allowed.
                 let singles = self.single_statements(tables, origin)?;
                 if self.cfg.skip_errors {
-                    return self.apply_row_by_row(&singles, &ckpt, watermark, origin).await;
+                    return self.apply_row_by_row(&singles, &ckpt, watermark, origin, turn).await;
                 }
                 for (sql, what) in &singles {
                     let probe = vec![sql.clone(), "ROLLBACK".into()];
@@ -258,11 +277,11 @@ impl MysqlWriter {
     /// `skip_errors`: the job again, one statement per row, in one transaction with its checkpoint
     /// row; a row the target refuses is rolled back alone and logged once the rest committed, so
     /// a retry or a crash never applies a row twice (keyless tables included).
-    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, watermark: Option<&ChangeId>, origin: &str) -> Result<()> {
+    async fn apply_row_by_row(&mut self, singles: &[(String, String)], ckpt: &str, watermark: Option<&ChangeId>, origin: &str, turn: Option<&Turn>) -> Result<()> {
         let mut steps: Vec<Step> = singles.iter().map(|(sql, what)| Step::Skippable { sql: sql.clone(), what: what.clone() }).collect();
         steps.push(Step::Sql(ckpt.to_owned()));
         let steps = self.marked(origin, steps);
-        self.with_retry(&steps, &[], watermark).await?;
+        self.with_retry(&steps, &[], watermark, turn).await?;
         for s in self.skipped.drain(..) {
             tracing::error!(partition = self.part, row = %s.what, error = %s.error, statement = %shorten(&s.sql, 400), "Skipped a row the target refused (skip_errors).");
         }
@@ -283,7 +302,7 @@ impl PartitionWriter for MysqlWriter {
             tracing::info!(partition = self.part, statement = %sql, "dry run");
             return Ok(());
         }
-        self.with_retry(&[Step::Sql(sql)], &[], None).await
+        self.with_retry(&[Step::Sql(sql)], &[], None, None).await
     }
 
     async fn ddl(&mut self, ddl: &DdlEvent, replayed: bool) -> Result<()> {

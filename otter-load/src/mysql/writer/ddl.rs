@@ -129,7 +129,7 @@ impl MysqlWriter {
                 ));
             }
         }
-        self.with_retry(&[Step::Sql(record)], &[], None).await
+        self.with_retry(&[Step::Sql(record)], &[], None, None).await
     }
 }
 
@@ -145,7 +145,7 @@ impl MysqlWriter {
         let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
         let origin = ddl.meta.origin.clone().unwrap_or(local);
         let steps = self.marked(&origin, vec![Step::Sql(ddl.statement.clone()), Step::Sql(record)]);
-        self.with_retry(&steps, &[], None).await.map_err(|e| if e.is_transient() { e } else { e.context(format!("re-sync purge: {}", shorten(&ddl.statement, 400))) })
+        self.with_retry(&steps, &[], None, None).await.map_err(|e| if e.is_transient() { e } else { e.context(format!("re-sync purge: {}", shorten(&ddl.statement, 400))) })
     }
 }
 

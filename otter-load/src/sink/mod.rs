@@ -30,11 +30,11 @@ use otter_core::{Error, ErrorKind, Result};
 use rustc_hash::FxHashMap;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::MysqlSinkConfig;
+use crate::config::{Consistency, MysqlSinkConfig};
 use crate::conflict::{CompiledRule, Guarded};
 use crate::merge::{key_bytes_into, merge, ApplyMode, Op};
 use crate::mysql::MysqlTarget;
-use crate::target::{PipelineContext, Target};
+use crate::target::{PipelineContext, Target, TargetInfo};
 use crate::worker::{Job, TableOps};
 
 /// What the engine itself is told (the target has its own configuration).
@@ -46,7 +46,11 @@ pub struct EngineConfig {
     pub apply_ddl: bool,
     /// Conflict rules per target table.
     pub rules: Vec<Arc<CompiledRule>>,
+    /// Merged apply, or source transactions whole in source order.
+    pub consistency: Consistency,
 }
+
+mod ordered;
 
 /// The MySQL/MariaDB loader: the engine over [`MysqlTarget`].
 pub type MysqlSink = ApplySink<MysqlTarget>;
@@ -84,6 +88,8 @@ pub struct ApplySink<T: Target> {
     recorded_chunks: u64,
     /// Set when a batch failed: `newest` is then not durable.
     failed: Arc<std::sync::atomic::AtomicBool>,
+    /// Transaction mode's state (`consistency = "transaction"`).
+    ordered: Option<ordered::Ordered>,
 }
 
 impl ApplySink<MysqlTarget> {
@@ -93,6 +99,7 @@ impl ApplySink<MysqlTarget> {
             mode: cfg.mode,
             apply_ddl: cfg.apply_ddl,
             rules: crate::conflict::compile(&cfg.conflicts)?.into_iter().map(Arc::new).collect(),
+            consistency: cfg.consistency,
         };
         Ok(ApplySink::with_target(name, MysqlTarget::new(name, cfg)?, engine))
     }
@@ -121,6 +128,7 @@ impl<T: Target> ApplySink<T> {
             newest: None,
             open_gtid: None,
             failed: Arc::default(),
+            ordered: None,
         }
     }
 
@@ -149,6 +157,9 @@ impl<T: Target> ApplySink<T> {
         self.last_ddl = stored.last_ddl.clone();
         self.replay_ddl = stored.position.is_some();
         self.through = stored.position.clone();
+        if self.cfg.consistency == Consistency::Transaction {
+            self.ordered = Some(ordered::Ordered::new());
+        }
         for part in 0..parts {
             let (tx, rx) = mpsc::channel(4);
             let writer = self.target.writer(part, parts)?;
@@ -186,82 +197,12 @@ impl<T: Target> ApplySink<T> {
 
     /// Merges and partitions `changes`, sends the jobs, returns their completions.
     async fn dispatch(&mut self, changes: Vec<RowChange>, origin: &str) -> Result<Vec<oneshot::Receiver<Result<()>>>> {
-        let mut groups: Vec<(Arc<TableSchema>, Vec<RowChange>)> = Vec::new();
-        // By schema address: every change holds its schema, so no two live schemas share one.
-        let mut index: FxHashMap<usize, usize> = FxHashMap::default();
-        for c in changes {
-            let k = Arc::as_ptr(&c.table) as usize;
-            let i = *index.entry(k).or_insert_with(|| {
-                groups.push((Arc::clone(&c.table), Vec::new()));
-                groups.len() - 1
-            });
-            if let Some(g) = groups.get_mut(i) {
-                g.1.push(c);
-            }
+        if let Some(o) = &mut self.ordered {
+            // Rows outside the commit order (snapshot chunks) go after every ordered transaction.
+            o.outside = true;
+            self.barrier().await?;
         }
-        let n = self.workers.len();
-        let mut per: Vec<Vec<TableOps>> = (0..n).map(|_| Vec::new()).collect();
-        let mut keybuf = Vec::new();
-        for (schema, changes) in groups {
-            let info = self.target.describe(&schema).await?;
-            let key = if info.keyless { None } else { Some(info.key.as_slice()) };
-            if let Some(rule) = self.cfg.rules.iter().find(|r| r.matches(&schema.db, &schema.name)).cloned() {
-                if info.keyless {
-                    return Err(Error::config(format!(
-                        "{}.{} has a conflict rule but no primary or unique key on the target; conflicts need a key",
-                        schema.db, schema.name
-                    )));
-                }
-                self.target.guard(&schema, &info, &rule).await?;
-                // Change by change, one partition per table: order (and key changes) kept.
-                let p = self.partition(&schema, None, None, &mut keybuf);
-                let mut guarded = Vec::new();
-                for c in changes {
-                    if !c.id.is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
-                        continue;
-                    }
-                    // A snapshot row meets the rule as an insert of the row it read.
-                    let kind = if c.kind == ChangeKind::Snapshot { ChangeKind::Insert } else { c.kind };
-                    guarded.push(Guarded { kind, before: c.before, after: c.after, id: c.id });
-                }
-                if guarded.is_empty() {
-                    continue;
-                }
-                if let Some(v) = per.get_mut(p) {
-                    v.push(TableOps { schema: Arc::clone(&schema), info: Arc::clone(&info), deletes: Vec::new(), writes: Vec::new(), guarded, rule: Some(rule) });
-                }
-                continue;
-            }
-            let merged = merge(&schema, key, self.cfg.mode, changes);
-            for a in &merged.anomalies {
-                tracing::warn!(table = %format!("{}.{}", schema.db, schema.name), "{a}");
-            }
-            let mut buckets: Vec<Option<TableOps>> = (0..n).map(|_| None).collect();
-            for (is_delete, op) in merged.deletes.into_iter().map(|o| (true, o)).chain(merged.writes.into_iter().map(|o| (false, o))) {
-                let p = self.partition(&schema, key, Some(&op), &mut keybuf);
-                if !op.id().is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
-                    continue; // committed before a restart (snapshot rows are never replayed)
-                }
-                let t = buckets.get_mut(p).ok_or_else(|| crate::error::internal("partition out of range"))?.get_or_insert_with(|| TableOps {
-                    schema: Arc::clone(&schema),
-                    info: Arc::clone(&info),
-                    deletes: Vec::new(),
-                    writes: Vec::new(),
-                    guarded: Vec::new(),
-                    rule: None,
-                });
-                if is_delete && !info.keyless {
-                    t.deletes.push(op);
-                } else {
-                    t.writes.push(op);
-                }
-            }
-            for (p, b) in buckets.into_iter().enumerate() {
-                if let (Some(b), Some(v)) = (b, per.get_mut(p)) {
-                    v.push(b);
-                }
-            }
-        }
+        let per = self.build(changes, false, None).await?;
         // The resume point written with these jobs: everything before it is applied. Before the
         // first batch of this run is acknowledged that is the run's start, when the source
         // announced it; otherwise the rows carry their watermark only (checkpoint::UNKNOWN).
@@ -290,7 +231,7 @@ impl<T: Target> ApplySink<T> {
             }
             let (done, rx) = oneshot::channel();
             let tx = self.workers.get(p).ok_or_else(|| crate::error::internal("no worker"))?;
-            tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), applied: applied.clone(), done })
+            tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), applied: applied.clone(), turn: None, done })
                 .await
                 .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
             rxs.push(rx);
@@ -300,6 +241,115 @@ impl<T: Target> ApplySink<T> {
         }
         Ok(rxs)
     }
+
+    /// Merges `changes` per table and key into ops: one list per partition, or a single list
+    /// (`single`, a source transaction applied whole). Changes a partition committed before a
+    /// restart are left out. `ws` collects the changes' write-set.
+    async fn build(&mut self, changes: Vec<RowChange>, single: bool, mut ws: Option<&mut crate::writeset::WriteSet>) -> Result<Vec<Vec<TableOps>>> {
+        let mut groups: Vec<(Arc<TableSchema>, Vec<RowChange>)> = Vec::new();
+        // By schema address: every change holds its schema, so no two live schemas share one.
+        let mut index: FxHashMap<usize, usize> = FxHashMap::default();
+        for c in changes {
+            let k = Arc::as_ptr(&c.table) as usize;
+            let i = *index.entry(k).or_insert_with(|| {
+                groups.push((Arc::clone(&c.table), Vec::new()));
+                groups.len() - 1
+            });
+            if let Some(g) = groups.get_mut(i) {
+                g.1.push(c);
+            }
+        }
+        let n = self.workers.len();
+        let bucket = |p: usize| if single { 0 } else { p };
+        let mut per: Vec<Vec<TableOps>> = (0..if single { 1 } else { n }).map(|_| Vec::new()).collect();
+        let (mut keybuf, mut wsbuf) = (Vec::new(), Vec::new());
+        for (schema, changes) in groups {
+            let info = self.target.describe(&schema).await?;
+            if let Some(ws) = ws.as_deref_mut() {
+                for c in &changes {
+                    ws.add(&info, c, &mut wsbuf);
+                }
+            }
+            let key = if info.keyless { None } else { Some(info.key.as_slice()) };
+            if let Some(rule) = self.cfg.rules.iter().find(|r| r.matches(&schema.db, &schema.name)).cloned() {
+                if info.keyless {
+                    return Err(Error::config(format!(
+                        "{}.{} has a conflict rule but no primary or unique key on the target; conflicts need a key",
+                        schema.db, schema.name
+                    )));
+                }
+                self.target.guard(&schema, &info, &rule).await?;
+                // Change by change, one partition per table: order (and key changes) kept.
+                let p = self.partition(&schema, None, None, &mut keybuf);
+                let mut guarded = Vec::new();
+                for c in changes {
+                    if !c.id.is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
+                        continue;
+                    }
+                    // A snapshot row meets the rule as an insert of the row it read.
+                    let kind = if c.kind == ChangeKind::Snapshot { ChangeKind::Insert } else { c.kind };
+                    guarded.push(Guarded { kind, before: c.before, after: c.after, id: c.id });
+                }
+                if guarded.is_empty() {
+                    continue;
+                }
+                if let Some(v) = per.get_mut(bucket(p)) {
+                    v.push(TableOps { schema: Arc::clone(&schema), info: Arc::clone(&info), deletes: Vec::new(), writes: Vec::new(), guarded, rule: Some(rule) });
+                }
+                continue;
+            }
+            if moves_unique_values(&schema, &info) {
+                // A unique key besides the one rows are matched on: a value can move from one
+                // row to another, which merged (reordered) ops would get wrong — an upsert
+                // matching the wrong row, or a duplicate. The table's changes go unmerged, in
+                // source order, through one partition.
+                let p = self.partition(&schema, None, None, &mut keybuf);
+                let mut t = TableOps { schema: Arc::clone(&schema), info: Arc::clone(&info), deletes: Vec::new(), writes: Vec::new(), guarded: Vec::new(), rule: None };
+                for c in changes {
+                    if !c.id.is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
+                        continue;
+                    }
+                    let one = merge(&schema, key, self.cfg.mode, vec![c]);
+                    t.writes.extend(one.deletes.into_iter().chain(one.writes));
+                }
+                if let (false, Some(v)) = (t.writes.is_empty(), per.get_mut(bucket(p))) {
+                    v.push(t);
+                }
+                continue;
+            }
+            let merged = merge(&schema, key, self.cfg.mode, changes);
+            for a in &merged.anomalies {
+                tracing::warn!(table = %format!("{}.{}", schema.db, schema.name), "{a}");
+            }
+            let mut buckets: Vec<Option<TableOps>> = (0..n).map(|_| None).collect();
+            for (is_delete, op) in merged.deletes.into_iter().map(|o| (true, o)).chain(merged.writes.into_iter().map(|o| (false, o))) {
+                let p = self.partition(&schema, key, Some(&op), &mut keybuf);
+                if !op.id().is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
+                    continue; // committed before a restart (snapshot rows are never replayed)
+                }
+                let t = buckets.get_mut(bucket(p)).ok_or_else(|| crate::error::internal("partition out of range"))?.get_or_insert_with(|| TableOps {
+                    schema: Arc::clone(&schema),
+                    info: Arc::clone(&info),
+                    deletes: Vec::new(),
+                    writes: Vec::new(),
+                    guarded: Vec::new(),
+                    rule: None,
+                });
+                if is_delete && !info.keyless {
+                    t.deletes.push(op);
+                } else {
+                    t.writes.push(op);
+                }
+            }
+            for (p, b) in buckets.into_iter().enumerate() {
+                if let (Some(b), Some(v)) = (b, per.get_mut(bucket(p))) {
+                    v.push(b);
+                }
+            }
+        }
+        Ok(per)
+    }
+
 
     /// Sends a progress-only job (the checkpoint at `position`, nothing else) to the first worker;
     /// `None` when no worker takes it.
@@ -373,6 +423,12 @@ impl<T: Target> ApplySink<T> {
     }
 }
 
+/// True when `schema` has a unique key other than the one its target rows are matched on
+/// (`info.key`): a unique value may then move between rows within a batch.
+fn moves_unique_values(schema: &TableSchema, info: &TargetInfo) -> bool {
+    !info.keyless && (schema.unique_keys.iter().any(|u| u.columns != info.key) || (!schema.primary_key.is_empty() && schema.primary_key != info.key))
+}
+
 async fn wait_all(rxs: Vec<oneshot::Receiver<Result<()>>>) -> Result<()> {
     for rx in rxs {
         rx.await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))??;
@@ -419,6 +475,15 @@ impl<T: Target> Sink for ApplySink<T> {
                     if c.meta.gtid.is_some() {
                         self.open_gtid.clone_from(&c.meta.gtid);
                     }
+                    // Transaction mode: binlog transactions go whole, in order (snapshot rows
+                    // are merged as usual, after them).
+                    if self.ordered.is_some() && !c.changes.first().is_some_and(|x| x.id.is_snapshot()) {
+                        if !pending.is_empty() {
+                            rxs.extend(self.dispatch(std::mem::take(&mut pending), &origin).await?);
+                        }
+                        rxs.extend(self.ordered_chunk(c).await?);
+                        continue;
+                    }
                     let o = c.meta.origin.as_deref().unwrap_or(&local);
                     if o != origin {
                         if !pending.is_empty() {
@@ -432,13 +497,14 @@ impl<T: Target> Sink for ApplySink<T> {
                     if !pending.is_empty() {
                         rxs.extend(self.dispatch(std::mem::take(&mut pending), &origin).await?);
                     }
+                    rxs.extend(self.ordered_close().await?);
                     self.apply_ddl(&d).await?;
                 }
                 Event::Progress(p) => {
                     passed_over |= p.passed_over;
                     // A progress mark ahead of every change of the run is where the run starts
                     // (the source announces it first): a safe resume point for the first jobs.
-                    if !self.dispatched && pending.is_empty() && self.start.is_none() {
+                    if !self.dispatched && pending.is_empty() && self.start.is_none() && !self.ordered.as_ref().is_some_and(ordered::Ordered::is_open) {
                         self.start = Some(p.position.clone());
                     }
                 }
@@ -447,6 +513,7 @@ impl<T: Target> Sink for ApplySink<T> {
         if !pending.is_empty() {
             rxs.extend(self.dispatch(pending, &origin).await?);
         }
+        rxs.extend(self.ordered_tail());
         if !rxs.is_empty() {
             self.unrecorded = self.newest.clone();
         }
@@ -490,6 +557,7 @@ impl<T: Target> Sink for ApplySink<T> {
         if self.workers.is_empty() {
             return Ok(());
         }
+        self.ordered_abandon();
         self.barrier().await?;
         for h in self.completions.drain(..) {
             let _ = h.await;
