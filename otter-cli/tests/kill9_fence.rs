@@ -5,7 +5,7 @@
 //!   the target executes one of otter's apply statements (the apply sent as text, so a big
 //!   transaction is a long multi-statement packet) and 0.2-1.5 s after a big source commit: the
 //!   tables end equal, nothing applied twice (the keyless table would show it), no stop on a
-//!   duplicate key;
+//!   duplicate key; and five times in transaction mode (`consistency = "transaction"`);
 //! - an instance frozen with SIGSTOP while a second one (another state directory, as on another
 //!   machine) takes the pipeline over, then SIGCONT: the first stops, its writes rejected; the
 //!   data is intact.
@@ -48,12 +48,24 @@ fn apply_in_flight(b_url: &str, secs: u64) -> bool {
 
 #[test]
 fn kill9_with_immediate_restarts_applies_nothing_twice() {
+    kill9_restarts(10, "");
+}
+
+/// The same faults in transaction mode (`consistency = "transaction"`): five kills.
+#[test]
+fn kill9_in_transaction_mode_applies_nothing_twice() {
+    kill9_restarts(5, "consistency = \"transaction\"");
+}
+
+/// `kills` kill -9s with immediate restarts, `sink_extra` in the sink's settings.
+fn kill9_restarts(kills: usize, sink_extra: &str) {
     let a = MariaDb::start(ServerConfig::new(1)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     schema(&a);
     let dir = tempfile::tempdir().unwrap();
     // Applies as text statements: a big transaction is one long multi-statement packet.
-    let config = config_sink(dir.path(), &a, &b.url(), 2, "w\\\\..*", "bulk_min_rows = 0\nload_data_min_rows = 0", "");
+    let sink = format!("bulk_min_rows = 0\nload_data_min_rows = 0\n{sink_extra}");
+    let config = config_sink(dir.path(), &a, &b.url(), 2, "w\\\\..*", &sink, "");
     let log = dir.path().join("run.log");
     let stop = Arc::new(AtomicBool::new(false));
     let (big_tx, big_rx) = mpsc::channel();
@@ -64,7 +76,7 @@ fn kill9_with_immediate_restarts_applies_nothing_twice() {
     let mut otter = spawn_run(&config, &log);
     let mut rng = Rng(0xdead_beef);
     let mut aimed = 0;
-    for kill in 0..10 {
+    for kill in 0..kills {
         if kill % 2 == 0 {
             // Aimed at an apply the target is executing right now.
             while big_rx.try_recv().is_ok() {}
@@ -82,7 +94,8 @@ fn kill9_with_immediate_restarts_applies_nothing_twice() {
         otter.wait().unwrap();
         otter = spawn_run(&config, &log);
     }
-    assert!(aimed >= 3, "only {aimed} of 5 kills met an apply in flight");
+    let aims = kills.div_ceil(2);
+    assert!(aimed + 2 >= aims, "only {aimed} of {aims} kills met an apply in flight");
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
     wait_equal_while_running(&a, &b, TABLES, 180, &mut otter, &log);
