@@ -2,11 +2,15 @@
 //! it merges changes per table and key, partitions the ops by key hash over the writers (order per
 //! key kept), and acknowledges the batch once every partition committed its share together with
 //! its progress. DDL is applied alone: after every earlier change everywhere (a barrier), before
-//! any later one. [`MysqlSink`] is the engine over the MySQL/MariaDB target.
+//! any later one. [`MysqlSink`] is the engine over the MySQL/MariaDB target. With
+//! `consistency = "transaction"` every source transaction is a job of its own instead, committed
+//! in source order ([`ordered`]).
 //!
 //! Invariants:
 //! - partitioning is a fixed hash of (target table, key), so a key always lands on the same
-//!   worker, and keyless tables go whole to one worker (their rows stay in order);
+//!   worker, and keyless tables go whole to one worker (their rows stay in order); so do tables
+//!   with a unique key besides the one rows are matched on, unmerged and in source order (a
+//!   unique value may move from one row to another);
 //! - on a restart, an op whose newest change is at or below its partition's stored watermark is
 //!   dropped (it committed before the crash): nothing is applied twice. Snapshot rows are never
 //!   replayed (a restart reads them again at a newer snapshot), so they are never dropped and
@@ -197,9 +201,13 @@ impl<T: Target> ApplySink<T> {
 
     /// Merges and partitions `changes`, sends the jobs, returns their completions.
     async fn dispatch(&mut self, changes: Vec<RowChange>, origin: &str) -> Result<Vec<oneshot::Receiver<Result<()>>>> {
-        if let Some(o) = &mut self.ordered {
+        let mut rxs = Vec::new();
+        if self.ordered.is_some() {
             // Rows outside the commit order (snapshot chunks) go after every ordered transaction.
-            o.outside = true;
+            rxs.extend(self.ordered_flush().await?);
+            if let Some(o) = &mut self.ordered {
+                o.outside = true;
+            }
             self.barrier().await?;
         }
         let per = self.build(changes, false, None).await?;
@@ -224,7 +232,6 @@ impl<T: Target> ApplySink<T> {
                     .cloned()
             })
             .collect();
-        let mut rxs = Vec::new();
         for (p, (tables, watermark)) in per.into_iter().zip(marks).enumerate() {
             if tables.is_empty() {
                 continue;
@@ -513,6 +520,7 @@ impl<T: Target> Sink for ApplySink<T> {
         if !pending.is_empty() {
             rxs.extend(self.dispatch(pending, &origin).await?);
         }
+        rxs.extend(self.ordered_flush().await?);
         rxs.extend(self.ordered_tail());
         if !rxs.is_empty() {
             self.unrecorded = self.newest.clone();
@@ -556,6 +564,9 @@ impl<T: Target> Sink for ApplySink<T> {
     async fn flush(&mut self) -> Result<()> {
         if self.workers.is_empty() {
             return Ok(());
+        }
+        if let Some(rx) = self.ordered_flush().await? {
+            wait_all(vec![rx]).await?;
         }
         self.ordered_abandon();
         self.barrier().await?;

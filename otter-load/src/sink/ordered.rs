@@ -1,16 +1,27 @@
-//! `consistency = "transaction"` in the engine: every source transaction becomes one job of its
-//! own — its changes merged per key *within* it only — placed in the commit order by its
-//! write-set ([`crate::writeset`]) and handed to the writers in turn ([`crate::order`]).
+//! `consistency = "transaction"` in the engine: source transactions are applied whole, one after
+//! the other, never folded into each other — each one's changes merged per key *within* it only —
+//! and committed in source order ([`crate::order`]), independent ones in parallel as their
+//! write-sets allow ([`crate::writeset`]).
+//!
+//! A run of consecutive source transactions may share one target transaction (a *group*): their
+//! ops follow each other in source order, transaction by transaction (one table's ops of
+//! successive transactions joined into longer statements where that keeps every key's order:
+//! [`append`]), so the group's commit shows the state the source had after its last transaction. Groups are small (at most [`GROUP_ROWS`]
+//! rows or [`GROUP_TXNS`] transactions, and never across a batch of the pipeline: a transaction
+//! that arrives while the sink is idle is a group of its own); they save the commit-order hand-over
+//! per transaction when a backlog exists.
 //!
 //! Invariants:
-//! - a transaction is dispatched only once complete (its last chunk seen, or the next
-//!   transaction begun when filters dropped its end); a batch that ends inside one is
-//!   acknowledged only once the transaction committed with a later batch;
-//! - the position written with a transaction is the source position right after it, so every
-//!   stored row is a resume point with nothing after it applied: a restart (in either mode)
-//!   repeats nothing and skips nothing;
-//! - rows applied outside the order (snapshot chunks) run after every ordered transaction, and
-//!   the next ordered transaction after them.
+//! - a transaction is applied only once complete (its last chunk seen, or the next transaction
+//!   begun when filters dropped its end); a batch that ends inside one is acknowledged only once
+//!   that transaction committed, with a later batch;
+//! - the position written with a group is the source position right after its last transaction,
+//!   so every stored row is a resume point with nothing after it applied: a restart (in either
+//!   mode) repeats nothing and skips nothing;
+//! - transactions of different origins (two-way setups) never share a group (one origin mark per
+//!   target transaction);
+//! - rows applied outside the order (snapshot chunks) run after every ordered group, and the next
+//!   group after them.
 
 use std::sync::Arc;
 
@@ -23,14 +34,22 @@ use super::{wait_all, ApplySink};
 use crate::merge::Op;
 use crate::order::{Sequencer, Turn};
 use crate::target::Target;
-use crate::worker::Job;
+use crate::worker::{Job, TableOps};
 use crate::writeset::{Scheduler, WriteSet};
+
+/// Most rows of a group (a bigger transaction is a group of its own).
+pub const GROUP_ROWS: usize = 1024;
+/// Most source transactions of a group.
+pub const GROUP_TXNS: usize = 128;
+
+type Done = oneshot::Receiver<Result<()>>;
 
 /// The engine's state in transaction mode.
 pub(super) struct Ordered {
     seqr: Arc<Sequencer>,
     sched: Scheduler,
     open: Option<OpenTxn>,
+    group: Group,
     next_worker: usize,
     /// Jobs outside the order (snapshot rows) may be in flight.
     pub(super) outside: bool,
@@ -38,18 +57,12 @@ pub(super) struct Ordered {
 
 impl Ordered {
     pub(super) fn new() -> Ordered {
-        Ordered {
-            seqr: Sequencer::new(1),
-            sched: Scheduler::new(1),
-            open: None,
-            next_worker: 0,
-            outside: false,
-        }
+        Ordered { seqr: Sequencer::new(1), sched: Scheduler::new(1), open: None, group: Group::default(), next_worker: 0, outside: false }
     }
 
-    /// True while a transaction is open (its end not seen yet).
+    /// True while a transaction is open (its end not seen yet) or complete ones wait in a group.
     pub(super) fn is_open(&self) -> bool {
-        self.open.is_some()
+        self.open.is_some() || self.group.txns > 0
     }
 }
 
@@ -63,53 +76,56 @@ struct OpenTxn {
     waiters: Vec<oneshot::Sender<Result<()>>>,
 }
 
+/// Complete transactions waiting to be sent as one target transaction.
+#[derive(Default)]
+struct Group {
+    tables: Vec<TableOps>,
+    ws: WriteSet,
+    end: Option<Position>,
+    origin: Option<Arc<str>>,
+    txns: usize,
+    rows: usize,
+    waiters: Vec<oneshot::Sender<Result<()>>>,
+}
+
 impl<T: Target> ApplySink<T> {
-    /// Takes one chunk of a source transaction; returns the completion of the transaction it
-    /// completed, if any.
-    pub(super) async fn ordered_chunk(
-        &mut self,
-        chunk: TxnChunk,
-    ) -> Result<Vec<oneshot::Receiver<Result<()>>>> {
+    /// Takes one chunk of a source transaction; returns the completion of a group it filled.
+    pub(super) async fn ordered_chunk(&mut self, chunk: TxnChunk) -> Result<Vec<Done>> {
         let mut rxs = Vec::new();
-        let Some(o) = &mut self.ordered else {
-            return Ok(rxs);
-        };
+        let Some(o) = &mut self.ordered else { return Ok(rxs) };
         // A new transaction while one is open: filters dropped the open one's end.
-        if o.open
-            .as_ref()
-            .is_some_and(|t| t.meta.begin != chunk.meta.begin)
-        {
+        if o.open.as_ref().is_some_and(|t| t.meta.begin != chunk.meta.begin) {
             if let Some(t) = o.open.take() {
-                rxs.extend(self.dispatch_txn(t).await?);
+                rxs.extend(self.add_to_group(t).await?);
             }
         }
-        let Some(o) = &mut self.ordered else {
-            return Ok(rxs);
-        };
-        let t = o.open.get_or_insert_with(|| OpenTxn {
-            meta: Arc::clone(&chunk.meta),
-            changes: Vec::new(),
-            position: None,
-            waiters: Vec::new(),
-        });
+        let Some(o) = &mut self.ordered else { return Ok(rxs) };
+        let t = o.open.get_or_insert_with(|| OpenTxn { meta: Arc::clone(&chunk.meta), changes: Vec::new(), position: None, waiters: Vec::new() });
         t.changes.extend(chunk.changes);
         if chunk.position.is_some() {
             t.position = chunk.position;
         }
         if chunk.last {
             if let Some(t) = o.open.take() {
-                rxs.extend(self.dispatch_txn(t).await?);
+                rxs.extend(self.add_to_group(t).await?);
             }
         }
         Ok(rxs)
     }
 
-    /// Dispatches the open transaction, if any (something that cannot be inside one follows).
-    pub(super) async fn ordered_close(&mut self) -> Result<Option<oneshot::Receiver<Result<()>>>> {
-        match self.ordered.as_mut().and_then(|o| o.open.take()) {
-            Some(t) => self.dispatch_txn(t).await,
-            None => Ok(None),
+    /// Sends what is complete (something that cannot share a group follows, or the batch ends).
+    pub(super) async fn ordered_flush(&mut self) -> Result<Option<Done>> {
+        self.send_group().await
+    }
+
+    /// Ends the open transaction, if any, and sends the group (a DDL follows).
+    pub(super) async fn ordered_close(&mut self) -> Result<Vec<Done>> {
+        let mut rxs = Vec::new();
+        if let Some(t) = self.ordered.as_mut().and_then(|o| o.open.take()) {
+            rxs.extend(self.add_to_group(t).await?);
         }
+        rxs.extend(self.send_group().await?);
+        Ok(rxs)
     }
 
     /// At a stop: the open transaction is not applied; the batches that ended inside it fail
@@ -117,78 +133,62 @@ impl<T: Target> ApplySink<T> {
     pub(super) fn ordered_abandon(&mut self) {
         if let Some(t) = self.ordered.as_mut().and_then(|o| o.open.take()) {
             for w in t.waiters {
-                let _ = w.send(Err(Error::new(
-                    ErrorKind::Sink,
-                    "stopped inside a source transaction; it is applied after the restart",
-                )
-                .transient(true)));
+                let _ = w.send(Err(Error::new(ErrorKind::Sink, "stopped inside a source transaction; it is applied after the restart").transient(true)));
             }
         }
     }
 
     /// At a batch's end: a completion that comes once the open transaction committed.
-    pub(super) fn ordered_tail(&mut self) -> Option<oneshot::Receiver<Result<()>>> {
+    pub(super) fn ordered_tail(&mut self) -> Option<Done> {
         let t = self.ordered.as_mut()?.open.as_mut()?;
         let (tx, rx) = oneshot::channel();
         t.waiters.push(tx);
         Some(rx)
     }
 
-    /// Sends a complete transaction to the next writer in turn.
-    async fn dispatch_txn(
-        &mut self,
-        txn: OpenTxn,
-    ) -> Result<Option<oneshot::Receiver<Result<()>>>> {
-        let OpenTxn {
-            meta,
-            changes,
-            position,
-            waiters,
-        } = txn;
-        if self.ordered.as_ref().is_some_and(|o| o.outside) {
-            self.barrier().await?;
-            if let Some(o) = &mut self.ordered {
-                o.outside = false;
-                o.sched.barrier();
-            }
+    /// Adds a complete transaction to the group, sending the group first when the transaction
+    /// has another origin, and after when the group is full.
+    async fn add_to_group(&mut self, txn: OpenTxn) -> Result<Vec<Done>> {
+        let OpenTxn { meta, changes, position, waiters } = txn;
+        let mut rxs = Vec::new();
+        let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
+        let origin: Arc<str> = Arc::from(meta.origin.as_deref().unwrap_or(&local));
+        if self.ordered.as_ref().and_then(|o| o.group.origin.as_ref()).is_some_and(|g| *g != origin) {
+            rxs.extend(self.send_group().await?);
         }
         // Where the source resumes after this transaction: its commit, or (its end filtered
         // away) after its last row seen.
         let end = position.unwrap_or_else(|| {
-            let rows = changes
-                .iter()
-                .filter(|c| !c.id.is_snapshot())
-                .map(|c| c.id.row + 1)
-                .max()
-                .unwrap_or(0);
-            Position {
-                coord: meta.begin.clone(),
-                gtid: None,
-                skip_rows: rows,
-                snapshot: None,
-                applied: None,
-            }
+            let rows = changes.iter().filter(|c| !c.id.is_snapshot()).map(|c| c.id.row + 1).max().unwrap_or(0);
+            Position { coord: meta.begin.clone(), gtid: None, skip_rows: rows, snapshot: None, applied: None }
         });
-        let mut ws = WriteSet::default();
-        let tables = self
-            .build(changes, true, Some(&mut ws))
-            .await?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+        let rows = changes.len();
+        let mut ws = std::mem::take(&mut self.ordered.as_mut().ok_or_else(no_state)?.group.ws);
+        let built = self.build(changes, true, Some(&mut ws)).await;
+        let g = &mut self.ordered.as_mut().ok_or_else(no_state)?.group;
+        g.ws = ws;
+        for t in built?.into_iter().next().unwrap_or_default() {
+            append(&mut g.tables, t);
+        }
+        g.end = Some(end);
+        g.origin = Some(origin);
+        g.txns += 1;
+        g.rows += rows;
+        g.waiters.extend(waiters);
+        if g.rows >= GROUP_ROWS || g.txns >= GROUP_TXNS {
+            rxs.extend(self.send_group().await?);
+        }
+        Ok(rxs)
+    }
+
+    /// Sends the group to the next writer in turn.
+    async fn send_group(&mut self) -> Result<Option<Done>> {
+        let Some(o) = &mut self.ordered else { return Ok(None) };
+        if o.group.txns == 0 {
+            return Ok(None);
+        }
+        let Group { tables, ws, end, origin, waiters, .. } = std::mem::take(&mut o.group);
         self.dispatched = true;
-        let watermark: Option<ChangeId> = tables
-            .iter()
-            .flat_map(|t| {
-                t.deletes
-                    .iter()
-                    .chain(&t.writes)
-                    .map(Op::id)
-                    .chain(t.guarded.iter().map(|g| &g.id))
-            })
-            .filter(|id| !id.is_snapshot())
-            .max()
-            .cloned();
         if tables.is_empty() {
             // Everything was applied before a restart (or filtered): nothing to order.
             for w in waiters {
@@ -196,52 +196,115 @@ impl<T: Target> ApplySink<T> {
             }
             return Ok(None);
         }
-        let local = self
-            .two_way
-            .as_ref()
-            .map_or(String::new(), |t| t.source_site.clone());
-        let origin: Arc<str> = Arc::from(meta.origin.as_deref().unwrap_or(&local));
-        let o = self
-            .ordered
-            .as_mut()
-            .ok_or_else(|| crate::error::internal("transaction mode without its state"))?;
+        if self.ordered.as_ref().is_some_and(|o| o.outside) {
+            self.barrier().await?;
+            if let Some(o) = &mut self.ordered {
+                o.outside = false;
+                o.sched.barrier();
+            }
+        }
+        let watermark: Option<ChangeId> =
+            tables.iter().flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id))).filter(|id| !id.is_snapshot()).max().cloned();
+        let o = self.ordered.as_mut().ok_or_else(no_state)?;
         let (seq, after) = o.sched.place(&ws, o.seqr.committed());
         let turn = Turn::new(&o.seqr, seq, after);
         let worker = o.next_worker % self.workers.len().max(1);
         o.next_worker = o.next_worker.wrapping_add(1);
         let (done, rx) = oneshot::channel();
-        let tx = self
-            .workers
-            .get(worker)
-            .ok_or_else(|| crate::error::internal("no worker"))?;
-        let applied = end.gtid.clone();
-        tx.send(Job::Apply {
-            tables,
-            watermark,
-            position: Some(end),
-            origin,
-            applied,
-            turn: Some(turn),
-            done,
-        })
-        .await
-        .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
+        let tx = self.workers.get(worker).ok_or_else(|| crate::error::internal("no worker"))?;
+        let applied = end.as_ref().and_then(|e| e.gtid.clone());
+        let origin = origin.unwrap_or_else(|| Arc::from(""));
+        tx.send(Job::Apply { tables, watermark, position: end, origin, applied, turn: Some(turn), done }).await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
         self.last_write = std::time::Instant::now();
         if waiters.is_empty() {
             return Ok(Some(rx));
         }
-        // Batches that ended inside this transaction complete with it.
+        // Batches that ended inside the group's last transaction complete with it.
         let (done, forwarded) = oneshot::channel();
         tokio::spawn(async move {
             let r = wait_all(vec![rx]).await;
             for w in waiters {
-                let _ =
-                    w.send(r.as_ref().map(|_| ()).map_err(|e| {
-                        Error::new(e.kind(), e.to_string()).transient(e.is_transient())
-                    }));
+                let _ = w.send(r.as_ref().map(|_| ()).map_err(|e| Error::new(e.kind(), e.to_string()).transient(e.is_transient())));
             }
             let _ = done.send(r);
         });
         Ok(Some(forwarded))
+    }
+}
+
+/// Appends a transaction's ops of one table to a group's, in the same `TableOps` as the
+/// table's earlier ops where that keeps the order of every key: a `TableOps` runs its deletes
+/// before its writes, so ops with deletes join only ops without writes. Different tables'
+/// statements may run in any order within the target transaction (the final state is the same;
+/// the apply sessions check no foreign keys). Joined ops go as longer multi-row statements.
+fn append(tables: &mut Vec<TableOps>, t: TableOps) {
+    let same = tables.iter_mut().rev().find(|x| Arc::ptr_eq(&x.schema, &t.schema));
+    match same {
+        Some(x) if x.rule.is_none() && t.rule.is_none() && (t.deletes.is_empty() || x.writes.is_empty()) => {
+            x.deletes.extend(t.deletes);
+            x.writes.extend(t.writes);
+        }
+        _ => tables.push(t),
+    }
+}
+
+fn no_state() -> Error {
+    crate::error::internal("transaction mode without its state")
+}
+
+#[cfg(test)]
+mod tests {
+    use otter_binlog::Value;
+    use otter_core::position::BinlogCoord;
+    use otter_core::schema::{Column, SqlType, TableSchema};
+
+    use super::*;
+    use crate::target::TargetInfo;
+
+    fn ops(schema: &Arc<TableSchema>, deletes: &[i64], writes: &[i64]) -> TableOps {
+        let id = ChangeId { txn: BinlogCoord::new("b.1", 4), row: 0 };
+        TableOps {
+            schema: Arc::clone(schema),
+            info: Arc::new(TargetInfo { columns: vec![0], key: vec![0], keyless: false, load_data: false, parents: Vec::new() }),
+            deletes: deletes.iter().map(|&k| Op::Delete { before: vec![Value::Int(k)], id: id.clone() }).collect(),
+            writes: writes.iter().map(|&k| Op::Upsert { after: vec![Value::Int(k)], id: id.clone(), fresh: false }).collect(),
+            guarded: Vec::new(),
+            rule: None,
+        }
+    }
+
+    fn keys(t: &TableOps) -> (Vec<String>, Vec<String>) {
+        let k = |op: &Op| match op {
+            Op::Delete { before, .. } => format!("{:?}", before[0]),
+            Op::Upsert { after, .. } => format!("{:?}", after[0]),
+            _ => unreachable!(),
+        };
+        (t.deletes.iter().map(k).collect(), t.writes.iter().map(k).collect())
+    }
+
+    #[test]
+    fn successive_transactions_join_only_where_every_key_keeps_its_order() {
+        let t = Arc::new(TableSchema::new("d", "t", vec![Column::new("id", SqlType::Int)], vec![0]));
+        let u = Arc::new(TableSchema::new("d", "u", vec![Column::new("id", SqlType::Int)], vec![0]));
+        let mut group = Vec::new();
+        append(&mut group, ops(&t, &[], &[1]));
+        append(&mut group, ops(&u, &[7], &[]));
+        // Writes only: joins the first transaction's writes of t.
+        append(&mut group, ops(&t, &[], &[2]));
+        // A delete after writes of t would run before them inside one TableOps: a new one.
+        append(&mut group, ops(&t, &[1], &[3]));
+        // Deletes join deletes of u (no writes there yet).
+        append(&mut group, ops(&u, &[8], &[9]));
+        append(&mut group, ops(&t, &[], &[4]));
+        let seen: Vec<(String, (Vec<String>, Vec<String>))> = group.iter().map(|x| (x.schema.name.clone(), keys(x))).collect();
+        let s = |v: &[&str]| v.iter().map(|x| format!("Int({x})")).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            vec![
+                ("t".to_owned(), (s(&[]), s(&["1", "2"]))),
+                ("u".to_owned(), (s(&["7", "8"]), s(&["9"]))),
+                ("t".to_owned(), (s(&["1"]), s(&["3", "4"]))),
+            ]
+        );
     }
 }
