@@ -273,6 +273,9 @@ mod tests {
         }
     }
 
+    /// A `TableOps`'s table, delete keys and write keys.
+    type Seen = (String, (Vec<String>, Vec<String>));
+
     fn keys(t: &TableOps) -> (Vec<String>, Vec<String>) {
         let k = |op: &Op| match op {
             Op::Delete { before, .. } => format!("{:?}", before[0]),
@@ -296,7 +299,7 @@ mod tests {
         // Deletes join deletes of u (no writes there yet).
         append(&mut group, ops(&u, &[8], &[9]));
         append(&mut group, ops(&t, &[], &[4]));
-        let seen: Vec<(String, (Vec<String>, Vec<String>))> = group.iter().map(|x| (x.schema.name.clone(), keys(x))).collect();
+        let seen: Vec<Seen> = group.iter().map(|x| (x.schema.name.clone(), keys(x))).collect();
         let s = |v: &[&str]| v.iter().map(|x| format!("Int({x})")).collect::<Vec<_>>();
         assert_eq!(
             seen,
