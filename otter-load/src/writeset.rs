@@ -33,104 +33,99 @@ pub struct WriteSet {
     pub barrier: bool,
 }
 
+/// What to hash for one table's rows, worked out once per table and batch.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    /// No key to tell rows apart: every change is a barrier.
+    barrier: bool,
+    keys: Vec<KeyPlan>,
+}
+
+/// One key of a row image: its columns in name order, and the hash of the table and names.
+#[derive(Debug, Clone)]
+struct KeyPlan {
+    seed: u64,
+    cols: Vec<usize>,
+    /// A foreign key: a NULL in it points at no parent.
+    optional: bool,
+}
+
+impl KeyPlan {
+    /// The key of `db.table` made of `named` (lower-case name, column of the row), in name order
+    /// so that a foreign key and its parent's own key agree.
+    fn new(db: &str, table: &str, mut named: Vec<(String, usize)>, optional: bool) -> KeyPlan {
+        named.sort();
+        let mut h = FxHasher::default();
+        for part in [db, table].into_iter().chain(named.iter().map(|(n, _)| n.as_str())) {
+            h.write(part.as_bytes());
+            h.write_u8(0);
+        }
+        KeyPlan { seed: h.finish(), cols: named.into_iter().map(|(_, i)| i).collect(), optional }
+    }
+}
+
+impl TablePlan {
+    /// The keys of `schema`'s rows on the target described by `info`: the key rows are matched
+    /// on, the primary key, every unique key, and each foreign key's parent.
+    pub fn new(schema: &TableSchema, info: &TargetInfo) -> TablePlan {
+        let mut own: Vec<&[usize]> = vec![info.key.as_slice()];
+        own.push(&schema.primary_key);
+        own.extend(schema.unique_keys.iter().map(|u| u.columns.as_slice()));
+        let mut keys: Vec<KeyPlan> = Vec::new();
+        let mut seen: Vec<&[usize]> = Vec::new();
+        for key in own.into_iter().filter(|k| !k.is_empty()) {
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let named: Vec<(String, usize)> = key.iter().filter_map(|&i| schema.columns.get(i).map(|c| (c.name.to_lowercase(), i))).collect();
+            if named.len() != key.len() {
+                return TablePlan { barrier: true, keys: Vec::new() };
+            }
+            keys.push(KeyPlan::new(&schema.db, &schema.name, named, false));
+        }
+        for parent in &info.parents {
+            let named = parent.referenced.iter().map(|n| n.to_lowercase()).zip(parent.columns.iter().copied()).collect();
+            keys.push(KeyPlan::new(&parent.db, &parent.table, named, true));
+        }
+        TablePlan { barrier: info.keyless, keys }
+    }
+}
+
 impl WriteSet {
-    /// Adds what `change` (of a table described by `info`) touches.
-    pub fn add(&mut self, info: &TargetInfo, change: &RowChange, buf: &mut Vec<u8>) {
+    /// Adds what `change` (of a table planned as `plan`) touches.
+    pub fn add(&mut self, plan: &TablePlan, change: &RowChange, buf: &mut Vec<u8>) {
         if self.barrier {
             return;
         }
-        if info.keyless {
+        if plan.barrier {
             self.barrier = true;
             return;
         }
-        let schema = &*change.table;
         for image in [&change.before, &change.after].into_iter().flatten() {
-            if !self.add_image(schema, info, image, buf) {
+            if !self.add_image(plan, &change.table, image, buf) {
                 self.barrier = true;
                 return;
             }
         }
     }
 
-    fn add_image(
-        &mut self,
-        schema: &TableSchema,
-        info: &TargetInfo,
-        image: &Row,
-        buf: &mut Vec<u8>,
-    ) -> bool {
-        let mut keys: Vec<&[usize]> = vec![info.key.as_slice()];
-        if !schema.primary_key.is_empty() {
-            keys.push(&schema.primary_key);
-        }
-        keys.extend(schema.unique_keys.iter().map(|u| u.columns.as_slice()));
-        for key in keys {
-            let named: Vec<(String, usize)> = key
-                .iter()
-                .filter_map(|&i| schema.columns.get(i).map(|c| (c.name.to_lowercase(), i)))
-                .collect();
-            if named.len() != key.len() {
-                return false;
-            }
-            match self.hash_key(&schema.db, &schema.name, named, schema, image, buf) {
-                Some(h) => self.hashes.push(h),
-                None => return false,
-            }
-        }
-        for parent in &info.parents {
-            let named: Vec<(String, usize)> = parent
-                .referenced
-                .iter()
-                .map(|n| n.to_lowercase())
-                .zip(parent.columns.iter().copied())
-                .collect();
-            // A NULL reference points at no parent; a missing column leaves the parent unknown.
-            if named
-                .iter()
-                .any(|(_, i)| matches!(image.get(*i), Some(Value::Null)))
-            {
+    /// False when a key's column is absent from `image` (a partial row image).
+    fn add_image(&mut self, plan: &TablePlan, schema: &TableSchema, image: &Row, buf: &mut Vec<u8>) -> bool {
+        for k in &plan.keys {
+            if k.optional && k.cols.iter().any(|i| matches!(image.get(*i), Some(Value::Null))) {
                 continue;
             }
-            match self.hash_key(&parent.db, &parent.table, named, schema, image, buf) {
-                Some(h) => self.hashes.push(h),
-                None => return false,
+            if k.cols.iter().any(|i| matches!(image.get(*i), None | Some(Value::Absent))) {
+                return false;
             }
+            key_bytes_into(schema, &k.cols, image, buf);
+            let mut h = FxHasher::default();
+            h.write_u64(k.seed);
+            h.write(buf);
+            self.hashes.push(h.finish());
         }
         true
-    }
-
-    /// The hash of table `db.table` with the key columns `named` (lower-case name, column of
-    /// `image`), taken in name order so a foreign key and its parent's key agree; `None` when a
-    /// key column is absent from the image.
-    fn hash_key(
-        &self,
-        db: &str,
-        table: &str,
-        mut named: Vec<(String, usize)>,
-        schema: &TableSchema,
-        image: &Row,
-        buf: &mut Vec<u8>,
-    ) -> Option<u64> {
-        named.sort();
-        if named
-            .iter()
-            .any(|(_, i)| matches!(image.get(*i), None | Some(Value::Absent)))
-        {
-            return None;
-        }
-        let cols: Vec<usize> = named.iter().map(|(_, i)| *i).collect();
-        key_bytes_into(schema, &cols, image, buf);
-        let mut h = FxHasher::default();
-        h.write(db.as_bytes());
-        h.write_u8(0);
-        h.write(table.as_bytes());
-        h.write_u8(0);
-        for (n, _) in &named {
-            h.write(n.as_bytes());
-            h.write_u8(0);
-        }
-        h.write(buf);
-        Some(h.finish())
     }
 }
 
@@ -263,7 +258,7 @@ mod tests {
 
     fn set(info: &TargetInfo, c: &RowChange) -> WriteSet {
         let mut ws = WriteSet::default();
-        ws.add(info, c, &mut Vec::new());
+        ws.add(&TablePlan::new(&c.table, info), c, &mut Vec::new());
         ws
     }
 
@@ -340,7 +335,7 @@ mod tests {
                 Some(vec![Value::Int(11), Value::Null]),
             ),
         );
-        assert!(!orphan.barrier && orphan.hashes.len() == 2);
+        assert!(!orphan.barrier && orphan.hashes.len() == 1);
         // A before image without its key columns (MINIMAL) makes a barrier.
         let partial = set(
             &oi,

@@ -39,6 +39,7 @@ use crate::conflict::{CompiledRule, Guarded};
 use crate::merge::{key_bytes_into, merge, ApplyMode, Op};
 use crate::mysql::MysqlTarget;
 use crate::target::{PipelineContext, Target, TargetInfo};
+use crate::writeset::TablePlan;
 use crate::worker::{Job, TableOps};
 
 /// What the engine itself is told (the target has its own configuration).
@@ -55,6 +56,9 @@ pub struct EngineConfig {
 }
 
 mod ordered;
+
+/// A write-set plan with the schema and target description it was made for.
+type PlanFor = (Arc<TableSchema>, Arc<TargetInfo>, Arc<TablePlan>);
 
 /// The MySQL/MariaDB loader: the engine over [`MysqlTarget`].
 pub type MysqlSink = ApplySink<MysqlTarget>;
@@ -94,6 +98,8 @@ pub struct ApplySink<T: Target> {
     failed: Arc<std::sync::atomic::AtomicBool>,
     /// Transaction mode's state (`consistency = "transaction"`).
     ordered: Option<ordered::Ordered>,
+    /// Write-set plans by schema address (holding the schema keeps its address unique).
+    plans: FxHashMap<usize, PlanFor>,
 }
 
 impl ApplySink<MysqlTarget> {
@@ -133,6 +139,7 @@ impl<T: Target> ApplySink<T> {
             open_gtid: None,
             failed: Arc::default(),
             ordered: None,
+            plans: FxHashMap::default(),
         }
     }
 
@@ -249,6 +256,22 @@ impl<T: Target> ApplySink<T> {
         Ok(rxs)
     }
 
+    /// The write-set plan of `schema`'s rows on the target described by `info` (cached).
+    fn plan(&mut self, schema: &Arc<TableSchema>, info: &Arc<TargetInfo>) -> Arc<TablePlan> {
+        let k = Arc::as_ptr(schema) as usize;
+        if let Some((s, i, p)) = self.plans.get(&k) {
+            if Arc::ptr_eq(s, schema) && Arc::ptr_eq(i, info) {
+                return Arc::clone(p);
+            }
+        }
+        let p = Arc::new(TablePlan::new(schema, info));
+        if self.plans.len() >= 1024 {
+            self.plans.clear();
+        }
+        self.plans.insert(k, (Arc::clone(schema), Arc::clone(info), Arc::clone(&p)));
+        p
+    }
+
     /// Merges `changes` per table and key into ops: one list per partition, or a single list
     /// (`single`, a source transaction applied whole). Changes a partition committed before a
     /// restart are left out. `ws` collects the changes' write-set.
@@ -273,8 +296,9 @@ impl<T: Target> ApplySink<T> {
         for (schema, changes) in groups {
             let info = self.target.describe(&schema).await?;
             if let Some(ws) = ws.as_deref_mut() {
+                let plan = self.plan(&schema, &info);
                 for c in &changes {
-                    ws.add(&info, c, &mut wsbuf);
+                    ws.add(&plan, c, &mut wsbuf);
                 }
             }
             let key = if info.keyless { None } else { Some(info.key.as_slice()) };

@@ -38,7 +38,7 @@ use crate::worker::{Job, TableOps};
 use crate::writeset::{Scheduler, WriteSet};
 
 /// Most rows of a group (a bigger transaction is a group of its own).
-pub const GROUP_ROWS: usize = 1024;
+pub const GROUP_ROWS: usize = 8192;
 /// Most source transactions of a group.
 pub const GROUP_TXNS: usize = 128;
 
@@ -234,18 +234,46 @@ impl<T: Target> ApplySink<T> {
 
 /// Appends a transaction's ops of one table to a group's, in the same `TableOps` as the
 /// table's earlier ops where that keeps the order of every key: a `TableOps` runs its deletes
-/// before its writes, so ops with deletes join only ops without writes. Different tables'
+/// before its writes, so new deletes join only when none of their keys is among the earlier
+/// writes (compared by a hash of the key: a collision only keeps them apart). Different tables'
 /// statements may run in any order within the target transaction (the final state is the same;
 /// the apply sessions check no foreign keys). Joined ops go as longer multi-row statements.
 fn append(tables: &mut Vec<TableOps>, t: TableOps) {
     let same = tables.iter_mut().rev().find(|x| Arc::ptr_eq(&x.schema, &t.schema));
     match same {
-        Some(x) if x.rule.is_none() && t.rule.is_none() && (t.deletes.is_empty() || x.writes.is_empty()) => {
+        Some(x) if x.rule.is_none() && t.rule.is_none() && (t.deletes.is_empty() || x.writes.is_empty() || disjoint(x, &t)) => {
             x.deletes.extend(t.deletes);
             x.writes.extend(t.writes);
         }
         _ => tables.push(t),
     }
+}
+
+/// True when no key `t` deletes is written by `x` (both whole-row ops of one keyed table).
+fn disjoint(x: &TableOps, t: &TableOps) -> bool {
+    if x.info.keyless {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let mut key = |op: &Op| -> Option<u64> {
+        let image = match op {
+            Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
+            Op::Delete { before, .. } => before,
+            Op::Update { .. } => return None,
+        };
+        crate::merge::key_bytes_into(&x.schema, &x.info.key, image, &mut buf);
+        let mut h = rustc_hash::FxHasher::default();
+        std::hash::Hasher::write(&mut h, &buf);
+        Some(std::hash::Hasher::finish(&h))
+    };
+    let mut written = rustc_hash::FxHashSet::default();
+    for op in &x.writes {
+        match key(op) {
+            Some(h) => written.insert(h),
+            None => return false,
+        };
+    }
+    t.deletes.iter().all(|op| key(op).is_some_and(|h| !written.contains(&h)))
 }
 
 fn no_state() -> Error {
@@ -294,7 +322,9 @@ mod tests {
         append(&mut group, ops(&u, &[7], &[]));
         // Writes only: joins the first transaction's writes of t.
         append(&mut group, ops(&t, &[], &[2]));
-        // A delete after writes of t would run before them inside one TableOps: a new one.
+        // A delete of a key written before would run before that write inside one TableOps: a
+        // new one. A delete of another key joins.
+        append(&mut group, ops(&t, &[5], &[]));
         append(&mut group, ops(&t, &[1], &[3]));
         // Deletes join deletes of u (no writes there yet).
         append(&mut group, ops(&u, &[8], &[9]));
@@ -304,7 +334,7 @@ mod tests {
         assert_eq!(
             seen,
             vec![
-                ("t".to_owned(), (s(&[]), s(&["1", "2"]))),
+                ("t".to_owned(), (s(&["5"]), s(&["1", "2"]))),
                 ("u".to_owned(), (s(&["7", "8"]), s(&["9"]))),
                 ("t".to_owned(), (s(&["1"]), s(&["3", "4"]))),
             ]
