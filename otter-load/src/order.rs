@@ -194,7 +194,7 @@ impl Turn {
         self.seqr.fail(self.seq, why);
     }
 
-    /// The sequence numbers of in-flight transactions on each of `conns` (target connection ids).
+    /// The sequence number of the in-flight transaction running on target connection `conn`.
     fn seq_of(&self, conn: u64) -> Option<u64> {
         self.seqr
             .state
