@@ -2,7 +2,8 @@
 //! default on MariaDB, bulk execution (no setting matters); with it off (`bulk_min_rows = 0`, the
 //! path of MySQL targets), `local_infile` (the `LOAD DATA` fast path) and
 //! `innodb_autoinc_lock_mode` (whether parallel workers can load one AUTO_INCREMENT table at the
-//! same time), both warnings with the fix spelled out that never fail the check.
+//! same time), both warnings with the fix spelled out that never fail the check; in transaction
+//! mode, whether the account can read the target's lock waits (a warning naming `PROCESS`).
 
 mod common;
 
@@ -63,4 +64,30 @@ fn check_reports_load_data_and_autoinc_lock_mode() {
     assert_eq!(code, Some(0), "{rows:#?}");
     let load = line(&rows, "local_infile");
     assert!(load.contains("WARN") && load.contains("SET GLOBAL local_infile = ON"), "{load}");
+}
+
+#[test]
+fn check_tells_whether_transaction_mode_can_read_the_lock_waits() {
+    let one = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let two = MariaDb::start(ServerConfig::new(2)).unwrap();
+    two.sql("CREATE USER 'applier'@'%' IDENTIFIED BY 'pw'; GRANT INSERT, UPDATE, DELETE, CREATE, SELECT, DROP, ALTER, INDEX ON *.* TO 'applier'@'%';").unwrap();
+    let run = |url: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = common::config_sink(dir.path(), &one, url, 2, "w\\\\..*", "consistency = \"transaction\"", "");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_otter")).args(["check", "--config"]).arg(&cfg).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text.lines().filter(|l| l.contains(" sink ")).map(str::to_owned).collect::<Vec<_>>())
+    };
+    // root has PROCESS.
+    let (code, rows) = run(&two.url());
+    assert_eq!(code, Some(0), "{rows:#?}");
+    assert!(line(&rows, "lock_waits").contains("PASS"), "{rows:#?}");
+    // An account without it: a warning that names the grant, and the check still passes.
+    let (code, rows) = run(&two.url_for("applier", "pw"));
+    assert_eq!(code, Some(0), "{rows:#?}");
+    let w = line(&rows, "lock_waits");
+    assert!(w.contains("WARN") && w.contains("GRANT PROCESS"), "{w}");
+    // The merged mode has no such row.
+    let (_, rows) = check(&one, &two, 2);
+    assert!(!rows.iter().any(|l| l.contains("lock_waits")), "{rows:#?}");
 }

@@ -8,7 +8,7 @@ use otter_core::mysql::conn::{translate, ConnectOptions};
 use otter_core::preflight::Check;
 use otter_core::{Error, ErrorKind};
 
-use crate::config::MysqlSinkConfig;
+use crate::config::{Consistency, MysqlSinkConfig};
 use crate::dialect::mysql::MysqlDialect;
 
 /// Every check of the target `cfg` names.
@@ -22,10 +22,15 @@ pub async fn checks(cfg: &MysqlSinkConfig) -> Vec<Check> {
             .query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('local_infile', 'innodb_autoinc_lock_mode', 'log_bin', 'binlog_format')")
             .await
             .map_err(|e| translate(e, "target"))?;
+        // Transaction mode resolves hidden lock waits from this view of the target.
+        let lock_view = match cfg.consistency {
+            Consistency::Transaction => Some(conn.query::<(u64, u64), _>(crate::mysql::turn::LOCK_WAITS).await.map(|_| ()).map_err(|e| e.to_string())),
+            Consistency::Merged => None,
+        };
         let _ = conn.disconnect().await;
-        Ok::<_, Error>((version.unwrap_or_default(), grants, vars))
+        Ok::<_, Error>((version.unwrap_or_default(), grants, vars, lock_view))
     };
-    let (version, grants, vars) = match attempt.await {
+    let (version, grants, vars, lock_view) = match attempt.await {
         Ok(v) => v,
         Err(e) => return vec![Check { name: "connect", outcome: otter_core::preflight::Outcome::Fail(e) }],
     };
@@ -43,6 +48,16 @@ pub async fn checks(cfg: &MysqlSinkConfig) -> Vec<Check> {
     };
     let mut out = vec![Check::pass("connect", version.clone()), privileges];
     out.extend(speed_checks(cfg, &version, &vars));
+    match lock_view {
+        Some(Ok(())) => out.push(Check::pass("lock_waits", "transaction mode reads the target's lock waits: a hidden wait between two of its transactions is resolved within 40 ms")),
+        Some(Err(e)) => out.push(Check::warn(
+            "lock_waits",
+            format!(
+                "transaction mode cannot read the target's lock waits ({e}): grant PROCESS to the account                  (GRANT PROCESS ON *.* TO ...), or a transaction waiting for its commit turn gives way only after a second"
+            ),
+        )),
+        None => {}
+    }
     out
 }
 

@@ -28,7 +28,7 @@ pub const POLL: Duration = Duration::from_millis(40);
 pub const PATIENCE: Duration = Duration::from_secs(1);
 
 /// The server's lock waits (requesting and blocking connection ids).
-const LOCK_WAITS: &str = "SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id FROM information_schema.INNODB_LOCK_WAITS w \
+pub(crate) const LOCK_WAITS: &str = "SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id FROM information_schema.INNODB_LOCK_WAITS w \
      JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
      JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id";
 
