@@ -256,6 +256,12 @@ impl<T: Target> ApplySink<T> {
         Ok(rxs)
     }
 
+    /// True when partition `p` committed change `id` before a restart (its stored watermark
+    /// covers it); snapshot rows are never replayed, so never covered.
+    fn applied_before(&self, p: usize, id: &ChangeId) -> bool {
+        !id.is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| id <= w)
+    }
+
     /// The write-set plan of `schema`'s rows on the target described by `info` (cached).
     fn plan(&mut self, schema: &Arc<TableSchema>, info: &Arc<TargetInfo>) -> Arc<TablePlan> {
         let k = Arc::as_ptr(schema) as usize;
@@ -314,7 +320,7 @@ impl<T: Target> ApplySink<T> {
                 let p = self.partition(&schema, None, None, &mut keybuf);
                 let mut guarded = Vec::new();
                 for c in changes {
-                    if !c.id.is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
+                    if self.applied_before(p, &c.id) {
                         continue;
                     }
                     // A snapshot row meets the rule as an insert of the row it read.
@@ -337,7 +343,7 @@ impl<T: Target> ApplySink<T> {
                 let p = self.partition(&schema, None, None, &mut keybuf);
                 let mut t = TableOps { schema: Arc::clone(&schema), info: Arc::clone(&info), deletes: Vec::new(), writes: Vec::new(), guarded: Vec::new(), rule: None };
                 for c in changes {
-                    if !c.id.is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| c.id <= *w) {
+                    if self.applied_before(p, &c.id) {
                         continue;
                     }
                     let one = merge(&schema, key, self.cfg.mode, vec![c]);
@@ -355,7 +361,7 @@ impl<T: Target> ApplySink<T> {
             let mut buckets: Vec<Option<TableOps>> = (0..n).map(|_| None).collect();
             for (is_delete, op) in merged.deletes.into_iter().map(|o| (true, o)).chain(merged.writes.into_iter().map(|o| (false, o))) {
                 let p = self.partition(&schema, key, Some(&op), &mut keybuf);
-                if !op.id().is_snapshot() && self.watermarks.get(p).and_then(Option::as_ref).is_some_and(|w| op.id() <= w) {
+                if self.applied_before(p, op.id()) {
                     continue; // committed before a restart (snapshot rows are never replayed)
                 }
                 let t = buckets.get_mut(bucket(p)).ok_or_else(|| crate::error::internal("partition out of range"))?.get_or_insert_with(|| TableOps {
