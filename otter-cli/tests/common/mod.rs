@@ -127,8 +127,16 @@ pub fn config_sink(dir: &Path, a: &MariaDb, b_url: &str, workers: usize, include
 
 /// Starts `otter run` with its log appended to `log`.
 pub fn spawn_run(config: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_otter"))
-        .args(["run", "--config"])
+    spawn_run_logging(config, log, None)
+}
+
+/// [`spawn_run`] with a log filter (`RUST_LOG`) of its own, e.g. to count debug lines.
+pub fn spawn_run_logging(config: &Path, log: &Path, filter: Option<&str>) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otter"));
+    if let Some(f) = filter {
+        cmd.env("RUST_LOG", f);
+    }
+    cmd.args(["run", "--config"])
         .arg(config)
         .stdout(Stdio::null())
         .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())

@@ -6,9 +6,13 @@
 //! between makes the server refuse the read, or the two definitions differ: the snapshot is given
 //! up and the chunk read again), close the snapshot, send the chunk ([`Msg::Read`]).
 //!
-//! Invariants: a reader holds at most [`PERMITS`] chunks that the gate has not handed out
-//! (memory is bounded by readers × permits × chunk size); every reservation is followed by the
-//! chunk or a cancellation; nothing on the source is locked or written.
+//! Invariants: a reader holds at most [`PERMITS`] chunks that the consumer has not made durable
+//! (with an acknowledging consumer: the gate keeps a handed-out chunk's permit until its position
+//! is acknowledged; otherwise until it is handed out), so memory is bounded by readers × permits
+//! × chunk size and a restart reads at most one chunk per reader again; a table without a key
+//! (read whole, sent in pieces) is the exception, its pieces bounded by [`KEYLESS_PIECES`];
+//! every reservation is followed by the chunk or a cancellation; nothing on the source is
+//! locked or written.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,8 +33,13 @@ use crate::mysql::conn::{show_create_table, translate, ConnectOptions};
 use crate::schema::Settings;
 use crate::source::mysql::tables::parse_create;
 
-/// Chunks a reader may hold before the gate hands them out.
-pub const PERMITS: usize = 2;
+/// Chunks a reader may hold that are not durable yet (one: no read ahead, so a restart
+/// reads at most one chunk per reader again; readers run side by side for throughput).
+pub const PERMITS: usize = 1;
+
+/// Pieces of a table read whole that may wait to be handed out (a restart reads such a table
+/// again whole anyway).
+pub const KEYLESS_PIECES: usize = 2;
 
 
 /// What every reader shares.
@@ -96,7 +105,7 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
             let permit = Arc::clone(&sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
             let range = KeyRange { after: after.clone(), upto: job.upto.clone() };
             let started = Instant::now();
-            let mut c = read_chunk(ctx, &mut conn, reader, &sem, &job, index, range, batches.is_none().then_some(limit)).await?;
+            let mut c = read_chunk(ctx, &mut conn, reader, &job, index, range, batches.is_none().then_some(limit)).await?;
             let elapsed = started.elapsed();
             let n = c.rows.len();
             c.last = c.keyless || batches.map_or(n < limit, |b| index + 1 >= b);
@@ -142,7 +151,7 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
 pub async fn reread(ctx: Arc<ReadCtx>, job: TableJob, r: Reread) {
     let reader = ctx.next_id.fetch_add(1, Ordering::Relaxed);
     let mut conn = None;
-    let res = read_chunk(&ctx, &mut conn, reader, &Arc::new(Semaphore::new(PERMITS)), &job, r.index, r.range.clone(), None).await;
+    let res = read_chunk(&ctx, &mut conn, reader, &job, r.index, r.range.clone(), None).await;
     let msg = match res {
         Ok(mut c) => {
             c.last = r.last;
@@ -167,7 +176,6 @@ async fn read_chunk(
     ctx: &ReadCtx,
     conn: &mut Option<Conn>,
     reader: usize,
-    sem: &Arc<Semaphore>,
     job: &TableJob,
     index: u64,
     range: KeyRange,
@@ -189,7 +197,7 @@ async fn read_chunk(
         }
         let c = conn.as_mut().ok_or_else(|| Error::internal("no snapshot connection"))?;
         let mut reserved = false;
-        match attempt(ctx, c, reader, sem, job, index, &range, limit, &mut reserved).await {
+        match attempt(ctx, c, reader, job, index, &range, limit, &mut reserved).await {
             Ok(Some(chunk)) => return Ok(chunk),
             Ok(None) => {
                 // The definition changed under the read: give the snapshot up and read again.
@@ -220,7 +228,6 @@ async fn attempt(
     ctx: &ReadCtx,
     conn: &mut Conn,
     reader: usize,
-    sem: &Arc<Semaphore>,
     job: &TableJob,
     index: u64,
     range: &KeyRange,
@@ -251,7 +258,7 @@ async fn attempt(
     let schema = parse_create(&ctx.settings, defaults, &job.db, &job.name, &create)?
         .ok_or_else(|| Error::new(ErrorKind::Ddl, format!("{what}: the definition does not define the table:\n{create}")))?;
     if schema.key_columns().is_none() {
-        return keyless(ctx, conn, reader, sem, job, at, schema, create).await;
+        return keyless(ctx, conn, reader, job, at, schema, create).await;
     }
     let mut reader_of = ChunkReader::new(Arc::new(schema.clone()))?;
     if let Some((cond, params)) = job.request.as_ref().map(|r| r.read_filter(&schema, index)).transpose()?.flatten() {
@@ -294,7 +301,6 @@ async fn keyless(
     ctx: &ReadCtx,
     conn: &mut Conn,
     reader: usize,
-    sem: &Arc<Semaphore>,
     job: &TableJob,
     at: crate::position::BinlogCoord,
     schema: crate::schema::TableSchema,
@@ -330,6 +336,8 @@ async fn keyless(
         keyless: true,
         permit,
     };
+    // Its own permits: the reader's one is held by this read until its last piece.
+    let sem = Arc::new(Semaphore::new(KEYLESS_PIECES));
     let mut rows = Vec::new();
     let mut bytes = 0;
     let mut index = 0;
@@ -340,7 +348,7 @@ async fn keyless(
             bytes += crate::mysql::chunk::row_bytes(&row);
             rows.push(row);
             if rows.len() >= PIECE_ROWS || bytes >= MAX_CHUNK_BYTES / 2 {
-                let permit = Arc::clone(sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
+                let permit = Arc::clone(&sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
                 if ctx.tx.send(Msg::Read(Box::new(piece(index, std::mem::take(&mut rows), true, Some(permit))))).await.is_err() {
                     return Err(Error::new(ErrorKind::Other, "the capture stopped"));
                 }

@@ -153,9 +153,10 @@ pub struct Gate {
     creates: Vec<Event>,
     /// Hand a reader's chunk out only once its previous one was acknowledged.
     bounded: bool,
-    /// Per reader: the chunk count (progress `chunks`) once its last chunk handed out; cleared
-    /// when a position at least that far is acknowledged.
-    unacked: HashMap<usize, u64>,
+    /// Per reader: the chunk count (progress `chunks`) once its last chunk handed out, and that
+    /// chunk's permit; both dropped when a position at least that far is acknowledged (the
+    /// reader reads its next chunk only then).
+    unacked: HashMap<usize, (u64, Option<tokio::sync::OwnedSemaphorePermit>)>,
 }
 
 impl Gate {
@@ -280,7 +281,9 @@ impl Gate {
     }
 
     /// With `on`, a reader's chunk goes out only after its previous one was acknowledged
-    /// ([`Gate::acknowledged`]): a restart then reads at most one chunk per reader again.
+    /// ([`Gate::acknowledged`]), and a handed-out chunk keeps its reader's permit until then (a
+    /// reader holding one permit reads its next chunk only once the last one is durable): a
+    /// restart then reads at most one chunk per reader again.
     pub fn bound_by_acks(&mut self, on: bool) {
         self.bounded = on;
         if !on {
@@ -291,7 +294,7 @@ impl Gate {
     /// The consumer made everything up to `p` durable.
     pub fn acknowledged(&mut self, p: &Position) {
         if let Some(s) = &p.snapshot {
-            self.unacked.retain(|_, n| *n > s.chunks);
+            self.unacked.retain(|_, (n, _)| *n > s.chunks);
         }
     }
 
@@ -370,6 +373,7 @@ impl Gate {
                 let key = (t.db.clone(), t.table.clone());
                 let stale = self.touched.get(&key).into_iter().chain(self.touched_all.as_ref()).any(|b| c.at <= *b);
                 if c.keyless && stale {
+                    tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A whole-table read went stale; reading the table again.");
                     // A table read whole cannot be read again in part: read it all again.
                     t.abandoned = Some(c.at.clone());
                     self.rereads.push(Reread { table: c.table, index: 0, range: KeyRange::default(), last: true });
@@ -557,7 +561,7 @@ impl Gate {
         }
         self.last = after;
         if self.bounded && !c.keyless {
-            self.unacked.insert(c.reader, self.chunks);
+            self.unacked.insert(c.reader, (self.chunks, c.permit.take()));
         }
         drop(c.permit.take());
         Ok(())
