@@ -5,6 +5,7 @@
 //! input — an unreadable or corrupt binlog, a wrong config, a failed preflight check, a purged
 //! start position, the pipeline already running elsewhere.
 
+mod alloc;
 mod check;
 mod cluster;
 mod config;
@@ -20,12 +21,6 @@ mod verify;
 
 use clap::{Parser, Subcommand};
 use otter_core::ErrorKind;
-
-/// mimalloc instead of the system allocator: a replication pipeline allocates and frees many
-/// small row values on several threads, where glibc's malloc spent ~30 % of otter's CPU time in
-/// an apply benchmark (docs/PERFORMANCE.md, "Apply").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Change data capture and database-to-database replication for MySQL and MariaDB.
 #[derive(Debug, Parser)]
@@ -108,6 +103,7 @@ fn init_logging_above(level: &str, bars: Option<indicatif::MultiProgress>) {
 }
 
 fn main() {
+    alloc::tune();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Dump(args) => dump::run(&args).unwrap_or_else(|e| {

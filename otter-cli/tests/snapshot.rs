@@ -2,7 +2,7 @@
 //! A holds rows in tables with a composite key, a `utf8mb4_general_ci` string key (whose order
 //! differs from byte order), a table with only a unique key and a wide mixed-type table, while a
 //! writer keeps inserting, updating (key case changes included) and deleting rows all over the
-//! key space. otter copies with `snapshot = "initial"` and is killed with SIGKILL several times
+//! key space and another aims at the chunks being read. otter copies with `snapshot = "initial"` and is killed with SIGKILL several times
 //! during the copy, each time restarted at once; B must end equal to A, A's general log must
 //! show no lock taken, and the copy must have resumed rather than restarted.
 
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{interrupt, spawn_run, spawn_run_logging, wait_equal_while_running, Rng};
 use otter_testkit::compare::{log_tail, Tables, Wait};
 use otter_testkit::{MariaDb, ServerConfig};
-use snapshot_support::{big_table, big_writer, config, log_text, rows, schema_and_rows, target_rows, writer, TABLES};
+use snapshot_support::{aimed_writer, big_table, big_writer, config, log_text, rows, schema_and_rows, target_rows, writer, TABLES};
 
 #[test]
 fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks() {
@@ -41,6 +41,11 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
     let wb = {
         let (client, stop) = (a.client(), Arc::clone(&stop));
         std::thread::spawn(move || big_writer(client, big, stop))
+    };
+    // And one aimed at the chunks being read: right above where B's stored progress stands.
+    let wa = {
+        let (client, target, stop) = (a.client(), b.client(), Arc::clone(&stop));
+        std::thread::spawn(move || aimed_writer(client, target, stop))
     };
     // The gate's debug lines name every chunk read again because its snapshot raced a commit.
     let spawn = || spawn_run_logging(&config, &log, Some("info,otter_core::source::mysql::snapshot::gate=debug"));
@@ -78,6 +83,8 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
     wb.join().unwrap();
+    let aimed = wa.join().unwrap();
+    assert!(aimed > 100, "the aimed writer found the copy's progress {aimed} times");
     let all: Vec<&str> = TABLES.iter().copied().chain(["s.big"]).collect();
     wait_equal_while_running(&a, &b, &all, 180, &mut otter, &log);
     assert!(interrupt(otter).success(), "{}", log_tail(&log, 40));

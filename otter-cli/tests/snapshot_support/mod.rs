@@ -167,3 +167,65 @@ pub fn big_writer(client: Client, rows: u64, stop: Arc<AtomicBool>) {
         client.sql(&sql).unwrap();
     }
 }
+
+/// Where each part of table `s.<table>` stands in the copy: the first key column of the last
+/// row of every part, as the position B stores with the rows says (the chunk after it is the one
+/// being read, or the next to be).
+pub fn frontiers(b: &Client, table: &str) -> Vec<i64> {
+    let out = b.sql("SELECT position FROM otter.checkpoint WHERE pipeline = 'snap'").unwrap_or_default();
+    let mut keys = Vec::new();
+    for line in out.lines() {
+        let Ok(p) = serde_json::from_str::<serde_json::Value>(line.trim()) else { continue };
+        for t in p["snapshot"]["tables"].as_array().into_iter().flatten() {
+            if t["db"] == "s" && t["table"] == table {
+                keys.extend(t["after"][0]["int"].as_i64());
+            }
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Changes the rows of `s.big` and `s.comp` right above where the copy stands (see
+/// [`frontiers`]) — the chunks being read — until `stop`; returns how many changes it aimed.
+pub fn aimed_writer(a: Client, b: Client, stop: Arc<AtomicBool>) -> u64 {
+    let mut rng = Rng(0xa1ed);
+    let mut stream = a.stream().unwrap();
+    let (mut big, mut comp) = (Vec::new(), Vec::new());
+    let mut looked = std::time::Instant::now() - std::time::Duration::from_secs(1);
+    let mut aimed = 0;
+    while !stop.load(Ordering::Relaxed) {
+        if looked.elapsed() > std::time::Duration::from_millis(100) {
+            (big, comp) = (frontiers(&b, "big"), frontiers(&b, "comp"));
+            looked = std::time::Instant::now();
+        }
+        let sql = match (rng.below(2), big.is_empty(), comp.is_empty()) {
+            (0, false, _) | (_, false, true) => {
+                let k = big[rng.below(big.len() as u64) as usize] + 1 + rng.below(400) as i64;
+                match rng.below(3) {
+                    0 => format!("UPDATE s.big SET v = v + 1, t = 'aimed' WHERE id = {k}"),
+                    1 => format!("DELETE FROM s.big WHERE id = {k}"),
+                    _ => format!("INSERT INTO s.big VALUES ({k}, 7, 'aimed') ON DUPLICATE KEY UPDATE v = v + 7"),
+                }
+            }
+            (_, _, false) => {
+                let a = comp[rng.below(comp.len() as u64) as usize] + rng.below(100) as i64;
+                match rng.below(3) {
+                    0 => format!("UPDATE s.comp SET v = v + 1 WHERE a = {a}"),
+                    1 => format!("DELETE FROM s.comp WHERE a = {a} AND b = 'b{}'", rng.below(3)),
+                    _ => format!("INSERT INTO s.comp VALUES ({a}, 'b{}', 1) ON DUPLICATE KEY UPDATE v = v + 1", rng.below(3)),
+                }
+            }
+            _ => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+        };
+        stream.send(&sql).unwrap();
+        aimed += 1;
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    stream.finish().unwrap();
+    aimed
+}
