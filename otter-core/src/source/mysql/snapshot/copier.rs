@@ -147,8 +147,9 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
     }
 }
 
-/// Reads a stale chunk's exact range again, as its own reader.
-pub async fn reread(ctx: Arc<ReadCtx>, job: TableJob, r: Reread) {
+/// Reads a stale chunk's exact range again, as its own reader, holding the stale chunk's permit
+/// (`permit`) until the chunk read again is durable — its first reader reads on only then.
+pub async fn reread(ctx: Arc<ReadCtx>, job: TableJob, r: Reread, permit: Option<tokio::sync::OwnedSemaphorePermit>) {
     let reader = ctx.next_id.fetch_add(1, Ordering::Relaxed);
     let mut conn = None;
     let res = read_chunk(&ctx, &mut conn, reader, &job, r.index, r.range.clone(), None).await;
@@ -156,6 +157,7 @@ pub async fn reread(ctx: Arc<ReadCtx>, job: TableJob, r: Reread) {
         Ok(mut c) => {
             c.last = r.last;
             c.range = r.range;
+            c.permit = permit;
             Msg::Read(Box::new(c))
         }
         Err(e) => Msg::Failed(e),

@@ -132,7 +132,9 @@ pub struct Gate {
     tables: Vec<TableState>,
     reserved: HashMap<usize, BinlogCoord>,
     pending: Vec<ChunkRead>,
-    rereads: Vec<Reread>,
+    /// Ranges to read again, each with the permit of the stale chunk (its reader reads on only
+    /// once the range read again is durable).
+    rereads: Vec<(Reread, Option<tokio::sync::OwnedSemaphorePermit>)>,
     progress: Option<Arc<SnapshotProgress>>,
     chunks: u64,
     last: Position,
@@ -328,8 +330,9 @@ impl Gate {
         self.rows_out
     }
 
-    /// Ranges to read again (stale chunks), taken.
-    pub fn take_rereads(&mut self) -> Vec<Reread> {
+    /// Ranges to read again (stale chunks), taken, each with the stale chunk's permit (to travel
+    /// with the chunk read again).
+    pub fn take_rereads(&mut self) -> Vec<(Reread, Option<tokio::sync::OwnedSemaphorePermit>)> {
         std::mem::take(&mut self.rereads)
     }
 
@@ -362,7 +365,7 @@ impl Gate {
             Msg::Cancelled { reader } => {
                 self.reserved.remove(&reader);
             }
-            Msg::Read(c) => {
+            Msg::Read(mut c) => {
                 if !c.more {
                     self.reserved.remove(&c.reader);
                 }
@@ -376,13 +379,13 @@ impl Gate {
                     tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A whole-table read went stale; reading the table again.");
                     // A table read whole cannot be read again in part: read it all again.
                     t.abandoned = Some(c.at.clone());
-                    self.rereads.push(Reread { table: c.table, index: 0, range: KeyRange::default(), last: true });
+                    self.rereads.push((Reread { table: c.table, index: 0, range: KeyRange::default(), last: true }, c.permit.take()));
                     return Ok(());
                 }
                 if stale {
                     tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A chunk read went stale; reading its range again.");
                     // A last chunk's range is open above (or ends with its part).
-                    self.rereads.push(Reread { table: c.table, index: c.index, range: c.range.clone(), last: c.last });
+                    self.rereads.push((Reread { table: c.table, index: c.index, range: c.range.clone(), last: c.last }, c.permit.take()));
                 } else {
                     self.pending.push(*c);
                     self.pending.sort_by(|a, b| a.at.cmp(&b.at));

@@ -227,9 +227,9 @@ impl Snapshot {
     /// Takes a reader's message; starts re-reads the gate asks for.
     pub fn on_msg(&mut self, msg: Msg) -> Result<()> {
         self.gate.on_msg(msg)?;
-        for r in self.gate.take_rereads() {
+        for (r, permit) in self.gate.take_rereads() {
             let job = job(&self.gate, r.table).map(|j| TableJob { after: None, ..j }).ok_or_else(|| Error::internal("re-read of an unknown table"))?;
-            self.tasks.push(tokio::spawn(copier::reread(Arc::clone(&self.ctx), job, r)));
+            self.tasks.push(tokio::spawn(copier::reread(Arc::clone(&self.ctx), job, r, permit)));
         }
         Ok(())
     }
