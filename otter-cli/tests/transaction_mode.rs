@@ -296,3 +296,27 @@ fn merged_mode_does_show_such_states() {
     // Per key, order holds in both modes.
     assert_eq!(seen.version_back, 0, "{seen:?}");
 }
+
+/// A source transaction much longer than the batches the pipeline keeps in flight (here 3,000
+/// and 6,000 rows against batches of 100 rows, 2 in flight) is applied whole: the batches that end
+/// inside it wait for its commit, so the pipeline must keep sending past `max_in_flight` until
+/// its end arrives (it waited for ever before).
+#[test]
+fn a_transaction_longer_than_the_batches_in_flight_is_applied_whole() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    a.sql(
+        "CREATE DATABASE big; USE big; CREATE TABLE big.t (id INT PRIMARY KEY, v VARCHAR(40));
+         BEGIN; INSERT INTO big.t SELECT seq, CONCAT('row ', seq) FROM seq_1_to_3000; COMMIT;
+         INSERT INTO big.t VALUES (5000, 'alone');
+         BEGIN; UPDATE big.t SET v = CONCAT(v, ' updated'); INSERT INTO big.t SELECT seq, 'more' FROM seq_10001_to_13000; COMMIT;",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_sink(dir.path(), &a, &b.url(), 2, "big\\\\..*", "consistency = \"transaction\"", "max_rows = 100\nmax_in_flight = 2\n");
+    let log = dir.path().join("run.log");
+    let mut otter = spawn_run(&config, &log);
+    wait_equal_while_running(&a, &b, &["big.t"], 120, &mut otter, &log);
+    assert!(interrupt(otter).success(), "{}", log_tail(&log, 40));
+    assert_eq!(b.value("SELECT COUNT(*) FROM big.t WHERE v LIKE '% updated'").unwrap().trim(), "3001");
+}

@@ -87,4 +87,13 @@ pub trait Sink: Send {
     async fn stored_position(&mut self) -> Result<Option<Position>> {
         Ok(None)
     }
+
+    /// True while the sink cannot acknowledge the batches it holds before more arrive (it
+    /// applies each source transaction whole, and the end of the one it holds has not come
+    /// yet). The pipeline then sends the next batch even with `max_in_flight` batches
+    /// unacknowledged — a transaction longer than that many batches would otherwise wait for
+    /// ever. Default: false.
+    fn awaits_more(&self) -> bool {
+        false
+    }
 }

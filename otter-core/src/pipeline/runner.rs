@@ -4,7 +4,9 @@
 //! Invariants:
 //! - memory is bounded: at most `max_in_flight` batches are sent to the sink and not yet
 //!   acknowledged, at most one more waits between the reader and the writer while the reader
-//!   builds the next, and each is bounded by `max_rows`/`max_bytes` (plus one source chunk);
+//!   builds the next, and each is bounded by `max_rows`/`max_bytes` (plus one source chunk) —
+//!   except that a sink applying source transactions whole gets batches past `max_in_flight`
+//!   while the end of the transaction it holds has not arrived ([`Sink::awaits_more`]);
 //! - a checkpoint is saved only for a position whose batch and all earlier batches the sink
 //!   acknowledged ([`OrderedAcks`]);
 //! - on shutdown the reader stops, every batch already read is written and acknowledged, and the
@@ -395,7 +397,8 @@ async fn write_loop(
         if !input_open && acks.is_empty() {
             break;
         }
-        let can_send = input_open && acks.len() < cfg.max_in_flight.max(1);
+        // A sink holding an unfinished source transaction needs the batches that finish it.
+        let can_send = input_open && (acks.len() < cfg.max_in_flight.max(1) || sink.awaits_more());
         tokio::select! {
             b = rx.recv(), if can_send => match b {
                 Some(mut batch) => {

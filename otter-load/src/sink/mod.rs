@@ -622,6 +622,10 @@ impl<T: Target> Sink for ApplySink<T> {
     async fn stored_position(&mut self) -> Result<Option<Position>> {
         self.start().await
     }
+
+    fn awaits_more(&self) -> bool {
+        self.ordered.as_ref().is_some_and(ordered::Ordered::inside_txn)
+    }
 }
 
 impl<T: Target> Drop for ApplySink<T> {

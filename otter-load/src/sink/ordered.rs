@@ -64,6 +64,12 @@ impl Ordered {
     pub(super) fn is_open(&self) -> bool {
         self.open.is_some() || self.group.txns > 0
     }
+
+    /// True while a transaction's end has not been seen yet (the batches that ended inside it
+    /// are acknowledged only once it committed, so the pipeline must send the rest of it).
+    pub(super) fn inside_txn(&self) -> bool {
+        self.open.is_some()
+    }
 }
 
 /// A transaction whose chunks are still arriving.
