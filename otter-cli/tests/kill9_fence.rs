@@ -8,7 +8,7 @@
 //!   duplicate key; and five times in transaction mode (`consistency = "transaction"`);
 //! - an instance frozen with SIGSTOP while a second one (another state directory, as on another
 //!   machine) takes the pipeline over, then SIGCONT: the first stops, its writes rejected; the
-//!   data is intact.
+//!   data is intact — in both modes.
 
 mod common;
 mod fence_support;
@@ -106,12 +106,26 @@ fn kill9_restarts(kills: usize, sink_extra: &str) {
 
 #[test]
 fn a_frozen_instance_is_taken_over_and_its_writes_rejected() {
+    frozen_instance("");
+}
+
+/// The same in transaction mode: the thawed instance's transactions waiting for their commit
+/// turn are rejected too.
+#[test]
+fn a_frozen_instance_in_transaction_mode_is_taken_over_and_its_writes_rejected() {
+    frozen_instance("consistency = \"transaction\"");
+}
+
+/// SIGSTOP of the running instance, a second one takes over, SIGCONT; `sink_extra` in both
+/// instances' sink settings.
+fn frozen_instance(sink_extra: &str) {
     let a = MariaDb::start(ServerConfig::new(1)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     schema(&a);
     let (dir1, dir2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let config1 = config_sink(dir1.path(), &a, &b.url(), 2, "w\\\\..*", "lease_secs = 2", "");
-    let config2 = config_sink(dir2.path(), &a, &b.url(), 2, "w\\\\..*", "lease_secs = 2", "");
+    let sink = format!("lease_secs = 2\n{sink_extra}");
+    let config1 = config_sink(dir1.path(), &a, &b.url(), 2, "w\\\\..*", &sink, "");
+    let config2 = config_sink(dir2.path(), &a, &b.url(), 2, "w\\\\..*", &sink, "");
     let (log1, log2) = (dir1.path().join("run.log"), dir2.path().join("run.log"));
     let stop = Arc::new(AtomicBool::new(false));
     let (big_tx, big_rx) = mpsc::channel();
@@ -155,7 +169,7 @@ fn a_frozen_instance_is_taken_over_and_its_writes_rejected() {
     // The lease (and its lock) followed the pipeline: a third instance is refused, naming the
     // second one, not the first.
     let dir3 = tempfile::tempdir().unwrap();
-    let config3 = config_sink(dir3.path(), &a, &b.url(), 2, "w\\\\..*", "lease_secs = 2", "");
+    let config3 = config_sink(dir3.path(), &a, &b.url(), 2, "w\\\\..*", &sink, "");
     let out = Command::new(env!("CARGO_BIN_EXE_otter")).args(["run", "--config"]).arg(&config3).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
