@@ -2,9 +2,10 @@
 //! A holds rows in tables with a composite key, a `utf8mb4_general_ci` string key (whose order
 //! differs from byte order), a table with only a unique key and a wide mixed-type table, while a
 //! writer keeps inserting, updating (key case changes included) and deleting rows all over the
-//! key space and another aims at the chunks being read. otter copies with `snapshot = "initial"` and is killed with SIGKILL several times
-//! during the copy, each time restarted at once; B must end equal to A, A's general log must
-//! show no lock taken, and the copy must have resumed rather than restarted.
+//! key space and another aims at the chunks being read. otter copies with `snapshot = "initial"`
+//! and is killed with SIGKILL several times during the copy, each time restarted at once; B must
+//! end equal to A, A's general log must show no lock taken, and the copy must have resumed rather
+//! than restarted, reading at most one chunk per reader again per restart.
 
 mod common;
 mod snapshot_support;
