@@ -53,7 +53,7 @@ pub async fn checks(cfg: &MysqlSinkConfig) -> Vec<Check> {
         Some(Err(e)) => out.push(Check::warn(
             "lock_waits",
             format!(
-                "transaction mode cannot read the target's lock waits ({e}): grant PROCESS to the account                  (GRANT PROCESS ON *.* TO ...), or a transaction waiting for its commit turn gives way only after a second"
+                "transaction mode cannot read the target's lock waits ({e}): grant PROCESS to the account (GRANT PROCESS ON *.* TO ...), or a transaction waiting for its commit turn gives way only after a second"
             ),
         )),
         None => {}
