@@ -100,6 +100,16 @@ pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Resul
                     Err(e) if e.kind() == ErrorKind::SourceMoved && !*stop.borrow() => {
                         tracing::warn!(pipeline = %name, reason = %e, "The source failed over; restarting the pipeline from its checkpoint.");
                     }
+                    // A huge transaction applied in parts was interrupted on the target (rolled
+                    // back whole): read it again from the checkpoint, after a pause.
+                    Err(e) if e.kind() == ErrorKind::Replay && !*stop.borrow() => {
+                        tracing::warn!(pipeline = %name, reason = %e, "Restarting the pipeline from its checkpoint in a second.");
+                        let mut asked = stop.clone();
+                        tokio::select! {
+                            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                            _ = asked.changed() => break Ok(()),
+                        }
+                    }
                     r => break r,
                 }
             };

@@ -38,6 +38,9 @@ pub enum ErrorKind {
     /// The source failed over to another server: the capture restarts there from the last
     /// applied position (by GTID).
     SourceMoved,
+    /// A source transaction applied in parts (too big to hold) was interrupted on the target and
+    /// rolled back: the pipeline restarts from its checkpoint and reads it again.
+    Replay,
     /// The only promoted failover server lacks transactions otter already read (the missing GTIDs
     /// are in the message): continuing would lose or fork data, so otter stops.
     SourceBehind,
@@ -74,7 +77,7 @@ struct Inner {
 impl Error {
     /// A new error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        let transient = matches!(kind, ErrorKind::Connection | ErrorKind::Conflict);
+        let transient = matches!(kind, ErrorKind::Connection | ErrorKind::Conflict | ErrorKind::Replay);
         Error(Box::new(Inner { kind, message: message.into(), transient, source: None }))
     }
 

@@ -35,7 +35,9 @@ pub struct Sequencer {
 struct State {
     /// In-flight transactions by sequence number.
     flight: BTreeMap<u64, Flight>,
-    failed: Option<String>,
+    /// The first failure: what it said, its kind and whether retrying may cure it (every waiter
+    /// reports it as such, so that the pipeline can tell e.g. [`ErrorKind::Replay`] apart).
+    failed: Option<(String, ErrorKind, bool)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -62,11 +64,11 @@ impl Sequencer {
         *self.committed.borrow()
     }
 
-    /// Wakes every waiter with an error: transaction `seq` failed for good.
-    pub fn fail(&self, seq: u64, why: &str) {
+    /// Wakes every waiter with an error: transaction `seq` failed for good with `e`.
+    pub fn fail(&self, seq: u64, e: &Error) {
         let mut s = self.state.lock();
         if s.failed.is_none() {
-            s.failed = Some(format!("transaction {seq} failed: {why}"));
+            s.failed = Some((format!("transaction {seq} failed: {}", e.message()), e.kind(), e.is_transient()));
         }
         drop(s);
         self.committed.send_modify(|_| {});
@@ -76,11 +78,8 @@ impl Sequencer {
     pub async fn wait_committed(&self, n: u64) -> Result<()> {
         let mut rx = self.committed.subscribe();
         loop {
-            if let Some(why) = &self.state.lock().failed {
-                return Err(Error::new(
-                    ErrorKind::Sink,
-                    format!("stopped: an earlier {why}"),
-                ));
+            if let Some((why, kind, transient)) = &self.state.lock().failed {
+                return Err(Error::new(*kind, format!("stopped: an earlier {why}")).transient(*transient));
             }
             if *rx.borrow_and_update() >= n {
                 return Ok(());
@@ -189,9 +188,9 @@ impl Turn {
         }
     }
 
-    /// Fails every waiter: this transaction failed for good.
-    pub fn fail(&self, why: &str) {
-        self.seqr.fail(self.seq, why);
+    /// Fails every waiter: this transaction failed for good with `e`.
+    pub fn fail(&self, e: &Error) {
+        self.seqr.fail(self.seq, e);
     }
 
     /// The sequence number of the in-flight transaction running on target connection `conn`.
@@ -267,8 +266,9 @@ mod tests {
             let t3 = t3.clone();
             async move { t3.my_turn().await }
         });
-        t2.fail("duplicate key");
-        assert!(w3.await.unwrap().is_err());
+        t2.fail(&Error::new(ErrorKind::Server, "duplicate key"));
+        // Every waiter fails with the failure's kind (the pipeline decides by it).
+        assert_eq!(w3.await.unwrap().unwrap_err().kind(), ErrorKind::Server);
         assert!(Turn::new(&s, 4, 3).start().await.is_err());
     }
 

@@ -16,6 +16,11 @@
 //!   partition's progress (its watermark, and the resume point when known), all or nothing,
 //!   never committing after the pipeline was lost; a transient error is retried inside, a
 //!   returned error is final for the partition;
+//! - a job marked [`ApplyJob::part`] (only sent when [`Target::streams`] says so) is applied in
+//!   a target transaction the writer keeps open, without progress; the writer's next job
+//!   continues it and the first job not marked `part` commits the whole with its progress. A
+//!   part's failure rolls the open transaction back and is final; [`PartitionWriter::abandon`]
+//!   rolls it back on a stop;
 //! - a writer's jobs arrive in order and each completes before the next starts.
 
 use std::collections::HashMap;
@@ -132,6 +137,10 @@ pub struct ApplyJob<'a> {
     /// back and runs again when an earlier transaction waits for one of its locks (see
     /// [`crate::order`]).
     pub turn: Option<&'a Turn>,
+    /// Part of a source transaction too big to hold in memory: applied in the writer's open
+    /// transaction (begun by the first part), not committed; the next job that is not a part
+    /// ends that transaction with its own ops and commits it whole (see the module's contract).
+    pub part: bool,
 }
 
 /// The pipeline's side of a target database.
@@ -154,6 +163,11 @@ pub trait Target: Send + Sync + 'static {
     fn lost(&self) -> Option<Error> {
         None
     }
+    /// True when its writers can keep a transaction open across jobs ([`ApplyJob::part`]), so
+    /// that transaction mode applies a huge source transaction in parts instead of holding it.
+    fn streams(&self) -> bool {
+        false
+    }
 }
 
 /// One partition's writer: applies its jobs, in order, on its own connection.
@@ -166,6 +180,9 @@ pub trait PartitionWriter: Send {
     /// Applies a DDL statement (partition 0 only, after a barrier); `replayed`: the first DDL
     /// after a restart, which may have been applied before the crash.
     async fn ddl(&mut self, ddl: &DdlEvent, replayed: bool) -> Result<()>;
+    /// Rolls back a transaction left open by parts ([`ApplyJob::part`]) whose end will not come
+    /// (the pipeline stops inside it; the restart reads it again).
+    async fn abandon(&mut self) {}
     /// Closes the connection (the writer is dropped after this).
     async fn close(&mut self) {}
 }

@@ -55,6 +55,9 @@ pub enum Job {
         /// The job's place in the commit order (transaction mode): it starts when the
         /// transaction it depends on committed and commits right after the one before it.
         turn: Option<Turn>,
+        /// A part of a source transaction applied in parts ([`crate::target::ApplyJob::part`]):
+        /// left open for the next job of this worker; its turn commits with the last one.
+        part: bool,
         /// Completion.
         done: oneshot::Sender<Result<()>>,
     },
@@ -74,6 +77,11 @@ pub enum Job {
         /// Completion.
         done: oneshot::Sender<Result<()>>,
     },
+    /// Rolls back a transaction left open by parts (the pipeline stops inside it).
+    Abandon {
+        /// Completion.
+        done: oneshot::Sender<Result<()>>,
+    },
     /// Completes once every earlier job of this worker is done.
     Barrier {
         /// Completion.
@@ -83,9 +91,10 @@ pub enum Job {
 
 /// Runs partition `part`'s jobs on `writer` until the sender is dropped.
 pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc::Receiver<Job>) {
-    let mut failed: Option<String> = None;
-    let check = |failed: &Option<String>| match failed {
-        Some(m) => Err(Error::new(ErrorKind::Sink, format!("partition {part} stopped after an earlier error: {m}"))),
+    // The first error: its message, kind and whether retrying may help (later jobs fail alike).
+    let mut failed: Option<(String, ErrorKind, bool)> = None;
+    let check = |failed: &Option<(String, ErrorKind, bool)>| match failed {
+        Some((m, kind, transient)) => Err(Error::new(*kind, format!("partition {part} stopped after an earlier error: {m}")).transient(*transient)),
         None => Ok(()),
     };
     while let Some(job) = rx.recv().await {
@@ -94,7 +103,12 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
                 let _ = done.send(check(&failed));
                 continue;
             }
-            Job::Apply { tables, watermark, position, origin, applied, turn, done } => {
+            Job::Abandon { done } => {
+                writer.abandon().await;
+                let _ = done.send(Ok(()));
+                continue;
+            }
+            Job::Apply { tables, watermark, position, origin, applied, turn, part, done } => {
                 let r = match check(&failed) {
                     Err(e) => Err(e),
                     Ok(()) => match &turn {
@@ -104,12 +118,13 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
                 };
                 let r = match r {
                     Err(e) => Err(e),
-                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin, applied: applied.as_ref(), turn: turn.as_ref() }).await,
+                    Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin, applied: applied.as_ref(), turn: turn.as_ref(), part }).await,
                 };
                 if let Some(t) = &turn {
                     match &r {
+                        Ok(()) if part => {}
                         Ok(()) => t.committed(),
-                        Err(e) => t.fail(&e.to_string()),
+                        Err(e) => t.fail(e),
                     }
                 }
                 (r, done)
@@ -130,7 +145,7 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
             }
         };
         if let (Err(e), None) = (&r, &failed) {
-            failed = Some(e.to_string());
+            failed = Some((e.to_string(), e.kind(), e.is_transient()));
         }
         let _ = done.send(r);
     }

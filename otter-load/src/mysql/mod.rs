@@ -237,6 +237,12 @@ impl Target for MysqlTarget {
     fn lost(&self) -> Option<Error> {
         self.lease.as_ref().map(Lease::fence).filter(|f| f.lost().is_some()).map(|f| f.fenced_error())
     }
+
+    /// Yes, but not with `skip_errors`: skipping a refused row needs the whole job at hand to
+    /// re-apply it row by row.
+    fn streams(&self) -> bool {
+        !self.cfg.skip_errors
+    }
 }
 
 /// `min(4, the target's CPUs)`: MariaDB's `thread_pool_size` defaults to the CPU count; 4 when

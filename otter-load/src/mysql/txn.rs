@@ -158,12 +158,18 @@ pub struct Attempt<'a> {
     pub commit_sent: bool,
     /// Transaction mode: `COMMIT` waits for this turn ([`crate::mysql::turn`]).
     pub turn: Option<&'a crate::order::Turn>,
+    /// Begin the transaction (`false`: continue the one a part left open).
+    pub begin: bool,
+    /// End it: the fencing check and `COMMIT` (`false`: a part, left open).
+    pub end: bool,
 }
 
-/// One attempt: `START TRANSACTION; steps...; <fence check>`, then `COMMIT` on its own.
+/// One attempt: `START TRANSACTION; steps...; <fence check>`, then `COMMIT` on its own — or,
+/// for a part of a transaction applied in parts, without the beginning ([`Attempt::begin`]) or
+/// without the end ([`Attempt::end`]).
 pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result<()> {
     let (load, fallback) = (&mut *a.load, a.fallback);
-    let mut cur = String::from("START TRANSACTION");
+    let mut cur = if a.begin { String::from("START TRANSACTION") } else { String::new() };
     for step in steps {
         match step {
             Step::Sql(s) => push(conn, &mut cur, s).await?,
@@ -199,6 +205,12 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                 }
             }
         }
+    }
+    if !a.end {
+        if !cur.is_empty() {
+            send(conn, cur).await?;
+        }
+        return Ok(());
     }
     match a.fence {
         Some(fence) => {

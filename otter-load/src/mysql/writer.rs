@@ -15,6 +15,12 @@
 //!   MariaDB ([`super::bulk`]), elsewhere long runs of inserts as `LOAD DATA LOCAL INFILE`,
 //!   checked and replaced by the usual statements when not exactly theirs
 //!   ([`super::load_data`]), all inside the job's transaction (`steps`, [`super::txn`]); diagnosis and `skip_errors` use statements only;
+//! - a part of a source transaction applied in parts ([`ApplyJob::part`]) runs in a
+//!   transaction left open (begun by the first part, with the origin mark); the next whole job
+//!   ends it with its checkpoint row and commits it. Nothing of it is retried here (its earlier
+//!   parts are gone from memory): a failure rolls it all back and is reported as
+//!   [`ErrorKind::Replay`] when transient (the pipeline reads the transaction again from its
+//!   checkpoint), as itself otherwise;
 //! - a statement error is reported with its table, key and (shortened) statement; with
 //!   `skip_errors`, the job is re-applied one row at a time in one transaction, and only the rows
 //!   the target refuses are rolled back (each to its own savepoint) and logged.
@@ -76,13 +82,15 @@ pub struct MysqlWriter {
     load: LoadState,
     /// Statements refused (and skipped) by the last transaction attempt.
     skipped: Vec<Skipped>,
+    /// A transaction begun by parts ([`ApplyJob::part`]) is open on `conn`.
+    streaming: bool,
 }
 
 impl MysqlWriter {
     /// A writer for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> MysqlWriter {
         let load = LoadState::new(cfg.load_data_min_rows);
-        MysqlWriter { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), fence: None, conn: None, max_packet: 0, load, skipped: Vec::new() }
+        MysqlWriter { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), fence: None, conn: None, max_packet: 0, load, skipped: Vec::new(), streaming: false }
     }
 
     /// The fencing epoch written with the checkpoint rows (0 in a dry run).
@@ -166,6 +174,12 @@ impl MysqlWriter {
     /// One attempt: `START TRANSACTION; steps...; fence check`, then `COMMIT`, in few round
     /// trips; `commit_sent` tells whether the `COMMIT` left (then a failure is ambiguous).
     async fn transaction(&mut self, steps: &[Step], tables: &[TableOps], commit_sent: &mut bool, turn: Option<&Turn>) -> Result<()> {
+        self.attempt(steps, tables, commit_sent, turn, (true, true)).await
+    }
+
+    /// One attempt of `steps`, beginning and ending the transaction as `(begin, end)` say (a
+    /// transaction applied in parts begins with its first part and ends with its last job).
+    async fn attempt(&mut self, steps: &[Step], tables: &[TableOps], commit_sent: &mut bool, turn: Option<&Turn>, (begin, end): (bool, bool)) -> Result<()> {
         let id = self.conn().await?.id();
         if let Some(t) = turn {
             t.running_on(u64::from(id));
@@ -173,7 +187,7 @@ impl MysqlWriter {
         let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates: &self.gates };
         let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
         self.skipped.clear();
-        let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false, turn };
+        let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false, turn, begin, end };
         let r = txn::run(conn, steps, &mut attempt).await;
         *commit_sent = attempt.commit_sent;
         r
@@ -203,7 +217,7 @@ impl MysqlWriter {
     }
 
     async fn apply(&mut self, job: ApplyJob<'_>) -> Result<()> {
-        let ApplyJob { tables, watermark, position, origin, applied, turn } = job;
+        let ApplyJob { tables, watermark, position, origin, applied, turn, part } = job;
         let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, watermark, applied)?;
         // Connected first when possible: which statements suit the target depends on it
         // (`max_packet`), for a dry run too; a failure here is retried with the transaction below.
@@ -218,6 +232,12 @@ impl MysqlWriter {
                 }
             }
             return Ok(());
+        }
+        if part {
+            return self.apply_part(tables, origin, turn).await;
+        }
+        if self.streaming {
+            return self.end_parts(tables, origin, &ckpt, watermark, turn).await;
         }
         let mut steps = self.statements(tables, origin)?;
         steps.push(Step::Sql(ckpt.clone()));
@@ -246,6 +266,49 @@ impl MysqlWriter {
                     }
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// A part of a transaction applied in parts: its statements in the open transaction (begun
+    /// here, with the origin mark, by the first part), not committed.
+    async fn apply_part(&mut self, tables: &[TableOps], origin: &str, turn: Option<&Turn>) -> Result<()> {
+        let steps = self.statements(tables, origin)?;
+        let begin = !self.streaming;
+        let steps = if begin { self.marked(origin, steps) } else { steps };
+        if begin {
+            // Connected before the transaction begins.
+            self.conn().await.map_err(replay)?;
+        }
+        self.streaming = true;
+        let mut commit_sent = false;
+        if let Err(e) = self.attempt(&steps, tables, &mut commit_sent, turn, (begin, false)).await {
+            self.streaming = false;
+            self.conn = None;
+            return Err(replay(e));
+        }
+        Ok(())
+    }
+
+    /// The last job of a transaction applied in parts: its statements and checkpoint row in the
+    /// open transaction, then the fencing check and `COMMIT`. One attempt only; a `COMMIT` that
+    /// got no answer is resolved from the stored watermark.
+    async fn end_parts(&mut self, tables: &[TableOps], origin: &str, ckpt: &str, watermark: Option<&ChangeId>, turn: Option<&Turn>) -> Result<()> {
+        let mut steps = self.statements(tables, origin)?;
+        steps.push(Step::Sql(ckpt.to_owned()));
+        let mut commit_sent = false;
+        let r = self.attempt(&steps, tables, &mut commit_sent, turn, (false, true)).await;
+        self.streaming = false;
+        match (r, commit_sent, watermark) {
+            (Ok(()), _, _) => Ok(()),
+            (Err(e), true, Some(w)) => match self.committed(w).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(replay(e)),
+                Err(check) => Err(replay(check)),
+            },
+            (Err(e), _, _) => {
+                self.conn = None;
+                Err(replay(e))
             }
         }
     }
@@ -290,6 +353,15 @@ impl MysqlWriter {
 
 }
 
+/// A failure inside a transaction applied in parts: when retrying may help, the pipeline reads
+/// the transaction again from its checkpoint ([`ErrorKind::Replay`]); otherwise it is final.
+fn replay(e: Error) -> Error {
+    if !e.is_transient() {
+        return e;
+    }
+    Error::new(ErrorKind::Replay, format!("{}; a source transaction applied in parts was rolled back and is read again from the checkpoint", e.message()))
+}
+
 #[async_trait]
 impl PartitionWriter for MysqlWriter {
     async fn apply(&mut self, job: ApplyJob<'_>) -> Result<()> {
@@ -297,6 +369,9 @@ impl PartitionWriter for MysqlWriter {
     }
 
     async fn progress(&mut self, position: &Position) -> Result<()> {
+        if self.streaming {
+            return Err(crate::error::internal("progress recorded inside a transaction applied in parts"));
+        }
         let sql = self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(position), None, None)?;
         if self.cfg.dry_run {
             tracing::info!(partition = self.part, statement = %sql, "dry run");
@@ -306,7 +381,20 @@ impl PartitionWriter for MysqlWriter {
     }
 
     async fn ddl(&mut self, ddl: &DdlEvent, replayed: bool) -> Result<()> {
+        if self.streaming {
+            return Err(crate::error::internal("DDL inside a transaction applied in parts"));
+        }
         MysqlWriter::ddl(self, ddl, replayed).await
+    }
+
+    async fn abandon(&mut self) {
+        if std::mem::take(&mut self.streaming) {
+            if let Some(c) = self.conn.as_mut() {
+                if c.query_drop("ROLLBACK").await.is_err() {
+                    self.conn = None;
+                }
+            }
+        }
     }
 
     async fn close(&mut self) {

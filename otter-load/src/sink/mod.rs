@@ -56,6 +56,7 @@ pub struct EngineConfig {
 }
 
 mod ordered;
+mod parts;
 
 /// A write-set plan with the schema and target description it was made for.
 type PlanFor = (Arc<TableSchema>, Arc<TargetInfo>, Arc<TablePlan>);
@@ -245,7 +246,7 @@ impl<T: Target> ApplySink<T> {
             }
             let (done, rx) = oneshot::channel();
             let tx = self.workers.get(p).ok_or_else(|| crate::error::internal("no worker"))?;
-            tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), applied: applied.clone(), turn: None, done })
+            tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), applied: applied.clone(), turn: None, part: false, done })
                 .await
                 .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
             rxs.push(rx);
@@ -598,7 +599,7 @@ impl<T: Target> Sink for ApplySink<T> {
         if let Some(rx) = self.ordered_flush().await? {
             wait_all(vec![rx]).await?;
         }
-        self.ordered_abandon();
+        self.ordered_abandon().await;
         self.barrier().await?;
         for h in self.completions.drain(..) {
             let _ = h.await;

@@ -21,7 +21,10 @@
 //! - transactions of different origins (two-way setups) never share a group (one origin mark per
 //!   target transaction);
 //! - rows applied outside the order (snapshot chunks) run after every ordered group, and the next
-//!   group after them.
+//!   group after them;
+//! - a transaction too big to hold ([`PART_ROWS`], [`PART_BYTES`]) is applied in parts as it
+//!   arrives, in one target transaction left open until its end, alone in the commit order
+//!   ([`super::parts`]): memory stays bounded whatever its size.
 
 use std::sync::Arc;
 
@@ -41,16 +44,20 @@ use crate::writeset::{Scheduler, WriteSet};
 pub const GROUP_ROWS: usize = 8192;
 /// Most source transactions of a group.
 pub const GROUP_TXNS: usize = 128;
+/// Rows of an unfinished transaction at which it is applied in parts ([`super::parts`]).
+pub const PART_ROWS: usize = GROUP_ROWS;
+/// Approximate bytes of row data of an unfinished transaction at which it is applied in parts.
+pub const PART_BYTES: usize = 2 << 20;
 
-type Done = oneshot::Receiver<Result<()>>;
+pub(super) type Done = oneshot::Receiver<Result<()>>;
 
 /// The engine's state in transaction mode.
 pub(super) struct Ordered {
-    seqr: Arc<Sequencer>,
-    sched: Scheduler,
-    open: Option<OpenTxn>,
+    pub(super) seqr: Arc<Sequencer>,
+    pub(super) sched: Scheduler,
+    pub(super) open: Option<OpenTxn>,
     group: Group,
-    next_worker: usize,
+    pub(super) next_worker: usize,
     /// Jobs outside the order (snapshot rows) may be in flight.
     pub(super) outside: bool,
 }
@@ -73,13 +80,33 @@ impl Ordered {
 }
 
 /// A transaction whose chunks are still arriving.
-struct OpenTxn {
-    meta: Arc<TxnMeta>,
-    changes: Vec<RowChange>,
+pub(super) struct OpenTxn {
+    pub(super) meta: Arc<TxnMeta>,
+    /// Its changes not applied yet (all of them unless it is applied in parts).
+    pub(super) changes: Vec<RowChange>,
+    /// Approximate bytes of `changes`.
+    pub(super) bytes: usize,
+    /// One past the highest row number of its binlog changes seen.
+    pub(super) next_row: u64,
     /// The newest chunk's resume position.
-    position: Option<Position>,
+    pub(super) position: Option<Position>,
     /// Acknowledgements of batches that ended inside the transaction.
-    waiters: Vec<oneshot::Sender<Result<()>>>,
+    pub(super) waiters: Vec<oneshot::Sender<Result<()>>>,
+    /// Set once it is applied in parts.
+    pub(super) parts: Option<super::parts::Parts>,
+}
+
+impl OpenTxn {
+    /// Where the source resumes after this transaction: its commit, or (its end filtered away)
+    /// after its last row seen.
+    pub(super) fn end(&mut self) -> Position {
+        self.position.take().unwrap_or_else(|| Position { coord: self.meta.begin.clone(), gtid: None, skip_rows: self.next_row, snapshot: None, applied: None })
+    }
+
+    /// Its origin (the local site's name when the change carries none).
+    pub(super) fn origin(&self, local: &str) -> Arc<str> {
+        Arc::from(self.meta.origin.as_deref().unwrap_or(local))
+    }
 }
 
 /// Complete transactions waiting to be sent as one target transaction.
@@ -102,21 +129,47 @@ impl<T: Target> ApplySink<T> {
         // A new transaction while one is open: filters dropped the open one's end.
         if o.open.as_ref().is_some_and(|t| t.meta.begin != chunk.meta.begin) {
             if let Some(t) = o.open.take() {
-                rxs.extend(self.add_to_group(t).await?);
+                rxs.extend(self.finish(t).await?);
             }
         }
+        let streams = self.target.streams();
         let Some(o) = &mut self.ordered else { return Ok(rxs) };
-        let t = o.open.get_or_insert_with(|| OpenTxn { meta: Arc::clone(&chunk.meta), changes: Vec::new(), position: None, waiters: Vec::new() });
-        t.changes.extend(chunk.changes);
+        let t = o.open.get_or_insert_with(|| OpenTxn {
+            meta: Arc::clone(&chunk.meta),
+            changes: Vec::new(),
+            bytes: 0,
+            next_row: 0,
+            position: None,
+            waiters: Vec::new(),
+            parts: None,
+        });
+        for c in chunk.changes {
+            if !c.id.is_snapshot() {
+                t.next_row = t.next_row.max(c.id.row + 1);
+            }
+            t.bytes += c.approx_bytes();
+            t.changes.push(c);
+        }
         if chunk.position.is_some() {
             t.position = chunk.position;
         }
+        let big = t.changes.len() >= PART_ROWS || t.bytes >= PART_BYTES;
         if chunk.last {
             if let Some(t) = o.open.take() {
-                rxs.extend(self.add_to_group(t).await?);
+                rxs.extend(self.finish(t).await?);
             }
+        } else if big && streams {
+            rxs.extend(self.send_part().await?);
         }
         Ok(rxs)
+    }
+
+    /// A transaction whose end arrived: the end of its parts, or into the group.
+    async fn finish(&mut self, t: OpenTxn) -> Result<Vec<Done>> {
+        if t.parts.is_some() {
+            return self.end_parts(t).await;
+        }
+        self.add_to_group(t).await
     }
 
     /// Sends what is complete (something that cannot share a group follows, or the batch ends).
@@ -128,46 +181,48 @@ impl<T: Target> ApplySink<T> {
     pub(super) async fn ordered_close(&mut self) -> Result<Vec<Done>> {
         let mut rxs = Vec::new();
         if let Some(t) = self.ordered.as_mut().and_then(|o| o.open.take()) {
-            rxs.extend(self.add_to_group(t).await?);
+            rxs.extend(self.finish(t).await?);
         }
         rxs.extend(self.send_group().await?);
         Ok(rxs)
     }
 
-    /// At a stop: the open transaction is not applied; the batches that ended inside it fail
-    /// (so their positions are never recorded) and the restart reads it again.
-    pub(super) fn ordered_abandon(&mut self) {
+    /// At a stop: the open transaction is not applied (its parts sent so far are rolled back);
+    /// the batches that ended inside it fail (so their positions are never recorded) and the
+    /// restart reads it again.
+    pub(super) async fn ordered_abandon(&mut self) {
         if let Some(t) = self.ordered.as_mut().and_then(|o| o.open.take()) {
             for w in t.waiters {
                 let _ = w.send(Err(Error::new(ErrorKind::Sink, "stopped inside a source transaction; it is applied after the restart").transient(true)));
             }
+            if let Some(p) = t.parts {
+                self.abandon_parts(p).await;
+            }
         }
     }
 
-    /// At a batch's end: a completion that comes once the open transaction committed.
+    /// At a batch's end: a completion that comes once the open transaction committed (or, for
+    /// one applied in parts, failed).
     pub(super) fn ordered_tail(&mut self) -> Option<Done> {
         let t = self.ordered.as_mut()?.open.as_mut()?;
         let (tx, rx) = oneshot::channel();
-        t.waiters.push(tx);
+        match &t.parts {
+            Some(p) => p.settle(vec![tx]),
+            None => t.waiters.push(tx),
+        }
         Some(rx)
     }
 
     /// Adds a complete transaction to the group, sending the group first when the transaction
     /// has another origin, and after when the group is full.
-    async fn add_to_group(&mut self, txn: OpenTxn) -> Result<Vec<Done>> {
-        let OpenTxn { meta, changes, position, waiters } = txn;
+    async fn add_to_group(&mut self, mut txn: OpenTxn) -> Result<Vec<Done>> {
         let mut rxs = Vec::new();
-        let local = self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone());
-        let origin: Arc<str> = Arc::from(meta.origin.as_deref().unwrap_or(&local));
+        let origin = txn.origin(&self.local_site());
         if self.ordered.as_ref().and_then(|o| o.group.origin.as_ref()).is_some_and(|g| *g != origin) {
             rxs.extend(self.send_group().await?);
         }
-        // Where the source resumes after this transaction: its commit, or (its end filtered
-        // away) after its last row seen.
-        let end = position.unwrap_or_else(|| {
-            let rows = changes.iter().filter(|c| !c.id.is_snapshot()).map(|c| c.id.row + 1).max().unwrap_or(0);
-            Position { coord: meta.begin.clone(), gtid: None, skip_rows: rows, snapshot: None, applied: None }
-        });
+        let end = txn.end();
+        let OpenTxn { changes, waiters, .. } = txn;
         let rows = changes.len();
         let mut ws = std::mem::take(&mut self.ordered.as_mut().ok_or_else(no_state)?.group.ws);
         let built = self.build(changes, true, Some(&mut ws)).await;
@@ -187,8 +242,30 @@ impl<T: Target> ApplySink<T> {
         Ok(rxs)
     }
 
+    /// The name of the site the source is (two-way setups; empty otherwise).
+    pub(super) fn local_site(&self) -> String {
+        self.two_way.as_ref().map_or(String::new(), |t| t.source_site.clone())
+    }
+
+    /// The next place in the commit order for a job of write-set `ws` (after the rows applied
+    /// outside the order, if any are in flight), and the writer it goes to.
+    pub(super) async fn place(&mut self, ws: &WriteSet) -> Result<(Turn, usize)> {
+        if self.ordered.as_ref().is_some_and(|o| o.outside) {
+            self.barrier().await?;
+            if let Some(o) = &mut self.ordered {
+                o.outside = false;
+                o.sched.barrier();
+            }
+        }
+        let o = self.ordered.as_mut().ok_or_else(no_state)?;
+        let (seq, after) = o.sched.place(ws, o.seqr.committed());
+        let worker = o.next_worker % self.workers.len().max(1);
+        o.next_worker = o.next_worker.wrapping_add(1);
+        Ok((Turn::new(&o.seqr, seq, after), worker))
+    }
+
     /// Sends the group to the next writer in turn.
-    async fn send_group(&mut self) -> Result<Option<Done>> {
+    pub(super) async fn send_group(&mut self) -> Result<Option<Done>> {
         let Some(o) = &mut self.ordered else { return Ok(None) };
         if o.group.txns == 0 {
             return Ok(None);
@@ -202,40 +279,38 @@ impl<T: Target> ApplySink<T> {
             }
             return Ok(None);
         }
-        if self.ordered.as_ref().is_some_and(|o| o.outside) {
-            self.barrier().await?;
-            if let Some(o) = &mut self.ordered {
-                o.outside = false;
-                o.sched.barrier();
-            }
-        }
-        let watermark: Option<ChangeId> =
-            tables.iter().flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id))).filter(|id| !id.is_snapshot()).max().cloned();
-        let o = self.ordered.as_mut().ok_or_else(no_state)?;
-        let (seq, after) = o.sched.place(&ws, o.seqr.committed());
-        let turn = Turn::new(&o.seqr, seq, after);
-        let worker = o.next_worker % self.workers.len().max(1);
-        o.next_worker = o.next_worker.wrapping_add(1);
+        let watermark = newest(&tables);
+        let (turn, worker) = self.place(&ws).await?;
         let (done, rx) = oneshot::channel();
         let tx = self.workers.get(worker).ok_or_else(|| crate::error::internal("no worker"))?;
         let applied = end.as_ref().and_then(|e| e.gtid.clone());
         let origin = origin.unwrap_or_else(|| Arc::from(""));
-        tx.send(Job::Apply { tables, watermark, position: end, origin, applied, turn: Some(turn), done }).await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
+        tx.send(Job::Apply { tables, watermark, position: end, origin, applied, turn: Some(turn), part: false, done }).await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
         self.last_write = std::time::Instant::now();
-        if waiters.is_empty() {
-            return Ok(Some(rx));
-        }
-        // Batches that ended inside the group's last transaction complete with it.
-        let (done, forwarded) = oneshot::channel();
-        tokio::spawn(async move {
-            let r = wait_all(vec![rx]).await;
-            for w in waiters {
-                let _ = w.send(r.as_ref().map(|_| ()).map_err(|e| Error::new(e.kind(), e.to_string()).transient(e.is_transient())));
-            }
-            let _ = done.send(r);
-        });
-        Ok(Some(forwarded))
+        Ok(Some(forward(rx, waiters)))
     }
+}
+
+/// The newest binlog change among `tables`' ops (a job's watermark).
+pub(super) fn newest(tables: &[TableOps]) -> Option<ChangeId> {
+    tables.iter().flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id))).filter(|id| !id.is_snapshot()).max().cloned()
+}
+
+/// `rx`, also completing `waiters` (batches that ended inside the job's last transaction) with
+/// its outcome.
+pub(super) fn forward(rx: Done, waiters: Vec<oneshot::Sender<Result<()>>>) -> Done {
+    if waiters.is_empty() {
+        return rx;
+    }
+    let (done, forwarded) = oneshot::channel();
+    tokio::spawn(async move {
+        let r = wait_all(vec![rx]).await;
+        for w in waiters {
+            let _ = w.send(r.as_ref().map(|_| ()).map_err(|e| Error::new(e.kind(), e.to_string()).transient(e.is_transient())));
+        }
+        let _ = done.send(r);
+    });
+    forwarded
 }
 
 /// Appends a transaction's ops of one table to a group's, in the same `TableOps` as the
@@ -282,7 +357,7 @@ fn disjoint(x: &TableOps, t: &TableOps) -> bool {
     t.deletes.iter().all(|op| key(op).is_some_and(|h| !written.contains(&h)))
 }
 
-fn no_state() -> Error {
+pub(super) fn no_state() -> Error {
     crate::error::internal("transaction mode without its state")
 }
 
