@@ -402,6 +402,10 @@ impl<T: Target> ApplySink<T> {
     /// The acknowledged position when it carries snapshot chunks not recorded yet (and marks them
     /// recorded).
     fn snapshot_to_record(&mut self) -> Option<Position> {
+        // Not while a transaction applied in parts holds a writer: recorded after it.
+        if self.ordered.as_ref().and_then(ordered::Ordered::parts_worker).is_some() {
+            return None;
+        }
         let through = self.through.as_ref()?;
         let chunks = through.snapshot.as_ref()?.chunks;
         if chunks <= self.recorded_chunks || !self.dispatched {
@@ -513,9 +517,18 @@ impl<T: Target> Sink for ApplySink<T> {
                     if c.meta.gtid.is_some() {
                         self.open_gtid.clone_from(&c.meta.gtid);
                     }
+                    let snapshot = c.changes.first().is_some_and(|x| x.id.is_snapshot());
+                    // Snapshot rows released inside a transaction applied in parts join it (its
+                    // writer holds its target transaction open).
+                    if snapshot && self.ordered.as_ref().and_then(ordered::Ordered::parts_worker).is_some() {
+                        if let Some(o) = self.ordered.as_mut() {
+                            o.join_parts(c.changes);
+                        }
+                        continue;
+                    }
                     // Transaction mode: binlog transactions go whole, in order (snapshot rows
                     // are merged as usual, after them).
-                    if self.ordered.is_some() && !c.changes.first().is_some_and(|x| x.id.is_snapshot()) {
+                    if self.ordered.is_some() && !snapshot {
                         if !pending.is_empty() {
                             rxs.extend(self.dispatch(std::mem::take(&mut pending), &origin).await?);
                         }

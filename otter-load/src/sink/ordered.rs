@@ -77,6 +77,21 @@ impl Ordered {
     pub(super) fn inside_txn(&self) -> bool {
         self.open.is_some()
     }
+
+    /// The writer holding the open transaction's parts, while one is applied in parts.
+    pub(super) fn parts_worker(&self) -> Option<usize> {
+        self.open.as_ref()?.parts.as_ref().map(super::parts::Parts::worker)
+    }
+
+    /// Takes `changes` (snapshot rows the source released inside the open transaction) into the
+    /// open transaction applied in parts, in stream order: the source lets a chunk's rows out
+    /// only without the keys changed after its read so far, so they go before the rest of it.
+    pub(super) fn join_parts(&mut self, changes: Vec<otter_core::change::RowChange>) {
+        if let Some(t) = self.open.as_mut() {
+            t.bytes += changes.iter().map(otter_core::change::RowChange::approx_bytes).sum::<usize>();
+            t.changes.extend(changes);
+        }
+    }
 }
 
 /// A transaction whose chunks are still arriving.

@@ -15,6 +15,8 @@
 //!   `kill -9` in the middle rolls all of it back: the batches that ended inside it are
 //!   acknowledged only with that commit, so the checkpoint stays before it and a restart reads it
 //!   again from its beginning;
+//! - nothing else reaches its writer before its end: snapshot rows the source releases inside it
+//!   join it (in stream order, committed with it), and progress-only jobs wait until it ended;
 //! - memory: a part is at most the thresholds above (plus one source chunk), and at most the
 //!   writer's queue of parts (four) waits — whatever the transaction's size.
 
@@ -44,6 +46,11 @@ pub(super) struct Parts {
 }
 
 impl Parts {
+    /// Its writer.
+    pub(super) fn worker(&self) -> usize {
+        self.worker
+    }
+
     /// Completes `waiters` once the transaction committed, or with the first failure in the
     /// commit order (a part's included).
     pub(super) fn settle(&self, waiters: Vec<oneshot::Sender<Result<()>>>) {
