@@ -519,7 +519,9 @@ impl<T: Target> Sink for ApplySink<T> {
                     }
                     let snapshot = c.changes.first().is_some_and(|x| x.id.is_snapshot());
                     // Snapshot rows released inside a transaction applied in parts join it (its
-                    // writer holds its target transaction open).
+                    // writer holds its target transaction open). A guard: the source releases
+                    // chunks between transactions (the online-snapshot test with parts saw none
+                    // inside one).
                     if snapshot && self.ordered.as_ref().and_then(ordered::Ordered::parts_worker).is_some() {
                         if let Some(o) = self.ordered.as_mut() {
                             o.join_parts(c.changes);
