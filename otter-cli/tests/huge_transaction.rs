@@ -85,14 +85,21 @@ fn big_transactions(a: &MariaDb) {
     .unwrap();
 }
 
-#[test]
-fn huge_transactions_are_applied_whole_in_bounded_memory_and_once_after_a_kill9() {
+/// A with the big transactions, an empty B, and a transaction-mode pipeline between them:
+/// (A, B, the directory holding the rest, the config, the log).
+fn big_pair() -> (MariaDb, MariaDb, tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let a = MariaDb::start(ServerConfig::new(1)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     big_transactions(&a);
     let dir = tempfile::tempdir().unwrap();
     let config = config_sink(dir.path(), &a, &b.url(), 2, "big\\\\..*", "consistency = \"transaction\"", "");
     let log = dir.path().join("run.log");
+    (a, b, dir, config, log)
+}
+
+#[test]
+fn huge_transactions_are_applied_whole_in_bounded_memory_and_once_after_a_kill9() {
+    let (a, b, _dir, config, log) = big_pair();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let seen = rt.spawn(reader(b.url(), Arc::clone(&stop)));
@@ -125,12 +132,7 @@ fn huge_transactions_are_applied_whole_in_bounded_memory_and_once_after_a_kill9(
 
 #[test]
 fn a_connection_lost_inside_a_transaction_applied_in_parts_reads_it_again() {
-    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
-    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
-    big_transactions(&a);
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_sink(dir.path(), &a, &b.url(), 2, "big\\\\..*", "consistency = \"transaction\"", "");
-    let log = dir.path().join("run.log");
+    let (a, b, _dir, config, log) = big_pair();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut probe = rt.block_on(mysql_async::Conn::new(mysql_async::Opts::from_url(&b.url()).unwrap())).unwrap();
     let mut otter = spawn_run(&config, &log);
