@@ -33,7 +33,8 @@ pub struct MysqlSinkConfig {
     /// across keys; `transaction` applies every source transaction whole in a target transaction
     /// of its own, independent ones in parallel (scheduled by write-sets) and commits them in
     /// source order — for disaster-recovery copies that are read, and foreign keys on the
-    /// target. See docs/CONSISTENCY.md.
+    /// target (a transaction too big to hold goes in parts into one target transaction left open
+    /// until its end). See docs/CONSISTENCY.md.
     #[serde(default)]
     pub consistency: Consistency,
     /// Schema of the checkpoint table `<schema>.checkpoint` (default `otter`), created if missing.
