@@ -273,10 +273,10 @@ impl MysqlWriter {
     /// A part of a transaction applied in parts: its statements in the open transaction (begun
     /// here, with the origin mark, by the first part), not committed.
     async fn apply_part(&mut self, tables: &[TableOps], origin: &str, turn: Option<&Turn>) -> Result<()> {
-        let steps = self.statements(tables, origin)?;
+        let mut steps = self.statements(tables, origin)?;
         let begin = !self.streaming;
-        let steps = if begin { self.marked(origin, steps) } else { steps };
         if begin {
+            steps = self.marked(origin, steps);
             // Connected before the transaction begins.
             self.conn().await.map_err(replay)?;
         }

@@ -229,26 +229,13 @@ impl<T: Target> ApplySink<T> {
         let open = self.open_gtid.as_deref().and_then(|g| g.parse::<GtidState>().ok());
         let applied = GtidState::merged(self.newest.as_ref().and_then(|p| p.gtid.as_ref()), open.as_ref());
         // Each partition's watermark: the newest binlog change among its ops (one clone per job).
-        let marks: Vec<Option<ChangeId>> = per
-            .iter()
-            .map(|tables| {
-                tables
-                    .iter()
-                    .flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id)))
-                    .filter(|id| !id.is_snapshot())
-                    .max()
-                    .cloned()
-            })
-            .collect();
+        let marks: Vec<Option<ChangeId>> = per.iter().map(|tables| newest(tables)).collect();
         for (p, (tables, watermark)) in per.into_iter().zip(marks).enumerate() {
             if tables.is_empty() {
                 continue;
             }
             let (done, rx) = oneshot::channel();
-            let tx = self.workers.get(p).ok_or_else(|| crate::error::internal("no worker"))?;
-            tx.send(Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), applied: applied.clone(), turn: None, part: false, done })
-                .await
-                .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
+            self.send_to(p, Job::Apply { tables, watermark, position: position.clone(), origin: Arc::from(origin), applied: applied.clone(), turn: None, part: false, done }).await?;
             rxs.push(rx);
         }
         if !rxs.is_empty() {
@@ -423,6 +410,12 @@ impl<T: Target> ApplySink<T> {
         }
     }
 
+    /// Sends `job` to writer `worker`.
+    async fn send_to(&self, worker: usize, job: Job) -> Result<()> {
+        let tx = self.workers.get(worker).ok_or_else(|| crate::error::internal("no worker"))?;
+        tx.send(job).await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))
+    }
+
     /// Waits until every worker finished every job sent so far.
     async fn barrier(&self) -> Result<()> {
         let mut rxs = Vec::new();
@@ -448,10 +441,7 @@ impl<T: Target> ApplySink<T> {
         }
         self.barrier().await?;
         let (done, rx) = oneshot::channel();
-        let tx = self.workers.first().ok_or_else(|| crate::error::internal("no worker"))?;
-        tx.send(Job::Ddl { ddl: ddl.clone(), replayed, done })
-            .await
-            .map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
+        self.send_to(0, Job::Ddl { ddl: ddl.clone(), replayed, done }).await?;
         wait_all(vec![rx]).await?;
         if purge {
             self.advance(&ddl.position);
@@ -469,6 +459,18 @@ impl<T: Target> ApplySink<T> {
 /// (`info.key`): a unique value may then move between rows within a batch.
 fn moves_unique_values(schema: &TableSchema, info: &TargetInfo) -> bool {
     !info.keyless && (schema.unique_keys.iter().any(|u| u.columns != info.key) || (!schema.primary_key.is_empty() && schema.primary_key != info.key))
+}
+
+/// The newest binlog change among `tables`' ops (a job's watermark).
+fn newest(tables: &[TableOps]) -> Option<ChangeId> {
+    tables.iter().flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id))).filter(|id| !id.is_snapshot()).max().cloned()
+}
+
+/// Completes every one of `waiters` with `r` (each its own copy).
+fn complete(waiters: Vec<oneshot::Sender<Result<()>>>, r: &Result<()>) {
+    for w in waiters {
+        let _ = w.send(r.as_ref().map(|_| ()).map_err(|e| Error::new(e.kind(), e.to_string()).transient(e.is_transient())));
+    }
 }
 
 async fn wait_all(rxs: Vec<oneshot::Receiver<Result<()>>>) -> Result<()> {

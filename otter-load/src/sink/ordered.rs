@@ -28,12 +28,12 @@
 
 use std::sync::Arc;
 
-use otter_core::change::{ChangeId, RowChange, TxnChunk, TxnMeta};
+use otter_core::change::{RowChange, TxnChunk, TxnMeta};
 use otter_core::position::Position;
 use otter_core::{Error, ErrorKind, Result};
 use tokio::sync::oneshot;
 
-use super::{wait_all, ApplySink};
+use super::{complete, newest, wait_all, ApplySink};
 use crate::merge::Op;
 use crate::order::{Sequencer, Turn};
 use crate::target::Target;
@@ -297,18 +297,12 @@ impl<T: Target> ApplySink<T> {
         let watermark = newest(&tables);
         let (turn, worker) = self.place(&ws).await?;
         let (done, rx) = oneshot::channel();
-        let tx = self.workers.get(worker).ok_or_else(|| crate::error::internal("no worker"))?;
         let applied = end.as_ref().and_then(|e| e.gtid.clone());
         let origin = origin.unwrap_or_else(|| Arc::from(""));
-        tx.send(Job::Apply { tables, watermark, position: end, origin, applied, turn: Some(turn), part: false, done }).await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))?;
+        self.send_to(worker, Job::Apply { tables, watermark, position: end, origin, applied, turn: Some(turn), part: false, done }).await?;
         self.last_write = std::time::Instant::now();
         Ok(Some(forward(rx, waiters)))
     }
-}
-
-/// The newest binlog change among `tables`' ops (a job's watermark).
-pub(super) fn newest(tables: &[TableOps]) -> Option<ChangeId> {
-    tables.iter().flat_map(|t| t.deletes.iter().chain(&t.writes).map(Op::id).chain(t.guarded.iter().map(|g| &g.id))).filter(|id| !id.is_snapshot()).max().cloned()
 }
 
 /// `rx`, also completing `waiters` (batches that ended inside the job's last transaction) with
@@ -320,9 +314,7 @@ pub(super) fn forward(rx: Done, waiters: Vec<oneshot::Sender<Result<()>>>) -> Do
     let (done, forwarded) = oneshot::channel();
     tokio::spawn(async move {
         let r = wait_all(vec![rx]).await;
-        for w in waiters {
-            let _ = w.send(r.as_ref().map(|_| ()).map_err(|e| Error::new(e.kind(), e.to_string()).transient(e.is_transient())));
-        }
+        complete(waiters, &r);
         let _ = done.send(r);
     });
     forwarded
@@ -379,6 +371,7 @@ pub(super) fn no_state() -> Error {
 #[cfg(test)]
 mod tests {
     use otter_binlog::Value;
+    use otter_core::change::ChangeId;
     use otter_core::position::BinlogCoord;
     use otter_core::schema::{Column, SqlType, TableSchema};
 

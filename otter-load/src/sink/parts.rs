@@ -26,8 +26,8 @@ use otter_core::change::ChangeId;
 use otter_core::{Error, ErrorKind, Result};
 use tokio::sync::oneshot;
 
-use super::ordered::{forward, newest, no_state, Done, OpenTxn};
-use super::ApplySink;
+use super::ordered::{forward, no_state, Done, OpenTxn};
+use super::{complete, newest, ApplySink};
 use crate::order::Turn;
 use crate::target::Target;
 use crate::worker::Job;
@@ -59,10 +59,7 @@ impl Parts {
         }
         let (seqr, seq) = (Arc::clone(self.turn.sequencer()), self.turn.seq);
         tokio::spawn(async move {
-            let r = seqr.wait_committed(seq).await;
-            for w in waiters {
-                let _ = w.send(r.as_ref().map(|_| ()).map_err(|e| Error::new(e.kind(), e.message()).transient(e.is_transient())));
-            }
+            complete(waiters, &seqr.wait_committed(seq).await);
         });
     }
 }
@@ -131,10 +128,5 @@ impl<T: Target> ApplySink<T> {
         if self.send_to(p.worker, Job::Abandon { done }).await.is_ok() {
             let _ = rx.await;
         }
-    }
-
-    async fn send_to(&self, worker: usize, job: Job) -> Result<()> {
-        let tx = self.workers.get(worker).ok_or_else(|| crate::error::internal("no worker"))?;
-        tx.send(job).await.map_err(|_| Error::new(ErrorKind::Sink, "a loader worker stopped"))
     }
 }
