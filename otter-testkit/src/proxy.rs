@@ -1,5 +1,5 @@
 //! A user-space TCP proxy on loopback, to cut one client's link to a server while the others
-//! keep theirs (the kernel here has no netem).
+//! keep theirs, or to put a distance between them (the kernel here has no netem).
 //!
 //! Invariant: while cut, every connection through the proxy is closed and new ones are closed at
 //! once; [`Proxy::restore`] lets new connections through again.
@@ -7,7 +7,8 @@
 use std::io;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Forwards `127.0.0.1:port()` to a target address.
 pub struct Proxy {
@@ -19,6 +20,13 @@ pub struct Proxy {
 impl Proxy {
     /// Listens on a free loopback port and forwards to `target` (`host:port`).
     pub fn start(target: &str) -> io::Result<Proxy> {
+        Proxy::start_delayed(target, Duration::ZERO)
+    }
+
+    /// The same, with every byte delivered `one_way` after it was sent, in each direction (a
+    /// round trip takes twice that longer; throughput is not limited): a server in another
+    /// datacenter.
+    pub fn start_delayed(target: &str, one_way: Duration) -> io::Result<Proxy> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let cut = Arc::new(AtomicBool::new(false));
@@ -39,8 +47,8 @@ impl Proxy {
                     list.extend(client.try_clone().ok());
                     list.extend(server.try_clone().ok());
                 }
-                std::thread::spawn(move || pipe(client, s2));
-                std::thread::spawn(move || pipe(server, c2));
+                std::thread::spawn(move || pipe(client, s2, one_way));
+                std::thread::spawn(move || pipe(server, c2, one_way));
             }
         });
         Ok(Proxy { port, cut, open })
@@ -67,7 +75,36 @@ impl Proxy {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    let _ = io::copy(&mut from, &mut to);
-    let _ = to.shutdown(Shutdown::Write);
+fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    if delay.is_zero() {
+        let _ = io::copy(&mut from, &mut to);
+        let _ = to.shutdown(Shutdown::Write);
+        return;
+    }
+    // A delay line: what is read now is written `delay` later, by a second thread.
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        for (due, bytes) in rx {
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            if to.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        use std::io::Read;
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(tx);
+    let _ = writer.join();
 }

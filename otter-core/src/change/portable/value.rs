@@ -48,7 +48,7 @@ use super::{bytes, decimal};
 use crate::error::Result;
 
 /// One column value in the portable form (see the module's format table).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PortableValue {
     /// SQL NULL.
@@ -97,7 +97,7 @@ pub enum PortableValue {
 }
 
 /// A DECIMAL value: its column's declaration and its exact text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PortableDecimal {
     /// Declared precision (1–65).
     pub precision: u8,

@@ -13,7 +13,11 @@
 //! snapshot runs, and the gate never buffers more than the events read during one chunk read.
 //! A chunk that arrives when a transaction at or after its `at` was already handed out (the
 //! server published that transaction's binlog events before its commit became visible to new
-//! snapshots) is *stale*: it is dropped and its exact key range read again ([`Reread`]).
+//! snapshots) is *stale*: the gate brings its rows up to date with what those transactions did
+//! to the same keys ([`recent`]), or, where it cannot (a table without a key, an incomplete row
+//! image, a definition change, a log that no longer reaches back that far), drops it and reads its
+//! exact key range again ([`Reread`]). A chunk never goes out inside a transaction handed out in
+//! parts: it waits for the transaction's end (and is brought up to date with all of it).
 //!
 //! Before anything else the gate hands out the tables' definitions (`CREATE DATABASE/TABLE IF
 //! NOT EXISTS`, as read when the snapshot started), so the binlog's changes of every table —
@@ -41,71 +45,6 @@ use crate::position::{BinlogCoord, Position};
 use crate::schema::TableSchema;
 use super::resync::Request;
 
-/// One chunk read by a reader.
-#[derive(Debug)]
-pub struct ChunkRead {
-    /// The reader (one chunk in flight per reader).
-    pub reader: usize,
-    /// The table's place in the gate's table list.
-    pub table: usize,
-    /// The chunk's number within the table in this run (0, 1, 2…).
-    pub index: u64,
-    /// The binlog position of the snapshot it was read in.
-    pub at: BinlogCoord,
-    /// The key range it covers: `(after, upto]`, `upto` the last key read (or the bound of a
-    /// re-read); for the last chunk of a table (or part), the table's end (`None`) or the part's.
-    pub range: KeyRange,
-    /// The table's last chunk.
-    pub last: bool,
-    /// The table's definition at `at`, parsed.
-    pub schema: TableSchema,
-    /// `SHOW CREATE TABLE` at `at` (empty when the table was gone).
-    pub create_table: String,
-    /// The rows, in key order.
-    pub rows: Vec<Row>,
-    /// More pieces of the same snapshot follow (a table read whole): its reservation stays.
-    pub more: bool,
-    /// A piece of a table without a usable key, read whole: piece 0 empties the table on the
-    /// target first (`TRUNCATE TABLE`), so a copy started again replaces what an earlier one left.
-    pub keyless: bool,
-    /// Released when the chunk is handed out (bounds what readers hold in memory).
-    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
-/// What readers tell the gate.
-#[derive(Debug)]
-pub enum Msg {
-    /// A reader opened a snapshot at `at`: hold the stream there until its chunk arrives.
-    Reserved {
-        /// The reader.
-        reader: usize,
-        /// The snapshot's position.
-        at: BinlogCoord,
-    },
-    /// A chunk was read (its reservation ends).
-    Read(Box<ChunkRead>),
-    /// A reader gave up its open snapshot (it retries with a new one).
-    Cancelled {
-        /// The reader.
-        reader: usize,
-    },
-    /// A reader failed for good.
-    Failed(Error),
-}
-
-/// A key range to read again (its chunk was stale).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reread {
-    /// The table's place in the gate's table list.
-    pub table: usize,
-    /// The chunk's number.
-    pub index: u64,
-    /// The exact range.
-    pub range: KeyRange,
-    /// Whether it is the table's last chunk (open above).
-    pub last: bool,
-}
-
 #[derive(Debug)]
 struct TableState {
     db: String,
@@ -129,6 +68,10 @@ struct TableState {
 /// The gate's state.
 #[derive(Debug)]
 pub struct Gate {
+    /// The handed-out row changes of copied tables, lately (brings stale chunks up to date).
+    recent: Recent,
+    /// The begin of a transaction handed out in part (its next chunk has not gone out yet).
+    open: Option<BinlogCoord>,
     tables: Vec<TableState>,
     reserved: HashMap<usize, BinlogCoord>,
     pending: Vec<ChunkRead>,
@@ -192,6 +135,8 @@ impl Gate {
             .collect();
         let seq_at = start.coord.clone();
         let mut g = Gate {
+            recent: Recent::default(),
+            open: None,
             tables,
             reserved: HashMap::new(),
             pending: Vec::new(),
@@ -248,6 +193,7 @@ impl Gate {
             Some(b) if *b > signal => b.clone(),
             _ => signal,
         };
+        self.recent.barrier(&key, &newest);
         self.touched.insert(key.clone(), newest);
         self.copied.insert(key);
         self.tables.push(TableState {
@@ -365,27 +311,19 @@ impl Gate {
             Msg::Cancelled { reader } => {
                 self.reserved.remove(&reader);
             }
-            Msg::Read(mut c) => {
+            Msg::Read(c) => {
                 if !c.more {
                     self.reserved.remove(&c.reader);
                 }
-                let t = self.tables.get_mut(c.table).ok_or_else(|| Error::internal("snapshot chunk of an unknown table"))?;
+                let t = self.tables.get(c.table).ok_or_else(|| Error::internal("snapshot chunk of an unknown table"))?;
                 if c.keyless && t.abandoned.as_ref() == Some(&c.at) {
                     return Ok(());
                 }
                 let key = (t.db.clone(), t.table.clone());
-                let stale = self.touched.get(&key).into_iter().chain(self.touched_all.as_ref()).any(|b| c.at <= *b);
-                if c.keyless && stale {
-                    tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A whole-table read went stale; reading the table again.");
-                    // A table read whole cannot be read again in part: read it all again.
-                    t.abandoned = Some(c.at.clone());
-                    self.rereads.push((Reread { table: c.table, index: 0, range: KeyRange::default(), last: true }, c.permit.take()));
-                    return Ok(());
-                }
-                if stale {
-                    tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A chunk read went stale; reading its range again.");
-                    // A last chunk's range is open above (or ends with its part).
-                    self.rereads.push((Reread { table: c.table, index: c.index, range: c.range.clone(), last: c.last }, c.permit.take()));
+                // Stale already and beyond repair: read again at once (the rest is settled when
+                // the chunk is due, see `settle`).
+                if self.stale(&key, &c.at) && (c.keyless || !self.patchable(&key, &c.at)) {
+                    self.read_again(*c);
                 } else {
                     self.pending.push(*c);
                     self.pending.sort_by(|a, b| a.at.cmp(&b.at));
@@ -396,12 +334,66 @@ impl Gate {
         Ok(())
     }
 
-    /// True when `e` must wait: a read is under way whose snapshot it is not part of.
+    /// True when `e` must wait: a read is under way whose snapshot it is not part of. The rest
+    /// of a transaction handed out in part never waits (chunks wait for its end instead).
     pub fn holds(&self, e: &Event) -> bool {
         match begin(e) {
+            Some(b) if self.open.as_ref() == Some(b) => false,
             Some(b) => self.reserved.values().any(|at| at <= b) || self.pending.iter().any(|c| c.at <= *b),
             None => false,
         }
+    }
+
+    /// Whether a transaction changing `table` (or every table) at or after `at` went out.
+    fn stale(&self, table: &(String, String), at: &BinlogCoord) -> bool {
+        self.touched.get(table).into_iter().chain(self.touched_all.as_ref()).any(|b| at <= b)
+    }
+
+    /// Whether a keyed chunk of `table` read at `at` can still be brought up to date.
+    fn patchable(&self, table: &(String, String), at: &BinlogCoord) -> bool {
+        self.touched_all.as_ref().is_none_or(|b| b < at) && self.recent.can_patch(table, at)
+    }
+
+    /// Drops `c` and asks for its range (a whole table: all of it) to be read again.
+    fn read_again(&mut self, mut c: ChunkRead) {
+        let name = format!("{}.{}", c.schema.db, c.schema.name);
+        if c.keyless {
+            tracing::debug!(table = %name, at = %c.at, "A whole-table read went stale; reading the table again.");
+            // A table read whole cannot be read again in part: read it all again.
+            if let Some(t) = self.tables.get_mut(c.table) {
+                t.abandoned = Some(c.at.clone());
+            }
+            self.rereads.push((Reread { table: c.table, index: 0, range: KeyRange::default(), last: true }, c.permit.take()));
+        } else {
+            tracing::debug!(table = %name, at = %c.at, "A chunk read went stale; reading its range again.");
+            // A last chunk's range is open above (or ends with its part).
+            self.rereads.push((Reread { table: c.table, index: c.index, range: c.range.clone(), last: c.last }, c.permit.take()));
+        }
+    }
+
+    /// A due chunk as it goes out: as read, brought up to date (with the keys the stream left
+    /// present since its snapshot), or `None` (dropped: read again, or a piece of an abandoned
+    /// whole read).
+    fn settle(&mut self, mut c: ChunkRead) -> Option<(ChunkRead, Vec<Key>)> {
+        let t = self.tables.get(c.table)?;
+        if c.keyless && t.abandoned.as_ref() == Some(&c.at) {
+            return None;
+        }
+        let key = (t.db.clone(), t.table.clone());
+        if !self.stale(&key, &c.at) {
+            return Some((c, Vec::new()));
+        }
+        if !c.keyless && self.patchable(&key, &c.at) {
+            let cols = c.schema.key_columns().map(<[usize]>::to_vec).unwrap_or_default();
+            if !cols.is_empty() {
+                if let Some(kept) = self.recent.bring_up_to_date(&key, &c.schema, &cols, &c.at, &mut c.rows) {
+                    tracing::debug!(table = %format!("{}.{}", c.schema.db, c.schema.name), at = %c.at, "A chunk read went stale; brought up to date with the stream.");
+                    return Some((c, kept));
+                }
+            }
+        }
+        self.read_again(c);
+        None
     }
 
     /// Hands out the chunks due before `e` (those with `at` at or before its begin), then `e`
@@ -411,6 +403,13 @@ impl Gate {
         if let Some(b) = begin(&e).cloned() {
             self.release(&b, resolve, out)?;
             self.note_touched(&e, b);
+            let oldest = self.reserved.values().chain(self.pending.iter().map(|c| &c.at)).min().cloned();
+            self.recent.prune(oldest.as_ref());
+        }
+        match &e {
+            Event::Rows(c) if !c.last => self.open = Some(c.meta.begin.clone()),
+            Event::Rows(_) | Event::Ddl(_) => self.open = None,
+            Event::Progress(_) => {}
         }
         out.append(&mut self.creates);
         if let Some(p) = position_mut(&mut e) {
@@ -430,14 +429,14 @@ impl Gate {
         match e {
             Event::Rows(c) => {
                 // Changes of one table come in runs sharing one schema: look each run up once.
-                let mut last: Option<&Arc<TableSchema>> = None;
-                for ch in &c.changes {
-                    if last.is_some_and(|l| Arc::ptr_eq(l, &ch.table)) {
-                        continue;
-                    }
-                    last = Some(&ch.table);
-                    let key = (ch.table.db.clone(), ch.table.name.clone());
+                let mut rest = c.changes.as_slice();
+                while let Some(first) = rest.first() {
+                    let n = rest.iter().take_while(|ch| Arc::ptr_eq(&ch.table, &first.table)).count();
+                    let (run, tail) = rest.split_at(n);
+                    rest = tail;
+                    let key = (first.table.db.clone(), first.table.name.clone());
                     if self.copied.contains(&key) {
+                        self.recent.note(&key, &b, run);
                         self.touched.insert(key, b.clone());
                     }
                 }
@@ -446,6 +445,7 @@ impl Gate {
             Event::Ddl(d) => {
                 for key in &d.tables {
                     if self.copied.contains(key) {
+                        self.recent.barrier(key, &b);
                         self.touched.insert(key.clone(), b.clone());
                     }
                 }
@@ -458,6 +458,10 @@ impl Gate {
     /// or the next transaction begins there).
     pub fn release(&mut self, point: &BinlogCoord, resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
         out.append(&mut self.creates);
+        if self.open.is_some() {
+            // Inside a transaction handed out in part: chunks wait for its end.
+            return Ok(());
+        }
         // In `at` order; a chunk waiting for its reader's acknowledgement stays (and holds the
         // stream after it, see `holds`), others due here go.
         let mut i = 0;
@@ -470,7 +474,9 @@ impl Gate {
                 continue;
             }
             let c = self.pending.remove(i);
-            self.emit(c, resolve, out)?;
+            if let Some((c, kept)) = self.settle(c) {
+                self.emit(c, &kept, resolve, out)?;
+            }
         }
         Ok(())
     }
@@ -488,7 +494,7 @@ impl Gate {
         })
     }
 
-    fn emit(&mut self, mut c: ChunkRead, resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
+    fn emit(&mut self, mut c: ChunkRead, kept: &[Key], resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
         let point = self.last.coord.clone();
         if self.seq_at != point {
             self.seq_at = point.clone();
@@ -507,13 +513,13 @@ impl Gate {
             t.rows = 0;
             t.ahead.clear();
             let statement = match &t.request {
-                Some(r) => r.purge(&c.schema, 0, &KeyRange::default(), &[])?,
+                Some(r) => r.purge(&c.schema, 0, &KeyRange::default(), &[], &[])?,
                 None => format!("TRUNCATE TABLE {}", crate::mysql::quote::ident(&c.schema.name)),
             };
             out.push(statement_event(&meta, &c.schema.db, statement, tables(), &self.last));
         } else if let (Some(r), false, false) = (&t.request, c.keyless, gone) {
             // A re-sync chunk: first the target's rows of its range that the source lacks.
-            let statement = r.purge(&c.schema, c.index, &c.range, &c.rows)?;
+            let statement = r.purge(&c.schema, c.index, &c.range, &c.rows, kept)?;
             out.push(statement_event(&meta, &c.schema.db, statement, tables(), &self.last));
         }
         // The frontier moves over this chunk once every earlier one of the table is out.
@@ -572,7 +578,11 @@ impl Gate {
 }
 
 mod events;
+mod msg;
+pub mod recent;
+pub use self::msg::{ChunkRead, Msg, Reread};
 pub use self::events::begin;
+use self::recent::{Key, Recent};
 use self::events::{if_not_exists, position_mut, statement_event};
 
 #[cfg(test)]

@@ -164,9 +164,10 @@ impl Request {
     }
 
     /// The purge going out before chunk `index` (covering `range`, or the chunk's batch of the key
-    /// list) whose rows are `rows`: the target's rows there that the source lacks. For a table
-    /// without a key, the purge of everything the request covers (before its first piece).
-    pub fn purge(&self, schema: &TableSchema, index: u64, range: &KeyRange, rows: &[Row]) -> Result<String> {
+    /// list) whose rows are `rows`: the target's rows there that the source lacks. Keys in `keep`
+    /// stay too (rows the stream wrote after the chunk's snapshot, already on the target). For a
+    /// table without a key, the purge of everything the request covers (before its first piece).
+    pub fn purge(&self, schema: &TableSchema, index: u64, range: &KeyRange, rows: &[Row], keep: &[Vec<PortableValue>]) -> Result<String> {
         let mut sql = format!("DELETE FROM {}.{}", ident(&schema.db), ident(&schema.name));
         let mut conds = Vec::new();
         if let Some(cols) = key_columns(schema) {
@@ -185,8 +186,9 @@ impl Request {
             if let Some(w) = &self.where_clause {
                 conds.push(format!("(\n{w}\n)"));
             }
-            let found: Vec<Vec<PortableValue>> =
+            let mut found: Vec<Vec<PortableValue>> =
                 rows.iter().map(|r| key_idx.iter().map(|&i| r.get(i).map(PortableValue::from).unwrap_or(PortableValue::Null)).collect()).collect();
+            found.extend(keep.iter().cloned());
             if let Some(not_in) = in_list(&cols, &found, true, &mut Binds::Inline)? {
                 conds.push(not_in);
             }
@@ -382,12 +384,12 @@ mod tests {
         let r = Request::new(7, None, "s".into(), "t".into(), Some("v > 3".into()), None).unwrap();
         let range = KeyRange { after: Some(vec![PortableValue::Int(1), PortableValue::Bytes(b"a".to_vec())]), upto: None };
         let rows = vec![vec![Value::Int(2), Value::Bytes(b"B".as_slice().into()), Value::Int(9)]];
-        let sql = r.purge(&table(), 0, &range, &rows).unwrap();
+        let sql = r.purge(&table(), 0, &range, &rows, &[]).unwrap();
         assert!(sql.starts_with("DELETE FROM `s`.`t` WHERE ((`id` > 1) OR (`id` = 1 AND `k` > CAST(CAST(X'61' AS BINARY)"), "{sql}");
         assert!(sql.contains(" AND (\nv > 3\n) AND (`id`, `k`) NOT IN ((2, CAST(CAST(X'42' AS BINARY)"), "{sql}");
         assert!(is_purge(&sql));
         // No rows left in the range: everything there goes.
-        let empty = Request::new(8, None, "s".into(), "t".into(), None, None).unwrap().purge(&table(), 3, &KeyRange::default(), &[]).unwrap();
+        let empty = Request::new(8, None, "s".into(), "t".into(), None, None).unwrap().purge(&table(), 3, &KeyRange::default(), &[], &[]).unwrap();
         assert_eq!(empty, "DELETE FROM `s`.`t`");
     }
 
@@ -400,7 +402,7 @@ mod tests {
         let (cond, params) = r.read_filter(&table(), 1).unwrap().unwrap();
         assert_eq!(cond, "((`id`, `k`) IN ((?, ?)))");
         assert_eq!(params, vec![Wire::Int(KEY_BATCH as i64), Wire::Bytes(format!("k{KEY_BATCH}").into_bytes())]);
-        let sql = r.purge(&table(), 1, &KeyRange::default(), &[]).unwrap();
+        let sql = r.purge(&table(), 1, &KeyRange::default(), &[], &[]).unwrap();
         assert_eq!(sql, format!("DELETE FROM `s`.`t` WHERE ((`id`, `k`) IN (({KEY_BATCH}, 'k{KEY_BATCH}')))"));
         let short = Request::new(2, None, "s".into(), "t".into(), None, Some("[1, 2]")).unwrap();
         assert!(short.check_against(&table()).unwrap_err().to_string().contains("one value per key column"));

@@ -126,6 +126,12 @@ fn an_idle_stream_releases_a_chunk_at_its_position_and_the_last_one_finishes() {
     assert_eq!(g.rows_out(), 1);
 }
 
+/// A definition change of the copied table.
+fn alter(begin: u64, end: u64) -> Event {
+    let meta = TxnMeta { gtid: None, server_id: 1, begin: coord(begin), end: Some(coord(end)), commit_ts: 1, commit_ts_micros: None, origin: None };
+    statement_event(&meta, "d", "ALTER TABLE t ADD COLUMN x int".into(), vec![("d".into(), "t".into())], &pos(end))
+}
+
 #[test]
 fn a_stale_chunk_is_read_again_and_progress_waits_for_the_hole() {
     let mut g = gate();
@@ -135,8 +141,9 @@ fn a_stale_chunk_is_read_again_and_progress_waits_for_the_hole() {
     g.on_msg(Msg::Read(Box::new(chunk(0, 300, &[1, 2], Some(2), false)))).unwrap();
     assert!(g.take_rereads().is_empty());
     let mut g = gate();
-    // A transaction at 300 went out before a chunk whose snapshot is at 300 arrived.
-    g.pass(txn(300, 400), &mut resolve(), &mut out).unwrap();
+    // A definition change at 300 went out before a chunk whose snapshot is at 300 arrived: its
+    // rows cannot be brought up to date, the range is read again.
+    g.pass(alter(300, 400), &mut resolve(), &mut out).unwrap();
     g.on_msg(Msg::Read(Box::new(chunk(0, 300, &[1, 2], Some(2), false)))).unwrap();
     let rereads = g.take_rereads();
     assert_eq!(rereads.into_iter().map(|(r, _)| r).collect::<Vec<_>>(), vec![Reread { table: 0, index: 0, range: KeyRange { after: None, upto: Some(vec![PortableValue::Int(2)]) }, last: false }]);
@@ -148,6 +155,105 @@ fn a_stale_chunk_is_read_again_and_progress_waits_for_the_hole() {
     g.release(&coord(600), &mut resolve(), &mut out).unwrap();
     assert_eq!(g.progress().unwrap().tables[0].after, Some(vec![PortableValue::Int(3)]));
     assert_eq!(g.progress().unwrap().tables[0].rows, 3);
+}
+
+/// The copied table with a value column: `(id, v)`, keyed by `id`.
+fn schema2() -> Arc<TableSchema> {
+    Arc::new(TableSchema::new("d", "t", vec![Column::new("id", SqlType::Int), Column::new("v", SqlType::Int)], vec![0]))
+}
+
+fn r(id: i64, v: i64) -> Row {
+    vec![Value::Int(id), Value::Int(v)]
+}
+
+/// A transaction of the two-column table; `last = false` leaves it open (more chunks follow).
+fn txn2(begin: u64, index: u32, last: bool, changes: Vec<(ChangeKind, Option<Row>, Option<Row>)>) -> Event {
+    let meta = Arc::new(TxnMeta { gtid: None, server_id: 1, begin: coord(begin), end: Some(coord(begin + 50)), commit_ts: 1, commit_ts_micros: None, origin: None });
+    let changes = changes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, before, after))| RowChange { table: schema2(), kind, before, after, id: ChangeId { txn: coord(begin), row: i as u64 } })
+        .collect();
+    Event::Rows(TxnChunk { meta, index, last, changes, position: Some(pos(begin + 50)) })
+}
+
+fn chunk2(at: u64, rows: Vec<Row>) -> ChunkRead {
+    ChunkRead { schema: (*schema2()).clone(), rows, ..chunk(0, at, &[], Some(9), false) }
+}
+
+/// The snapshot rows that went out, as `(id, v)`.
+fn snapshot_rows(out: &[Event]) -> Vec<(i64, i64)> {
+    let int = |v: &Value<'_>| if let Value::Int(i) = v { *i } else { -1 };
+    out.iter()
+        .filter_map(|e| if let Event::Rows(c) = e { Some(c) } else { None })
+        .flat_map(|c| &c.changes)
+        .filter(|ch| ch.kind == ChangeKind::Snapshot)
+        .filter_map(|ch| ch.after.as_ref().map(|a| (int(&a[0]), int(&a[1]))))
+        .collect()
+}
+
+#[test]
+fn a_stale_chunk_is_brought_up_to_date_with_what_the_stream_did_to_its_keys() {
+    use ChangeKind::*;
+    let mut g = gate();
+    let mut out = Vec::new();
+    // Before the chunk read at 300 arrives, transactions at and after 300 went out: one updates
+    // 2, deletes 3, moves 4 to 14 and inserts 99; a later one updates 5 twice and 6 is deleted
+    // and inserted again.
+    g.pass(txn2(300, 0, true, vec![(Update, Some(r(2, 0)), Some(r(2, 20))), (Delete, Some(r(3, 0)), None), (Update, Some(r(4, 0)), Some(r(14, 40))), (Insert, None, Some(r(99, 9)))]), &mut resolve(), &mut out).unwrap();
+    g.pass(txn2(400, 0, true, vec![(Update, Some(r(5, 0)), Some(r(5, 1))), (Update, Some(r(5, 1)), Some(r(5, 2))), (Delete, Some(r(6, 0)), None), (Insert, None, Some(r(6, 60)))]), &mut resolve(), &mut out).unwrap();
+    let before = out.len();
+    g.on_msg(Msg::Read(Box::new(chunk2(300, vec![r(1, 0), r(2, 0), r(3, 0), r(4, 0), r(5, 0), r(6, 0), r(7, 0)])))).unwrap();
+    g.release(&coord(500), &mut resolve(), &mut out).unwrap();
+    assert!(g.take_rereads().is_empty(), "not read again");
+    assert_eq!(snapshot_rows(&out[before..]), [(1, 0), (2, 20), (5, 2), (6, 60), (7, 0)]);
+    // The progress moves over the whole range.
+    assert_eq!(g.progress().unwrap().tables[0].after, Some(vec![PortableValue::Int(9)]));
+    // A change with an incomplete image (MINIMAL) cannot be replayed: read again.
+    let mut g = gate();
+    g.pass(txn2(300, 0, true, vec![(Update, Some(r(2, 0)), Some(vec![Value::Int(2), Value::Absent]))]), &mut resolve(), &mut out).unwrap();
+    g.on_msg(Msg::Read(Box::new(chunk2(300, vec![r(1, 0), r(2, 0)])))).unwrap();
+    assert_eq!(g.take_rereads().len(), 1);
+}
+
+#[test]
+fn a_chunk_waits_for_the_end_of_a_transaction_handed_out_in_part() {
+    use ChangeKind::*;
+    let mut g = gate();
+    let mut out = Vec::new();
+    // A reader reserved at 300; the transaction at 300 already went out in part.
+    g.pass(txn2(300, 0, false, vec![(Update, Some(r(1, 0)), Some(r(1, 10)))]), &mut resolve(), &mut out).unwrap();
+    g.on_msg(Msg::Reserved { reader: 0, at: coord(300) }).unwrap();
+    let rest = txn2(300, 1, true, vec![(Update, Some(r(2, 0)), Some(r(2, 20)))]);
+    assert!(!g.holds(&rest), "the rest of an open transaction is not held");
+    g.on_msg(Msg::Read(Box::new(chunk2(300, vec![r(1, 0), r(2, 0), r(3, 0)])))).unwrap();
+    assert!(!g.holds(&rest));
+    let n = out.len();
+    g.release(&coord(300), &mut resolve(), &mut out).unwrap();
+    assert!(snapshot_rows(&out[n..]).is_empty(), "nothing inside the open transaction");
+    g.pass(rest, &mut resolve(), &mut out).unwrap();
+    assert!(snapshot_rows(&out[n..]).is_empty());
+    // Once it ended, the chunk goes out, brought up to date with all of it.
+    assert!(g.holds(&txn2(400, 0, true, vec![])));
+    g.release(&coord(400), &mut resolve(), &mut out).unwrap();
+    assert_eq!(snapshot_rows(&out[n..]), [(1, 10), (2, 20), (3, 0)]);
+    assert_eq!(labels(&out[n..]).first().map(String::as_str), Some("txn@300"));
+}
+
+#[test]
+fn the_log_gives_up_on_reads_older_than_what_it_dropped() {
+    let table = ("d".to_owned(), "t".to_owned());
+    let mut recent = recent::Recent::default();
+    let big = vec![Value::Int(1), Value::Bytes(vec![0; recent::MAX_BYTES + 1].into())];
+    let schema = Arc::new(TableSchema::new("d", "t", vec![Column::new("id", SqlType::Int), Column::new("b", SqlType::Blob)], vec![0]));
+    let change = RowChange { table: Arc::clone(&schema), kind: ChangeKind::Insert, before: None, after: Some(big), id: ChangeId { txn: coord(300), row: 0 } };
+    recent.note(&table, &coord(300), &[change]);
+    assert!(recent.can_patch(&table, &coord(300)));
+    recent.prune(None);
+    assert!(!recent.can_patch(&table, &coord(300)), "the entry at 300 was dropped");
+    assert!(recent.can_patch(&table, &coord(301)), "reads after it need nothing dropped");
+    let mut rows = vec![vec![Value::Int(1), Value::Null]];
+    assert!(recent.bring_up_to_date(&table, &schema, &[0], &coord(200), &mut rows).is_none());
 }
 
 #[test]
