@@ -521,9 +521,9 @@ impl<T: Target> Sink for ApplySink<T> {
                     }
                     let snapshot = c.changes.first().is_some_and(|x| x.id.is_snapshot());
                     // Snapshot rows released inside a transaction applied in parts join it (its
-                    // writer holds its target transaction open). A guard: the source releases
-                    // chunks between transactions (the online-snapshot test with parts saw none
-                    // inside one).
+                    // writer holds its target transaction open). A guard for other sources: the
+                    // MySQL source's gate never hands a chunk out inside a transaction it hands
+                    // out in parts (it waits for the end).
                     if snapshot && self.ordered.as_ref().and_then(ordered::Ordered::parts_worker).is_some() {
                         if let Some(o) = self.ordered.as_mut() {
                             o.join_parts(c.changes);

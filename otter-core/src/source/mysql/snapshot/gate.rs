@@ -401,6 +401,10 @@ impl Gate {
     /// out with (see [`crate::source::mysql::tables::Tables::snapshot_schema`]).
     pub fn pass(&mut self, mut e: Event, resolve: &mut dyn FnMut(&TableSchema, &BinlogCoord) -> Result<Arc<TableSchema>>, out: &mut Vec<Event>) -> Result<()> {
         if let Some(b) = begin(&e).cloned() {
+            if self.open.as_ref() != Some(&b) {
+                // Another transaction: the one handed out in part ended (or never will).
+                self.open = None;
+            }
             self.release(&b, resolve, out)?;
             self.note_touched(&e, b);
             let oldest = self.reserved.values().chain(self.pending.iter().map(|c| &c.at)).min().cloned();
