@@ -1,5 +1,5 @@
 //! The online snapshot through `otter run`, against real servers: B starts empty (no tables),
-//! A holds rows in tables with a composite key, a `utf8mb4_general_ci` string key (whose order
+//! A holds 2 M rows (see `snapshot_support::rows`) in tables with a composite key, a `utf8mb4_general_ci` string key (whose order
 //! differs from byte order), a table with only a unique key and a wide mixed-type table, while a
 //! writer keeps inserting, updating (key case changes included) and deleting rows all over the
 //! key space and another aims at the chunks being read. otter copies with `snapshot = "initial"`
@@ -122,7 +122,7 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
 fn initial_only_copies_then_stops_and_a_ddl_mid_copy_is_followed() {
     let a = MariaDb::start(ServerConfig::new(1)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
-    let n = rows() / 2;
+    let n = 15_000;
     schema_and_rows(&a, n);
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &a, &b, "initial_only");
