@@ -80,7 +80,8 @@ fn spawn_tail(url: &str, out: &Path, server_id: Option<&str>, log: &Path) -> std
     if let Some(id) = server_id {
         cmd.args(["--server-id", id]);
     }
-    cmd.stdout(Stdio::null()).stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()).spawn().unwrap()
+    cmd.stdout(Stdio::null()).stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap());
+    otter_testkit::spawn_tied_to_process(cmd).unwrap()
 }
 
 fn lines(out: &Path) -> usize {

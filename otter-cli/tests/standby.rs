@@ -29,7 +29,8 @@ fn spawn(config: &Path, log: &Path, standby: bool) -> Child {
     if standby {
         cmd.arg("--standby");
     }
-    cmd.stdout(Stdio::null()).stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()).spawn().unwrap()
+    cmd.stdout(Stdio::null()).stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap());
+    otter_testkit::spawn_tied_to_process(cmd).unwrap()
 }
 
 fn count(log: &Path, needle: &str) -> usize {

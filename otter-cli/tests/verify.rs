@@ -222,15 +222,14 @@ fn continuous_sampling_finds_drift_keeps_it_until_repaired_and_serves_it_as_metr
     let addr = format!("127.0.0.1:{}", free_port());
     let report = dir.path().join("continuous.json");
     let vlog = dir.path().join("verify.log");
-    let watcher = Command::new(env!("CARGO_BIN_EXE_otter"))
-        .args(["verify", "--config"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otter"));
+    cmd.args(["verify", "--config"])
         .arg(&config)
         .args(["--continuous", "--sample", "0.5", "--every", "1", "--chunk-rows", "500", "--tables", "v\\.(main|ci)", "--metrics-addr", &addr, "--report"])
         .arg(&report)
         .stdout(std::fs::File::create(&vlog).unwrap())
-        .stderr(std::fs::File::create(dir.path().join("verify.err")).unwrap())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(dir.path().join("verify.err")).unwrap());
+    let watcher = otter_testkit::spawn_tied_to_process(cmd).unwrap();
     // Each pass compares about half of the chunks plus the ranges that differed: the count
     // only grows (never past the 12 drifted keys: no in-flight row is a difference) up to 12.
     let deadline = Instant::now() + Duration::from_secs(180);

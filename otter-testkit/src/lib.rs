@@ -32,7 +32,7 @@ pub use config::ServerConfig;
 pub use etcd::Etcd;
 pub use proxy::Proxy;
 pub use server::{Client, MariaDb, Stream};
-pub use spawn::process_alive;
+pub use spawn::{process_alive, spawn_tied_to_process};
 
 /// Starts `n` servers with server ids `1..=n`, each configured by `f(server_id)`.
 pub fn start_many(n: u32, f: impl Fn(u32) -> ServerConfig) -> std::io::Result<Vec<MariaDb>> {

@@ -43,8 +43,10 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
-/// Spawns `cmd` from the process-lifetime spawner thread, with the parent-death signal set.
-pub(crate) fn spawn_tied_to_process(cmd: Command) -> io::Result<Child> {
+/// Spawns `cmd` from the process-lifetime spawner thread, with the parent-death signal set: the
+/// child is killed when the test process exits, however it exits (a test that panics leaves no
+/// process running past its test binary).
+pub fn spawn_tied_to_process(cmd: Command) -> io::Result<Child> {
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<(Command, Reply)>>> = OnceLock::new();
     let tx = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<(Command, Reply)>();

@@ -136,12 +136,8 @@ pub fn spawn_run_logging(config: &Path, log: &Path, filter: Option<&str>) -> Chi
     if let Some(f) = filter {
         cmd.env("RUST_LOG", f);
     }
-    cmd.args(["run", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap())
-        .spawn()
-        .unwrap()
+    cmd.args(["run", "--config"]).arg(config).stdout(Stdio::null()).stderr(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap());
+    otter_testkit::spawn_tied_to_process(cmd).unwrap()
 }
 
 /// Sends SIGINT and waits; returns the exit status.
