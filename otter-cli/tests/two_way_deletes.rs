@@ -182,7 +182,7 @@ fn two_way_deletes_racing_updates_converge_under_every_policy() {
 
 /// A site's writer: until `stop`, changes shared keys (40 % of writes: 1..=60) and its own keys,
 /// with updates, deletes and re-inserts, every write with a version from the common clock
-/// `clock` (as a timestamp would be). Returns the shared keys written while `down` was set for
+/// `clock` (as a timestamp would be). Returns the shared keys changed (not a no-op) while `down` was set for
 /// the whole statement, per downtime number.
 fn live_writer(
     client: otter_testkit::Client,
@@ -206,18 +206,23 @@ fn live_writer(
         let shared = next(10) < 4;
         let id = if shared { 1 + next(60) as i64 } else { own + next(200) as i64 };
         let v = clock.fetch_add(1, Ordering::Relaxed);
+        // Each ends by reading how many rows it changed: an update or delete of a row this site
+        // does not have changes nothing, races with nothing and is not counted.
         let sql = match next(10) {
-            0..=4 => format!("UPDATE s.live SET version = {v}, site = '{site}', payload = '{site}{v}' WHERE id = {id}"),
+            0..=4 => format!("UPDATE s.live SET version = {v}, site = '{site}', payload = '{site}{v}' WHERE id = {id}; SELECT ROW_COUNT()"),
             // A delete at a fresh version (the time of the delete), as in the issue's reproduction.
-            5 | 6 => format!("BEGIN; UPDATE s.live SET version = {v}, site = '{site}' WHERE id = {id}; DELETE FROM s.live WHERE id = {id}; COMMIT"),
+            5 | 6 => format!(
+                "BEGIN; UPDATE s.live SET version = {v}, site = '{site}' WHERE id = {id}; DELETE FROM s.live WHERE id = {id}; SELECT ROW_COUNT(); COMMIT"
+            ),
             _ => format!(
-                "INSERT INTO s.live VALUES ({id}, {v}, '{site}', '{site}{v}') ON DUPLICATE KEY UPDATE version = {v}, site = '{site}', payload = '{site}{v}'"
+                "INSERT INTO s.live VALUES ({id}, {v}, '{site}', '{site}{v}') ON DUPLICATE KEY UPDATE version = {v}, site = '{site}', payload = '{site}{v}'; \
+                 SELECT ROW_COUNT()"
             ),
         };
         let before = down.load(Ordering::SeqCst);
-        client.sql(&sql).unwrap();
+        let changed = client.sql(&sql).unwrap().trim() != "0";
         let after = down.load(Ordering::SeqCst);
-        if shared && before == after && before % 2 == 1 {
+        if changed && shared && before == after && before % 2 == 1 {
             touched.push((before, id));
         }
     }
