@@ -85,7 +85,7 @@ pub struct Gate {
     /// whose snapshot is not after it is stale); `all` for statements without tables.
     touched: HashMap<(String, String), BinlogCoord>,
     touched_all: Option<BinlogCoord>,
-    /// The copied tables, for that lookup.
+    /// The tables being copied (not yet completely), for that lookup and the log.
     copied: std::collections::HashSet<(String, String)>,
     seq_at: BinlogCoord,
     seq: u64,
@@ -540,6 +540,13 @@ impl Gate {
                 }
             } else {
                 t.after = end;
+            }
+        }
+        if t.done {
+            // Copied completely (every part): its changes need no staleness check nor the log.
+            let key = (t.db.clone(), t.table.clone());
+            if !self.tables.iter().any(|o| !o.done && o.db == key.0 && o.table == key.1) {
+                self.copied.remove(&key);
             }
         }
         self.chunks += 1;

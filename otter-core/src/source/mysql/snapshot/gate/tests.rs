@@ -120,6 +120,7 @@ fn an_idle_stream_releases_a_chunk_at_its_position_and_the_last_one_finishes() {
     assert!(labels(&out).iter().all(|l| !l.starts_with("snap")), "not before its position");
     g.release(&coord(100), &mut resolve(), &mut out).unwrap();
     assert!(g.finished());
+    assert!(g.copied.is_empty(), "a table copied completely is no longer watched");
     assert!(g.progress().is_none());
     let last = out.last().unwrap().position().unwrap();
     assert!(last.snapshot.is_none(), "a finished snapshot leaves no progress behind");
