@@ -41,11 +41,23 @@ use crate::schema::TableSchema;
 /// than the time between a binlog write and its commit becoming visible to a new snapshot.
 pub const KEEP: Duration = Duration::from_secs(10);
 
-/// Row data the log may hold at most (approximate bytes); past it the oldest entries go.
+/// Keys and rows the log may hold at most (approximate bytes); past it the oldest entries go.
 pub const MAX_BYTES: usize = 32 << 20;
 
 /// A key: the values of the table's key columns.
 pub type Key = Vec<PortableValue>;
+
+/// Approximate bytes a key holds in the log.
+fn key_bytes(k: &Key) -> usize {
+    k.iter()
+        .map(|v| {
+            48 + match v {
+                PortableValue::Bytes(b) => b.len(),
+                _ => 0,
+            }
+        })
+        .sum()
+}
 
 /// One run of row changes of one table in one handed-out transaction.
 #[derive(Debug)]
@@ -93,15 +105,21 @@ impl Recent {
             let before = c.before.as_ref().map(&key);
             let after = c.after.as_ref().map(|a| (key(a), whole(a)));
             match (c.kind, before, after) {
-                (ChangeKind::Delete, Some(Some(k)), _) => writes.push((k, None)),
+                (ChangeKind::Delete, Some(Some(k)), _) => {
+                    bytes += key_bytes(&k);
+                    writes.push((k, None));
+                }
                 (ChangeKind::Insert | ChangeKind::Update | ChangeKind::Snapshot, before, Some((Some(k), true))) => {
                     match before {
-                        Some(Some(b)) if b != k => writes.push((b, None)),
+                        Some(Some(b)) if b != k => {
+                            bytes += key_bytes(&b);
+                            writes.push((b, None));
+                        }
                         Some(None) => return self.barrier(table, begin),
                         _ => {}
                     }
                     let row = c.after.clone().unwrap_or_default();
-                    bytes += crate::mysql::chunk::row_bytes(&row);
+                    bytes += key_bytes(&k) + crate::mysql::chunk::row_bytes(&row);
                     writes.push((k, Some(row)));
                 }
                 _ => return self.barrier(table, begin),
