@@ -74,12 +74,7 @@ fn resync_repairs_keys_tables_and_ranges_while_live_and_refuses_wrong_requests()
         std::thread::spawn(move || writer(client, n, 300, stop))
     };
     let mut otter = spawn_run(&config, &log);
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !log_text(&log).contains("Online snapshot finished") {
-        assert!(Instant::now() < deadline, "the initial copy did not finish:\n{}", log_tail(&log, 40));
-        assert!(otter.try_wait().unwrap().is_none(), "otter stopped:\n{}", log_tail(&log, 40));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    snapshot_support::wait_snapshot_finished(&mut otter, &log, 180, "the initial copy did not finish");
 
     // Wrong requests: exit 2, a message saying what to change, nothing written.
     for (args, says) in [

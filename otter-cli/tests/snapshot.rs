@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::{interrupt, spawn_run, spawn_run_logging, wait_equal_while_running, Rng};
 use otter_testkit::compare::{log_tail, Tables, Wait};
 use otter_testkit::{MariaDb, Proxy, ServerConfig};
-use snapshot_support::{aimed_writer, big_table, big_writer, config, log_text, rows, schema_and_rows, target_rows, writer, TABLES};
+use snapshot_support::{aimed_writer, big_table, big_writer, config, log_text, rows, schema_and_rows, target_rows, wait_snapshot_finished, writer, TABLES};
 
 #[test]
 fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks() {
@@ -75,12 +75,7 @@ fn initial_snapshot_under_live_writes_and_kill9_equals_the_source_without_locks(
         otter = spawn();
     }
     assert!(kills >= 2, "the copy finished before two kills (raise OTTER_SNAPSHOT_ROWS): {kills}");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !log_text(&log).contains("Online snapshot finished") {
-        assert!(Instant::now() < deadline, "the snapshot did not finish:\n{}", log_tail(&log, 40));
-        assert!(otter.try_wait().unwrap().is_none(), "otter stopped:\n{}", log_tail(&log, 40));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_snapshot_finished(&mut otter, &log, 300, "the snapshot did not finish");
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
     wb.join().unwrap();
@@ -202,12 +197,7 @@ fn by_default_a_first_start_copies_only_the_tables_the_target_lacks() {
     assert!(check_line(&path).contains("the snapshot will create and copy them"), "{}", check_line(&path));
     let log = dir.path().join("run.log");
     let mut otter = spawn_run(&path, &log);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !log_text(&log).contains("Online snapshot finished") {
-        assert!(Instant::now() < deadline, "no copy:\n{}", log_tail(&log, 40));
-        assert!(otter.try_wait().unwrap().is_none(), "otter stopped:\n{}", log_tail(&log, 40));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_snapshot_finished(&mut otter, &log, 120, "no copy");
     a.sql("INSERT INTO s.comp VALUES (999999, 'new', 1)").unwrap();
     wait_equal_while_running(&a, &b, &["s.ci", "s.uniq", "s.wide", "s.nokey"], 60, &mut otter, &log);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -308,12 +298,7 @@ fn a_table_whose_every_row_changes_all_the_time_is_still_copied() {
     };
     std::thread::sleep(Duration::from_millis(300));
     let mut otter = spawn_run_logging(&config, &log, Some("info,otter_core::source::mysql::snapshot::gate=debug"));
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while !log_text(&log).contains("Online snapshot finished") {
-        assert!(Instant::now() < deadline, "the snapshot did not finish:\n{}", log_tail(&log, 40));
-        assert!(otter.try_wait().unwrap().is_none(), "otter stopped:\n{}", log_tail(&log, 40));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_snapshot_finished(&mut otter, &log, 180, "the snapshot did not finish");
     stop.store(true, Ordering::Relaxed);
     let rounds = w.join().unwrap();
     wait_equal_while_running(&a, &b, &["s.hot"], 120, &mut otter, &log);

@@ -128,6 +128,17 @@ pub fn config(dir: &Path, a: &MariaDb, b: &MariaDb, mode: &str) -> PathBuf {
 }
 
 
+/// Waits until `otter`'s log says the online snapshot finished (at most `secs`), failing the test
+/// with `what` if it does not, or at once if otter stops.
+pub fn wait_snapshot_finished(otter: &mut std::process::Child, log: &Path, secs: u64, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !log_text(log).contains("Online snapshot finished") {
+        assert!(std::time::Instant::now() < deadline, "{what}:\n{}", otter_testkit::compare::log_tail(log, 40));
+        assert!(otter.try_wait().unwrap().is_none(), "otter stopped:\n{}", otter_testkit::compare::log_tail(log, 40));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 pub fn log_text(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
 }

@@ -197,9 +197,15 @@ impl ChunkReader {
             bytes += row_bytes(&row);
             rows.push(row);
         }
-        let last_key = rows.last().map(|r| self.key.iter().map(|&i| r.get(i).map(PortableValue::from).unwrap_or(PortableValue::Null)).collect());
+        let last_key = rows.last().map(|r| key_of(r, &self.key));
         Ok(ChunkRows { rows, last_key, bytes })
     }
+}
+
+/// The values of `row`'s columns at `key` (`NULL` for a column the row lacks): a key as ranges,
+/// purges and the snapshot's gate name it.
+pub fn key_of(row: &Row, key: &[usize]) -> Vec<PortableValue> {
+    key.iter().map(|&i| row.get(i).map(PortableValue::from).unwrap_or(PortableValue::Null)).collect()
 }
 
 /// Approximate bytes held by a row.

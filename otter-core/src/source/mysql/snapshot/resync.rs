@@ -186,8 +186,7 @@ impl Request {
             if let Some(w) = &self.where_clause {
                 conds.push(format!("(\n{w}\n)"));
             }
-            let mut found: Vec<Vec<PortableValue>> =
-                rows.iter().map(|r| key_idx.iter().map(|&i| r.get(i).map(PortableValue::from).unwrap_or(PortableValue::Null)).collect()).collect();
+            let mut found: Vec<Vec<PortableValue>> = rows.iter().map(|r| crate::mysql::chunk::key_of(r, key_idx)).collect();
             found.extend(keep.iter().cloned());
             if let Some(not_in) = in_list(&cols, &found, true, &mut Binds::Inline)? {
                 conds.push(not_in);

@@ -183,8 +183,7 @@ impl Recent {
         }
         let mut out = Vec::with_capacity(rows.len());
         for row in rows.drain(..) {
-            let k: Key = key.iter().map(|&i| row.get(i).map(PortableValue::from).unwrap_or(PortableValue::Null)).collect();
-            match newest.get(&k) {
+            match newest.get(&crate::mysql::chunk::key_of(&row, key)) {
                 None => out.push(row),
                 Some(Some(now)) => out.push((*now).clone()),
                 Some(None) => {}
