@@ -169,6 +169,17 @@ fn where_in(path: &serde_path_to_error::Path, names: &[Option<String>], msg: &st
     }
 }
 
+/// A TOML syntax error with its line and column, never the line's text (it may hold a password).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(at) = e.span().map(|s| s.start.min(text.len())) else {
+        return format!("invalid TOML: {}", e.message());
+    };
+    let before = text.get(..at).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("invalid TOML at line {line}, column {column}: {}", e.message().trim_end())
+}
+
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config> {
@@ -179,7 +190,7 @@ impl Config {
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Config> {
-        let mut value: toml::Value = toml::from_str(text).map_err(|e| Error::config(format!("invalid TOML: {}", e.message())))?;
+        let mut value: toml::Value = toml::from_str(text).map_err(|e| Error::config(toml_error(text, &e)))?;
         expand_all(&mut value, "")?;
         let names = pipeline_names(&value);
         let cfg: Config = serde_path_to_error::deserialize(value).map_err(|e: serde_path_to_error::Error<toml::de::Error>| {

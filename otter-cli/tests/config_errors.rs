@@ -87,7 +87,16 @@ fn passwords_stay_out_of_messages() {
     expect_error(&text, &[], &["invalid connection URL"]);
     // Invalid TOML on the line holding the password.
     let text = config(&format!("mysql://repl:{PASSWORD}@127.0.0.1:1\" broken"), "");
-    expect_error(&text, &[], &["invalid TOML"]);
+    expect_error(&text, &[], &["invalid TOML at line 6, column"]);
+}
+
+#[test]
+fn a_key_given_twice_is_located() {
+    let url = format!("mysql://repl:{PASSWORD}@127.0.0.1:1");
+    // Line 12 of the file repeats the sink's `kind` (the text starts with an empty line).
+    let text = config(&url, "").replace("kind = \"mysql\"\n", "kind = \"mysql\"\nkind = \"mysql\"\n");
+    assert_eq!(text.lines().position(|l| l.starts_with("kind")).map(|i| i + 2), Some(12));
+    expect_error(&text, &[], &["invalid TOML at line 12, column 1", "duplicate key"]);
 }
 
 #[test]
