@@ -1,5 +1,6 @@
 //! `otter run --config FILE`: every pipeline of the file in one process, each isolated — one that
-//! fails is reported and the others go on. SIGINT/SIGTERM stops reading, drains what is in
+//! fails is reported and the others go on; one that stops on an error that may pass (a lost
+//! connection) starts again from its checkpoint after a pause (1 s, doubling up to 30 s). SIGINT/SIGTERM stops reading, drains what is in
 //! flight, stores the checkpoints and exits 0.
 
 use std::path::PathBuf;
@@ -18,6 +19,28 @@ use otter_load::{MysqlSink, MysqlSinkConfig};
 use tokio::sync::watch;
 
 use crate::config::{Config, PipelineConfig, SinkConfig};
+
+/// Pauses before restarting a pipeline after a transient error: 1 s, doubling up to
+/// [`Backoff::MAX`], and 1 s again after a run that lasted [`Backoff::HEALTHY`].
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const MAX: std::time::Duration = std::time::Duration::from_secs(30);
+    const HEALTHY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The pause after a run that lasted `ran`.
+    fn next(&mut self, ran: std::time::Duration) -> std::time::Duration {
+        if ran >= Self::HEALTHY {
+            self.failures = 0;
+        }
+        let pause = std::time::Duration::from_secs(1u64 << self.failures.min(5)).min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        pause
+    }
+}
 
 /// Arguments of `otter run`.
 #[derive(Debug, clap::Args)]
@@ -88,7 +111,9 @@ pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Resul
         // Each pipeline reports its own end when it happens (not when the ones before it end).
         let task = async move {
             let standby = matches!(&p.sink, SinkConfig::Mysql(m) if m.standby);
+            let mut backoff = Backoff::default();
             let r = loop {
+                let started = std::time::Instant::now();
                 let r = run_pipeline(p.clone(), dir.clone(), identity.clone(), stop.clone(), Arc::clone(&m)).await;
                 // A standby that lost the pipeline to another instance stands by again.
                 match r {
@@ -107,6 +132,18 @@ pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Resul
                         let mut asked = stop.clone();
                         tokio::select! {
                             () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                            _ = asked.changed() => break Ok(()),
+                        }
+                    }
+                    // Anything else that retrying may cure (a connection lost where no retry
+                    // loop of its own covers it): start again from the checkpoints, which hold
+                    // only what is durably applied, after a growing pause.
+                    Err(e) if e.is_transient() && !*stop.borrow() => {
+                        let pause = backoff.next(started.elapsed());
+                        tracing::warn!(pipeline = %name, error = %e, retry_in_secs = pause.as_secs(), "The pipeline stopped on an error that may pass; restarting it from its checkpoint.");
+                        let mut asked = stop.clone();
+                        tokio::select! {
+                            () = tokio::time::sleep(pause) => {}
                             _ = asked.changed() => break Ok(()),
                         }
                     }
@@ -220,5 +257,21 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
         if stop.changed().await.is_err() {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn restarts_back_off_and_a_healthy_run_resets_the_pause() {
+        let mut b = Backoff::default();
+        let quick = Duration::from_secs(2);
+        let pauses: Vec<u64> = (0..8).map(|_| b.next(quick).as_secs()).collect();
+        assert_eq!(pauses, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(b.next(Backoff::HEALTHY).as_secs(), 1);
+        assert_eq!(b.next(quick).as_secs(), 2);
     }
 }
