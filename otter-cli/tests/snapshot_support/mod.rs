@@ -143,6 +143,19 @@ pub fn log_text(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
 }
 
+/// Rows the copy stored so far, as otter last reported them (its snapshot progress line, every
+/// 10 s) — where counting the target's rows would itself load the target (a `COUNT(*)` of
+/// millions of rows takes a core for a second) and slow the copy it measures.
+pub fn copied_rows(log: &Path) -> u64 {
+    log_text(log)
+        .lines()
+        .rev()
+        .find_map(|l| l.split("Snapshot progress. rows=").nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Rows the target has in the copied tables (what the copy got to).
 pub fn target_rows(b: &MariaDb) -> u64 {
     TABLES

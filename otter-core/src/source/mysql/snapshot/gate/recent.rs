@@ -172,10 +172,18 @@ impl Recent {
         }
         let names = |s: &TableSchema| s.columns.iter().map(|c| c.name.to_lowercase()).collect::<Vec<_>>();
         let ours = names(schema);
+        // Entries are in stream order: skip those before `at` without looking at them (the log
+        // may hold many seconds of a busy stream; a chunk needs only what followed its snapshot).
+        let first = self.entries.partition_point(|e| e.begin < *at);
+        // One check per schema version, not per entry.
+        let mut checked: Option<&Arc<TableSchema>> = None;
         let mut newest: HashMap<&Key, Option<&Row>> = HashMap::new();
-        for e in self.entries.iter().filter(|e| e.begin >= *at && e.table == *table) {
-            if e.schema.key_columns() != Some(key) || names(&e.schema) != ours {
-                return None;
+        for e in self.entries.range(first..).filter(|e| e.table == *table) {
+            if !checked.is_some_and(|s| Arc::ptr_eq(s, &e.schema)) {
+                if e.schema.key_columns() != Some(key) || names(&e.schema) != ours {
+                    return None;
+                }
+                checked = Some(&e.schema);
             }
             for (k, row) in &e.writes {
                 newest.insert(k, row.as_ref());

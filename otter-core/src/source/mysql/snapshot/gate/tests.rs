@@ -316,3 +316,21 @@ fn bound_by_acks_a_readers_next_chunk_waits_for_the_previous_ones_acknowledgemen
     assert!(labels(&out[n..]).iter().any(|l| l == "snap1"), "{:?}", labels(&out[n..]));
     assert!(!g.holds(&txn(300, 400)));
 }
+
+#[test]
+fn the_log_replays_only_what_followed_the_snapshot() {
+    use ChangeKind::*;
+    let change = |begin: u64, id: i64, v: i64| RowChange { table: schema2(), kind: Update, before: Some(r(id, 0)), after: Some(r(id, v)), id: ChangeId { txn: coord(begin), row: 0 } };
+    let mut log = recent::Recent::default();
+    let key = ("d".to_owned(), "t".to_owned());
+    // Many transactions before the snapshot at 5,000 (their effect is in the chunk's rows), two after.
+    for begin in 0..5_000 {
+        log.note(&key, &coord(begin), &[change(begin, 1 + (begin as i64 % 3), 100 + begin as i64)]);
+    }
+    log.note(&key, &coord(5_000), &[change(5_000, 2, 20)]);
+    log.note(&key, &coord(6_000), &[change(6_000, 3, 30)]);
+    let mut rows = vec![r(1, 7), r(2, 7), r(3, 7)];
+    let kept = log.bring_up_to_date(&key, &schema2(), &[0], &coord(5_000), &mut rows).unwrap();
+    assert_eq!(rows, [r(1, 7), r(2, 20), r(3, 30)]);
+    assert_eq!(kept.len(), 2);
+}
