@@ -1,7 +1,7 @@
 //! `otter run --config FILE`: every pipeline of the file in one process, each isolated — one that
 //! fails is reported and the others go on; one that stops on an error that may pass (a lost
-//! connection) starts again from its checkpoint after a pause (1 s, doubling up to 30 s). SIGINT/SIGTERM stops reading, drains what is in
-//! flight, stores the checkpoints and exits 0.
+//! connection) starts again from its checkpoint after a pause (1 s, doubling up to 30 s).
+//! SIGINT/SIGTERM stops reading, drains what is in flight, stores the checkpoints and exits 0.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 
 mod two_way_support;
 
-use two_way_support::{assert_quiet, config, interrupt, sites, spawn_run, tail, wait_converged, Edge, Site};
+use two_way_support::{assert_quiet, config, interrupt, live_pair, live_writer, sites, spawn_run, tail, wait_converged, Edge, Site};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Op {
@@ -180,55 +180,6 @@ fn two_way_deletes_racing_updates_converge_under_every_policy() {
     assert!(failures.is_empty(), "{}\nlog tail:\n{}", failures.join("\n"), tail(&log));
 }
 
-/// A site's writer: until `stop`, changes shared keys (40 % of writes: 1..=60) and its own keys,
-/// with updates, deletes and re-inserts, every write with a version from the common clock
-/// `clock` (as a timestamp would be). Returns the shared keys changed (not a no-op) while `down` was set for
-/// the whole statement, per downtime number.
-fn live_writer(
-    client: otter_testkit::Client,
-    site: &'static str,
-    seed: u64,
-    clock: std::sync::Arc<std::sync::atomic::AtomicI64>,
-    down: std::sync::Arc<std::sync::atomic::AtomicU32>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Vec<(u32, i64)> {
-    use std::sync::atomic::Ordering;
-    let mut x = seed | 1;
-    let mut next = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
-    let own = if site == "A" { 1000 } else { 2000 };
-    let mut touched = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
-        let shared = next(10) < 4;
-        let id = if shared { 1 + next(60) as i64 } else { own + next(200) as i64 };
-        let v = clock.fetch_add(1, Ordering::Relaxed);
-        // Each ends by reading how many rows it changed: an update or delete of a row this site
-        // does not have changes nothing, races with nothing and is not counted.
-        let sql = match next(10) {
-            0..=4 => format!("UPDATE s.live SET version = {v}, site = '{site}', payload = '{site}{v}' WHERE id = {id}; SELECT ROW_COUNT()"),
-            // A delete at a fresh version (the time of the delete), as in the issue's reproduction.
-            5 | 6 => format!(
-                "BEGIN; UPDATE s.live SET version = {v}, site = '{site}' WHERE id = {id}; DELETE FROM s.live WHERE id = {id}; SELECT ROW_COUNT(); COMMIT"
-            ),
-            _ => format!(
-                "INSERT INTO s.live VALUES ({id}, {v}, '{site}', '{site}{v}') ON DUPLICATE KEY UPDATE version = {v}, site = '{site}', payload = '{site}{v}'; \
-                 SELECT ROW_COUNT()"
-            ),
-        };
-        let before = down.load(Ordering::SeqCst);
-        let changed = client.sql(&sql).unwrap().trim() != "0";
-        let after = down.load(Ordering::SeqCst);
-        if changed && shared && before == after && before % 2 == 1 {
-            touched.push((before, id));
-        }
-    }
-    touched
-}
-
 #[test]
 fn two_way_live_pair_with_deletes_and_kill9_converges_with_a_complete_log() {
     use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
@@ -236,16 +187,8 @@ fn two_way_live_pair_with_deletes_and_kill9_converges_with_a_complete_log() {
     use std::time::Duration;
     let s = sites(&["A", "B"]);
     let (a, b) = (&s[0], &s[1]);
-    let mut sql = String::from("CREATE DATABASE s; CREATE TABLE s.live (id INT PRIMARY KEY, version BIGINT NOT NULL, site VARCHAR(4) NOT NULL, payload VARCHAR(24) NOT NULL);");
-    for id in 1..=60 {
-        sql.push_str(&format!("INSERT INTO s.live VALUES ({id}, 1, 'A', 'init');"));
-    }
-    a.db.sql(&sql).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let inc: &[&str] = &["s\\..*"];
-    let edges = [Edge { from: a, to: b, include: inc, forward: false }, Edge { from: b, to: a, include: inc, forward: false }];
-    let rule = "[[pipeline.sink.conflict]]\ntables = \"s\\\\.live\"\npolicy = \"last-writer-wins\"\ncolumn = \"version\"\n";
-    let cfg = config(dir.path(), &edges, rule);
+    let cfg = live_pair(a, b, dir.path());
     let log = dir.path().join("otter.log");
     let mut child = spawn_run(&cfg, &log);
     wait_converged(&[a, b], &["s"], 120, &log);

@@ -11,8 +11,9 @@ use otter_testkit::{MariaDb, ServerConfig};
 #[path = "../common/mod.rs"]
 mod common;
 
-/// `otter run --config`, logging to `log` (the end-to-end tests' helper).
-pub use common::spawn_run;
+/// `otter run --config`, logging to `log` (the end-to-end tests' helper), and the tests' random numbers.
+#[allow(unused_imports)] // each test binary compiles this module and uses a part of it
+pub use common::{spawn_run, Rng};
 
 /// A site: its name and server.
 pub struct Site {
@@ -110,4 +111,67 @@ pub fn assert_quiet(sites: &[&Site], log: &Path) {
     std::thread::sleep(Duration::from_secs(8));
     let after = binlog_ends(sites);
     assert_eq!(before, after, "binlogs still grow while idle (a loop or an echo); log tail:\n{}", tail(log));
+}
+
+/// The pair of the live tests: `s.live` (60 rows) on `a`, and a config syncing A <-> B with
+/// last-writer-wins on its `version` column.
+pub fn live_pair(a: &Site, b: &Site, dir: &Path) -> PathBuf {
+    let mut sql = String::from("CREATE DATABASE s; CREATE TABLE s.live (id INT PRIMARY KEY, version BIGINT NOT NULL, site VARCHAR(4) NOT NULL, payload VARCHAR(24) NOT NULL);");
+    for id in 1..=60 {
+        sql.push_str(&format!("INSERT INTO s.live VALUES ({id}, 1, 'A', 'init');"));
+    }
+    a.db.sql(&sql).unwrap();
+    let inc: &[&str] = &["s\\..*"];
+    let edges = [Edge { from: a, to: b, include: inc, forward: false }, Edge { from: b, to: a, include: inc, forward: false }];
+    let rule = "[[pipeline.sink.conflict]]\ntables = \"s\\\\.live\"\npolicy = \"last-writer-wins\"\ncolumn = \"version\"\n";
+    config(dir, &edges, rule)
+}
+
+/// A site's writer: until `stop`, changes shared keys (40 % of writes: 1..=60) and its own keys,
+/// with updates, deletes and re-inserts, every write with a version from the common clock
+/// `clock` (as a timestamp would be). Returns the shared keys changed (not a no-op) while `down` was set for
+/// the whole statement, per downtime number.
+pub fn live_writer(
+    client: otter_testkit::Client,
+    site: &'static str,
+    seed: u64,
+    clock: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    down: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<(u32, i64)> {
+    use std::sync::atomic::Ordering;
+    let mut x = seed | 1;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let own = if site == "A" { 1000 } else { 2000 };
+    let mut touched = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let shared = next(10) < 4;
+        let id = if shared { 1 + next(60) as i64 } else { own + next(200) as i64 };
+        let v = clock.fetch_add(1, Ordering::Relaxed);
+        // Each ends by reading how many rows it changed: an update or delete of a row this site
+        // does not have changes nothing, races with nothing and is not counted.
+        let sql = match next(10) {
+            0..=4 => format!("UPDATE s.live SET version = {v}, site = '{site}', payload = '{site}{v}' WHERE id = {id}; SELECT ROW_COUNT()"),
+            // A delete at a fresh version (the time of the delete), as in the issue's reproduction.
+            5 | 6 => format!(
+                "BEGIN; UPDATE s.live SET version = {v}, site = '{site}' WHERE id = {id}; DELETE FROM s.live WHERE id = {id}; SELECT ROW_COUNT(); COMMIT"
+            ),
+            _ => format!(
+                "INSERT INTO s.live VALUES ({id}, {v}, '{site}', '{site}{v}') ON DUPLICATE KEY UPDATE version = {v}, site = '{site}', payload = '{site}{v}'; \
+                 SELECT ROW_COUNT()"
+            ),
+        };
+        let before = down.load(Ordering::SeqCst);
+        let changed = client.sql(&sql).unwrap().trim() != "0";
+        let after = down.load(Ordering::SeqCst);
+        if changed && shared && before == after && before % 2 == 1 {
+            touched.push((before, id));
+        }
+    }
+    touched
 }
