@@ -9,7 +9,7 @@ mod two_way_support;
 use std::collections::HashMap;
 
 use otter_testkit::Client;
-use two_way_support::{assert_quiet, config, interrupt, sites, spawn_run, tail, wait_converged, Edge, Site};
+use two_way_support::{assert_quiet, config, interrupt, sites, spawn_run, tail, wait_converged, Edge, Rng, Site};
 
 const ROWS: i64 = 40;
 
@@ -29,13 +29,8 @@ fn setup(a: &Site) {
 
 /// Random concurrent work of one site: shared-row updates, own inserts, DDL.
 fn workload(client: &Client, site: &str, seed: u64, policy: &str) {
-    let mut x = seed | 1;
-    let mut next = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rng = Rng(seed | 1);
+    let mut next = move |n: u64| rng.below(n);
     for i in 0..120 {
         let id = 11 + next((ROWS - 10) as u64) as i64;
         let sql = match policy {

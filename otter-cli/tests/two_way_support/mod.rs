@@ -140,13 +140,8 @@ pub fn live_writer(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<(u32, i64)> {
     use std::sync::atomic::Ordering;
-    let mut x = seed | 1;
-    let mut next = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rng = Rng(seed | 1);
+    let mut next = move |n: u64| rng.below(n);
     let own = if site == "A" { 1000 } else { 2000 };
     let mut touched = Vec::new();
     while !stop.load(Ordering::Relaxed) {
