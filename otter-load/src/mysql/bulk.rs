@@ -28,7 +28,13 @@
 //!   for the same rows); runs that update existing rows go concurrently. The wait is bounded
 //!   ([`GATE_WAIT`]), so a worker whose run waits on a row lock of another worker's open
 //!   transaction can never hold that one up for longer: the gate is a hint, never a lock the
-//!   target does not see;
+//!   target does not see. The gate serves merged jobs (key-hash partitions, whose inserts
+//!   interleave keys: every other row of the same pages); the jobs of `consistency =
+//!   "transaction"` skip it: each is whole consecutive source transactions, jobs in flight
+//!   together have disjoint write-sets, so their inserts land where the source's own
+//!   transactions put them (a bulk load's key ranges side by side), and taking turns only cost
+//!   time (measured: a 1.2 M-row fill of 1,000-row transactions, 7.2–7.8 s with turns, 5.5 s
+//!   without, for 5 % more target CPU);
 //! - a run is split into executions of at most [`MAX_PACKET`] bytes, each one packet with its
 //!   parameter types (the driver sends types only with a call's first packet, and a column that
 //!   is NULL in every row of it is typed NULL), and a target whose `max_allowed_packet` is under

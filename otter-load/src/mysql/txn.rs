@@ -96,8 +96,9 @@ pub struct Fallback<'a> {
     pub tables: &'a [TableOps],
     /// Rows per statement.
     pub per: usize,
-    /// The sink's per-table gates for bulk runs.
-    pub gates: &'a TableGates,
+    /// The sink's per-table gates for bulk runs; `None` for a job in the source's commit
+    /// order, which does not take turns (see [`crate::mysql::bulk`]).
+    pub gates: Option<&'a TableGates>,
 }
 
 impl Fallback<'_> {
@@ -256,7 +257,7 @@ async fn last_row(conn: &mut Conn, q: String) -> Result<Option<(u64, String)>> {
 
 /// Sends the pending text, then `b`'s executions with the session's client character set
 /// `binary`; after a failure the transaction is rolled back and the character set restored.
-async fn bulk_run(conn: &mut Conn, cur: &mut String, b: &BulkRun, gates: &TableGates) -> Result<()> {
+async fn bulk_run(conn: &mut Conn, cur: &mut String, b: &BulkRun, gates: Option<&TableGates>) -> Result<()> {
     // Prepared (or found in the connection's statement cache) under the usual character set,
     // as the text statements are.
     let stmt = match conn.prep(b.sql.as_str()).await {
@@ -268,7 +269,10 @@ async fn bulk_run(conn: &mut Conn, cur: &mut String, b: &BulkRun, gates: &TableG
     for rows in b.executions() {
         // Built before waiting at the gate, so the gate is held only while the target works.
         let rows: Vec<Vec<mysql_async::Value>> = rows.collect();
-        let _gate = if b.inserts { gates.enter(&b.name).await } else { None };
+        let _gate = match gates {
+            Some(g) if b.inserts => g.enter(&b.name).await,
+            _ => None,
+        };
         if let Err(e) = conn.exec_batch(&stmt, rows).await {
             let err = fail(conn, e).await;
             // A connection that cannot take this is dropped by the caller's retry anyway.
