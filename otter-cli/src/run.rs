@@ -112,9 +112,15 @@ pub async fn run(args: RunArgs, bars: Option<indicatif::MultiProgress>) -> Resul
         let task = async move {
             let standby = matches!(&p.sink, SinkConfig::Mysql(m) if m.standby);
             let mut backoff = Backoff::default();
+            let mut restarted = false;
             let r = loop {
                 let started = std::time::Instant::now();
                 let r = run_pipeline(p.clone(), dir.clone(), identity.clone(), stop.clone(), Arc::clone(&m)).await;
+                let r = match r {
+                    Err(e) if restarted && e.kind() == ErrorKind::AlreadyRunning => Err(taken_over_meanwhile(&name, e)),
+                    r => r,
+                };
+                restarted = true;
                 // A standby that lost the pipeline to another instance stands by again.
                 match r {
                     Err(e) if standby && e.kind() == ErrorKind::Fenced && !*stop.borrow() => {
@@ -197,6 +203,19 @@ pub async fn missing_on_target(p: &PipelineConfig, m: &MysqlSinkConfig, own_sche
     let mapped: Vec<(String, String)> = tables.iter().map(|(d, t)| otter_core::transform::target_name(&p.transforms, d, t)).collect::<Result<_>>()?;
     let missing = otter_load::mysql::preflight::missing_tables(m, &mapped).await?;
     Ok(tables.into_iter().zip(mapped).filter(|(_, target)| missing.contains(target)).map(|(source, _)| source).collect())
+}
+
+/// What a pipeline that was restarting in this process reports when another instance holds it
+/// now: it was taken over (an instance that started while this one was frozen or cut off, whose
+/// takeover also ended this one's connections), not a second instance started by mistake.
+fn taken_over_meanwhile(name: &str, e: Error) -> Error {
+    Error::new(
+        ErrorKind::Fenced,
+        format!(
+            "pipeline {name} was taken over on the target by another instance while this one was restarting from its checkpoint; \
+             this instance stops (what it had not committed was rolled back, nothing of it applied): {e}"
+        ),
+    )
 }
 
 pub(crate) async fn run_pipeline(p: PipelineConfig, dir: PathBuf, identity: String, mut stop: watch::Receiver<bool>, metrics: Arc<Metrics>) -> Result<()> {

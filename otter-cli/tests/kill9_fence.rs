@@ -162,7 +162,9 @@ fn frozen_instance(sink_extra: &str) {
     };
     assert_eq!(status.code(), Some(1), "{}", tail(&log1));
     let text1 = std::fs::read_to_string(&log1).unwrap();
-    assert!(text1.contains("was taken over on the target by") && text1.contains("(epoch 2)") && text1.contains("rolled back"), "{}", tail(&log1));
+    // Either its next write met the fence, or the takeover ended its connections first and
+    // its restart found the second instance holding the pipeline: taken over, either way.
+    assert!(text1.contains("was taken over on the target by") && text1.contains("(epoch 2") && text1.contains("rolled back"), "{}", tail(&log1));
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
     wait_equal_while_running(&a, &b, TABLES, 180, &mut second, &log2);
