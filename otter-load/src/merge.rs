@@ -85,6 +85,30 @@ impl Op {
             Op::Upsert { id, .. } | Op::Update { id, .. } | Op::Delete { id, .. } | Op::Insert { id, .. } => id,
         }
     }
+
+    /// The image its key is read from.
+    pub fn key_image(&self) -> &Row {
+        match self {
+            Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
+            Op::Delete { before, .. } => before,
+            Op::Update { key_image, .. } => key_image,
+        }
+    }
+}
+
+/// Consecutive integer key values spread to one partition together: 2^10 = 1,024, a few pages
+/// of narrow rows.
+pub const KEY_BLOCK_BITS: u32 = 10;
+
+/// The block of `image`'s key when the key is one integer column (its value shifted right by
+/// [`KEY_BLOCK_BITS`]; equal values of either signedness give equal blocks), else `None`.
+pub fn key_block(key: &[usize], image: &Row) -> Option<u64> {
+    let [i] = key else { return None };
+    match image.get(*i)? {
+        Value::Int(x) => Some(u64::from_ne_bytes(x.to_ne_bytes()) >> KEY_BLOCK_BITS),
+        Value::UInt(x) => Some(*x >> KEY_BLOCK_BITS),
+        _ => None,
+    }
 }
 
 /// True when no column is absent from the image.

@@ -78,6 +78,56 @@ pub struct Stored {
     pub watermarks: HashMap<usize, ChangeId>,
     /// Position of the last DDL applied.
     pub last_ddl: Option<Position>,
+    /// How the partitions that applied changes after [`Stored::position`] spread keys (they
+    /// all did alike: the spread changes only at a clean start).
+    pub spread: Spread,
+}
+
+/// How merged-mode changes are spread over the partitions: which partition's watermark says
+/// whether a change was applied. A run keeps the stored spread until a clean stop, as it keeps
+/// the partition count: read with another spread, a change one partition applied could be
+/// taken for one another partition applied (and skipped), or applied again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Spread {
+    /// Every key by its hash (rows written before the spread was stored).
+    #[default]
+    KeyHash,
+    /// A key of one integer column by blocks of consecutive values
+    /// ([`crate::merge::key_block`]), so rows inserted in key order reach each writer as runs
+    /// of neighbours, not every other key of the same pages; other keys by hash.
+    IntBlocks,
+}
+
+impl Spread {
+    /// What a new run uses when nothing binds it.
+    pub const PREFERRED: Spread = Spread::IntBlocks;
+
+    /// The spread a run over `stored` uses: the preferred one after a clean stop, else the
+    /// stored one (the watermarks past the resume point must keep their meaning).
+    pub fn for_run(stored: &Stored) -> Spread {
+        if stored.clean() {
+            Spread::PREFERRED
+        } else {
+            stored.spread
+        }
+    }
+
+    /// The number stored in the checkpoint rows.
+    pub fn code(self) -> u8 {
+        match self {
+            Spread::KeyHash => 0,
+            Spread::IntBlocks => 1,
+        }
+    }
+
+    /// The spread stored as `code` (unknown codes, from a newer version, as `None`).
+    pub fn from_code(code: u8) -> Option<Spread> {
+        match code {
+            0 => Some(Spread::KeyHash),
+            1 => Some(Spread::IntBlocks),
+            _ => None,
+        }
+    }
 }
 
 impl Stored {
@@ -112,6 +162,8 @@ pub struct Opened {
     pub stored: Stored,
     /// How many partitions (writers) to apply with.
     pub parts: usize,
+    /// How to spread keys over them.
+    pub spread: Spread,
 }
 
 /// One job of a partition.
@@ -185,4 +237,36 @@ pub trait PartitionWriter: Send {
     async fn abandon(&mut self) {}
     /// Closes the connection (the writer is dropped after this).
     async fn close(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use otter_core::position::BinlogCoord;
+
+    use super::*;
+
+    #[test]
+    fn a_run_keeps_the_stored_spread_until_a_clean_stop() {
+        let at = |offset: u64| ChangeId { txn: BinlogCoord::new("b.000001", offset), row: 0 };
+        let position = Position { coord: BinlogCoord::new("b.000001", 500), gtid: None, skip_rows: 0, snapshot: None, applied: None };
+        // First run: nothing stored.
+        assert_eq!(Spread::for_run(&Stored::default()), Spread::PREFERRED);
+        // Rows of an earlier version (hashed keys), stopped cleanly: the preferred spread.
+        let mut stored = Stored { position: Some(position), parts: Some(2), spread: Spread::KeyHash, ..Stored::default() };
+        stored.watermarks.insert(0, at(400));
+        stored.watermarks.insert(1, at(499));
+        assert!(stored.clean());
+        assert_eq!(Spread::for_run(&stored), Spread::IntBlocks);
+        // Killed after partition 1 applied changes past the resume point: those watermarks were
+        // written with hashed keys, and a run must read them so.
+        stored.watermarks.insert(1, at(700));
+        assert!(!stored.clean());
+        assert_eq!(Spread::for_run(&stored), Spread::KeyHash);
+        stored.spread = Spread::IntBlocks;
+        assert_eq!(Spread::for_run(&stored), Spread::IntBlocks);
+        for s in [Spread::KeyHash, Spread::IntBlocks] {
+            assert_eq!(Spread::from_code(s.code()), Some(s));
+        }
+        assert_eq!(Spread::from_code(9), None);
+    }
 }

@@ -11,6 +11,7 @@ use common::{start, wait_equal};
 use otter_core::traits::Sink;
 use otter_core::ErrorKind;
 use otter_load::{MysqlSink, MysqlSinkConfig};
+use otter_load::target::Spread;
 use otter_testkit::{MariaDb, ServerConfig};
 
 const TABLES: &[&str] = &["f.t", "f.nokey"];
@@ -131,13 +132,13 @@ async fn checkpoint_statements_touch_only_their_pipeline_in_every_sql_mode() {
     for mode in ["", "NO_BACKSLASH_ESCAPES"] {
         conn.query_drop(format!("SET SESSION sql_mode = '{mode}'")).await.unwrap();
         conn.query_drop("DELETE FROM otter.checkpoint").await.unwrap();
-        conn.query_drop(other.write_sql(1, 2, 1, Some(&p), Some(&wm), None).unwrap()).await.unwrap();
+        conn.query_drop(other.write_sql(1, 2, Spread::default(), 1, Some(&p), Some(&wm), None).unwrap()).await.unwrap();
         // With backslash escapes on, a name ending in `\` quoted by doubling quotes only ends
         // its literal early: `'... OR pipeline <> \'` would reach pipeline x's rows.
         for name in ["ends with \\", "or' OR pipeline <> '\\"] {
             let t = CheckpointTable::new("otter", name);
             for part in 0..2 {
-                conn.query_drop(t.write_sql(part, 2, 1, Some(&p), Some(&wm), None).unwrap()).await.unwrap();
+                conn.query_drop(t.write_sql(part, 2, Spread::default(), 1, Some(&p), Some(&wm), None).unwrap()).await.unwrap();
             }
             conn.query_drop(t.prune_sql(1)).await.unwrap();
             let mine: Vec<u32> = conn.exec("SELECT part FROM otter.checkpoint WHERE pipeline = ?", (name,)).await.unwrap();

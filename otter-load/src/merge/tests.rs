@@ -239,3 +239,17 @@ fn only_rows_the_batch_inserted_are_fresh() {
     let m = merge(&s, None, ApplyMode::Row, vec![ins(5, 8)]);
     assert!(matches!(&m.writes[..], [Op::Insert { .. }]));
 }
+
+#[test]
+fn integer_keys_spread_in_blocks_of_neighbours_and_other_keys_not_at_all() {
+    let block = |v: Value<'static>| key_block(&[0], &vec![v, Value::Int(7)]);
+    // 1,024 neighbours share a block; the next value starts the next one.
+    assert_eq!(block(Value::Int(0)), block(Value::Int(1023)));
+    assert_eq!(block(Value::Int(1024)).zip(block(Value::Int(0))).map(|(a, b)| a - b), Some(1));
+    // The same value as signed or unsigned is the same key on the target.
+    assert_eq!(block(Value::Int(5000)), block(Value::UInt(5000)));
+    // Strings and composite keys are spread by hash.
+    assert_eq!(block(Value::Bytes(b"5".to_vec().into())), None);
+    assert_eq!(key_block(&[0, 1], &vec![Value::Int(1), Value::Int(2)]), None);
+    assert_eq!(key_block(&[3], &vec![Value::Int(1)]), None);
+}

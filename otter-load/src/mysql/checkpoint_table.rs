@@ -6,7 +6,9 @@
 //! newest `position`, and each partition skips replayed changes at or below its watermark — so a
 //! crash at any instant, with any number of partitions, repeats nothing and loses nothing, even
 //! for tables without a key. `last_ddl` (partition 0) is the position of the last DDL applied.
-//! `epoch` is the fencing epoch of the instance that wrote the row ([`crate::mysql::fence`]).
+//! `epoch` is the fencing epoch of the instance that wrote the row ([`crate::mysql::fence`]);
+//! `spread` how its run spread keys over the partitions ([`Spread`], 0 for rows of versions
+//! that did not store it: they hashed every key).
 //!
 //! Invariants: the table is only written inside apply transactions (or right after a DDL, which
 //! cannot be transactional), never ahead of the data; every value in its statements is a bound
@@ -21,7 +23,7 @@ use otter_core::position::{BinlogCoord, GtidState, Position};
 use otter_core::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
 
-use crate::target::Stored;
+use crate::target::{after, Spread, Stored};
 
 /// The stored `position` of a row written before the loader knew any resume point: the first
 /// jobs of a first run whose source announced no start position. Such rows still hold their
@@ -71,6 +73,7 @@ impl CheckpointTable {
                    last_ddl TEXT NULL,
                    applied_gtid TEXT NULL,
                    epoch BIGINT UNSIGNED NOT NULL DEFAULT 1,
+                   spread TINYINT UNSIGNED NOT NULL DEFAULT 0,
                    updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
                    PRIMARY KEY (pipeline, part)
                  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
@@ -80,35 +83,45 @@ impl CheckpointTable {
         for s in stmts {
             conn.query_drop(s).await.map_err(|e| translate(e, "creating the checkpoint table on the target"))?;
         }
-        // Tables created by earlier versions lack `applied_gtid`.
-        let has: Option<u8> = conn
-            .exec_first(
-                "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'checkpoint' AND COLUMN_NAME = 'applied_gtid'",
-                (self.schema.as_str(),),
-            )
-            .await
-            .map_err(|e| translate(e, "reading the checkpoint table's columns"))?;
-        if has.is_none() {
-            conn.query_drop(format!("ALTER TABLE {} ADD COLUMN applied_gtid TEXT NULL AFTER last_ddl", self.table()))
-                .await
-                .map_err(|e| translate(e, "adding applied_gtid to the checkpoint table"))?;
+        // Tables created by earlier versions lack the newer columns.
+        for (column, definition) in [("applied_gtid", "TEXT NULL AFTER last_ddl"), ("spread", "TINYINT UNSIGNED NOT NULL DEFAULT 0 AFTER epoch")] {
+            if !self.has_column(conn, column).await? {
+                conn.query_drop(format!("ALTER TABLE {} ADD COLUMN {column} {definition}", self.table()))
+                    .await
+                    .map_err(|e| translate(e, &format!("adding {column} to the checkpoint table")))?;
+            }
         }
         Ok(())
     }
 
+    /// Whether the checkpoint table has `column` (tables of earlier versions lack some).
+    async fn has_column(&self, conn: &mut Conn, column: &str) -> Result<bool> {
+        let has: Option<u8> = conn
+            .exec_first(
+                "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'checkpoint' AND COLUMN_NAME = ?",
+                (self.schema.as_str(), column),
+            )
+            .await
+            .map_err(|e| translate(e, "reading the checkpoint table's columns"))?;
+        Ok(has.is_some())
+    }
+
     /// Reads the stored rows.
     pub async fn load(&self, conn: &mut Conn) -> Result<Stored> {
-        type Row = (i64, i64, String, Option<String>, Option<u64>, Option<u64>, Option<String>, Option<String>);
+        type Row = (i64, i64, String, Option<String>, Option<u64>, Option<u64>, Option<String>, Option<String>, u8);
+        // A table of an earlier version read without creating anything (`otter check`).
+        let spread = if self.has_column(conn, "spread").await? { "spread" } else { "0" };
         let rows: Vec<Row> = conn
             .exec(
-                format!("SELECT part, parts, position, wm_file, wm_pos, wm_row, last_ddl, applied_gtid FROM {} WHERE pipeline = ?", self.table()),
+                format!("SELECT part, parts, position, wm_file, wm_pos, wm_row, last_ddl, applied_gtid, {spread} FROM {} WHERE pipeline = ?", self.table()),
                 (self.pipeline.as_str(),),
             )
             .await
             .map_err(|e| translate(e, "reading the checkpoint from the target"))?;
         let mut s = Stored::default();
         let mut applied: Option<GtidState> = None;
-        for (part, parts, position, wm_file, wm_pos, wm_row, last_ddl, applied_gtid) in rows {
+        let mut spreads = Vec::new();
+        for (part, parts, position, wm_file, wm_pos, wm_row, last_ddl, applied_gtid, spread) in rows {
             if let Some(g) = applied_gtid.as_deref().and_then(|g| g.parse::<GtidState>().ok()) {
                 applied = GtidState::merged(applied.as_ref(), Some(&g));
             }
@@ -121,11 +134,21 @@ impl CheckpointTable {
             }
             s.parts = Some(usize::try_from(parts).unwrap_or(1));
             if let (Some(f), Some(pos), Some(row)) = (wm_file, wm_pos, wm_row) {
-                s.watermarks.insert(usize::try_from(part).unwrap_or(0), ChangeId { txn: BinlogCoord::new(f, pos), row });
+                let wm = ChangeId { txn: BinlogCoord::new(f, pos), row };
+                spreads.push((wm.clone(), spread));
+                s.watermarks.insert(usize::try_from(part).unwrap_or(0), wm);
             }
             if let Some(d) = last_ddl {
                 s.last_ddl = Some(parse(&d)?);
             }
+        }
+        // The spread that matters is that of the watermarks past the resume point (written by
+        // runs that all spread alike: the spread changes only at a clean start).
+        let past = spreads.iter().filter(|(wm, _)| s.position.as_ref().is_none_or(|p| after(wm, p)));
+        if let Some((_, code)) = past.clone().next() {
+            s.spread = Spread::from_code(*code).ok_or_else(|| {
+                Error::new(ErrorKind::Config, format!("the checkpoint rows of pipeline {} were written by a newer otter (key spread {code}); run that version until it stops cleanly", self.pipeline))
+            })?;
         }
         if let Some(p) = &mut s.position {
             p.applied = GtidState::merged(p.applied.as_ref(), applied.as_ref());
@@ -168,7 +191,9 @@ impl CheckpointTable {
     /// while no resume point is known yet (see [`UNKNOWN`]); an unknown position never replaces a
     /// known one.
     /// `applied`: the GTIDs the target holds once this commits (kept when `None`).
-    pub fn write_sql(&self, part: usize, parts: usize, epoch: u64, position: Option<&Position>, watermark: Option<&ChangeId>, applied: Option<&GtidState>) -> Result<String> {
+    /// `spread`: how the writing run spreads keys.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_sql(&self, part: usize, parts: usize, spread: Spread, epoch: u64, position: Option<&Position>, watermark: Option<&ChangeId>, applied: Option<&GtidState>) -> Result<String> {
         let pos = quote(&match position {
             Some(p) => encode(p)?,
             None => UNKNOWN.to_owned(),
@@ -182,12 +207,14 @@ impl CheckpointTable {
         let keep_row = if watermark.is_some() { "VALUES(wm_row)" } else { "wm_row" };
         let g = applied.map_or_else(|| "NULL".to_owned(), |g| quote(&g.to_string()));
         Ok(format!(
-            "INSERT INTO {} (pipeline, part, parts, position, wm_file, wm_pos, wm_row, applied_gtid, epoch) VALUES ({}, {part}, {parts}, {pos}, {f}, {p}, {r}, {g}, {epoch}) \
+            "INSERT INTO {} (pipeline, part, parts, position, wm_file, wm_pos, wm_row, applied_gtid, epoch, spread) VALUES ({}, {part}, {parts}, {pos}, {f}, {p}, {r}, {g}, {epoch}, {spread}) \
              ON DUPLICATE KEY UPDATE parts = VALUES(parts), position = IF(VALUES(position) = {unknown}, position, VALUES(position)), \
-             wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}, applied_gtid = COALESCE(VALUES(applied_gtid), applied_gtid), epoch = VALUES(epoch)",
+             wm_file = {keep_wm}, wm_pos = {keep_pos}, wm_row = {keep_row}, applied_gtid = COALESCE(VALUES(applied_gtid), applied_gtid), epoch = VALUES(epoch), \
+             spread = VALUES(spread)",
             self.table(),
             quote(&self.pipeline),
             unknown = quote(UNKNOWN),
+            spread = spread.code(),
         ))
     }
 

@@ -43,7 +43,7 @@ use crate::config::MysqlSinkConfig;
 use crate::conflict::{CompiledRule, ConflictPolicy};
 use crate::dialect::mysql::MysqlDialect;
 use crate::dialect::SqlDialect;
-use crate::target::{Opened, PartitionWriter, PipelineContext, Stored, Target, TargetInfo};
+use crate::target::{Opened, PartitionWriter, PipelineContext, Spread, Stored, Target, TargetInfo};
 
 /// A MySQL or MariaDB server as the target of one pipeline.
 pub struct MysqlTarget {
@@ -57,6 +57,7 @@ pub struct MysqlTarget {
     lease: Option<Lease>,
     tombs: Option<Tombstones>,
     gates: Arc<TableGates>,
+    spread: Spread,
 }
 
 impl MysqlTarget {
@@ -76,6 +77,7 @@ impl MysqlTarget {
             lease: None,
             tombs: None,
             gates: Arc::default(),
+            spread: Spread::default(),
         })
     }
 
@@ -174,8 +176,10 @@ impl Target for MysqlTarget {
                 }
             }
         }
+        // Likewise the key spread: the watermarks past the resume point mean what they meant.
+        self.spread = Spread::for_run(&stored);
         self.dialect = Some(dialect);
-        Ok(Opened { stored, parts })
+        Ok(Opened { stored, parts, spread: self.spread })
     }
 
     async fn describe(&mut self, schema: &Arc<TableSchema>) -> Result<Arc<TargetInfo>> {
@@ -213,6 +217,7 @@ impl Target for MysqlTarget {
         w.two_way = ctx.two_way.clone();
         w.pipeline = ctx.name.clone();
         w.gates = Arc::clone(&self.gates);
+        w.spread = self.spread;
         w.fence = self.lease.as_ref().map(|l| Arc::clone(l.fence()));
         Ok(Box::new(w))
     }

@@ -22,6 +22,7 @@ use crate::dialect::{SqlDialect, TargetTable};
 use crate::mysql::fence::Fence;
 use crate::mysql::load_data::{LoadRun, LoadState, DISABLED_CODES, SAVEPOINT};
 use crate::merge::Op;
+use crate::target::Spread;
 use crate::worker::{target, TableOps};
 
 /// Largest query text sent in one round trip.
@@ -99,6 +100,8 @@ pub struct Fallback<'a> {
     /// The sink's per-table gates for bulk runs; `None` for a job in the source's commit
     /// order, which does not take turns (see [`crate::mysql::bulk`]).
     pub gates: Option<&'a TableGates>,
+    /// How the sink spreads keys: runs of keys spread in blocks take no turns either.
+    pub spread: Spread,
 }
 
 impl Fallback<'_> {
@@ -184,7 +187,8 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                 }
             }
             Step::Bulk(b) => {
-                bulk_run(conn, &mut cur, b, fallback.gates).await?;
+                let gates = fallback.gates.filter(|_| !(b.blocks && fallback.spread == Spread::IntBlocks));
+                bulk_run(conn, &mut cur, b, gates).await?;
                 cur = String::from(CLIENT_RESTORE);
             }
             Step::Load(r) if !load.enabled() => {

@@ -46,7 +46,7 @@ use crate::order::Turn;
 use crate::config::MysqlSinkConfig;
 use crate::dialect::SqlDialect;
 use crate::report::shorten;
-use crate::target::{ApplyJob, PartitionWriter};
+use crate::target::{ApplyJob, PartitionWriter, Spread};
 use crate::worker::TableOps;
 
 mod ddl;
@@ -58,6 +58,9 @@ pub struct MysqlWriter {
     pub part: usize,
     /// Partition count.
     pub parts: usize,
+    /// How the sink spreads keys over the partitions (stored with the checkpoint rows; with
+    /// [`Spread::IntBlocks`] the bulk inserts of one-integer-key tables take no turns).
+    pub spread: Spread,
     /// Target connection options.
     pub opts: ConnectOptions,
     /// SQL dialect.
@@ -90,7 +93,7 @@ impl MysqlWriter {
     /// A writer for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> MysqlWriter {
         let load = LoadState::new(cfg.load_data_min_rows);
-        MysqlWriter { part, parts, opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), fence: None, conn: None, max_packet: 0, load, skipped: Vec::new(), streaming: false }
+        MysqlWriter { part, parts, spread: Spread::default(), opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), fence: None, conn: None, max_packet: 0, load, skipped: Vec::new(), streaming: false }
     }
 
     /// The fencing epoch written with the checkpoint rows (0 in a dry run).
@@ -186,7 +189,7 @@ impl MysqlWriter {
         }
         // Jobs in the source's commit order do not take turns at the table gates (`bulk`).
         let gates = turn.is_none().then_some(&*self.gates);
-        let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates };
+        let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates, spread: self.spread };
         let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
         self.skipped.clear();
         let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false, turn, begin, end };
@@ -220,7 +223,7 @@ impl MysqlWriter {
 
     async fn apply(&mut self, job: ApplyJob<'_>) -> Result<()> {
         let ApplyJob { tables, watermark, position, origin, applied, turn, part } = job;
-        let ckpt = self.ckpt.write_sql(self.part, self.parts, self.epoch(), position, watermark, applied)?;
+        let ckpt = self.ckpt.write_sql(self.part, self.parts, self.spread, self.epoch(), position, watermark, applied)?;
         // Connected first when possible: which statements suit the target depends on it
         // (`max_packet`), for a dry run too; a failure here is retried with the transaction below.
         let _ = self.conn().await;
@@ -374,7 +377,7 @@ impl PartitionWriter for MysqlWriter {
         if self.streaming {
             return Err(crate::error::internal("progress recorded inside a transaction applied in parts"));
         }
-        let sql = self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(position), None, None)?;
+        let sql = self.ckpt.write_sql(self.part, self.parts, self.spread, self.epoch(), Some(position), None, None)?;
         if self.cfg.dry_run {
             tracing::info!(partition = self.part, statement = %sql, "dry run");
             return Ok(());

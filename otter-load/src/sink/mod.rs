@@ -1,5 +1,5 @@
 //! [`ApplySink`]: the apply engine as a pipeline [`Sink`], over any [`Target`]. For every batch
-//! it merges changes per table and key, partitions the ops by key hash over the writers (order per
+//! it merges changes per table and key, partitions the ops by key over the writers (order per
 //! key kept), and acknowledges the batch once every partition committed its share together with
 //! its progress. DDL is applied alone: after every earlier change everywhere (a barrier), before
 //! any later one. [`MysqlSink`] is the engine over the MySQL/MariaDB target. With
@@ -7,8 +7,10 @@
 //! in source order ([`ordered`]).
 //!
 //! Invariants:
-//! - partitioning is a fixed hash of (target table, key), so a key always lands on the same
-//!   worker, and keyless tables go whole to one worker (their rows stay in order); so do tables
+//! - partitioning is a fixed function of (target table, key) — the key's hash, or for a key of
+//!   one integer column its block of 1,024 consecutive values ([`Spread`]), the same for a
+//!   whole run and kept from the stored rows until a clean stop — so a key always lands on the
+//!   same worker, and keyless tables go whole to one worker (their rows stay in order); so do tables
 //!   with a unique key besides the one rows are matched on, unmerged and in source order (a
 //!   unique value may move from one row to another);
 //! - on a restart, an op whose newest change is at or below its partition's stored watermark is
@@ -36,9 +38,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Consistency, MysqlSinkConfig};
 use crate::conflict::{CompiledRule, Guarded};
-use crate::merge::{key_bytes_into, merge, ApplyMode, Op};
+use crate::merge::{key_block, key_bytes_into, merge, ApplyMode, Op};
 use crate::mysql::MysqlTarget;
-use crate::target::{PipelineContext, Target, TargetInfo};
+use crate::target::{PipelineContext, Spread, Target, TargetInfo};
 use crate::writeset::TablePlan;
 use crate::worker::{Job, TableOps};
 
@@ -72,6 +74,8 @@ pub struct ApplySink<T: Target> {
     workers: Vec<mpsc::Sender<Job>>,
     handles: Vec<tokio::task::JoinHandle<()>>,
     watermarks: Vec<Option<ChangeId>>,
+    /// How keys are spread over the partitions (from [`Target::open`]).
+    spread: Spread,
     /// A position every partition had applied everything before: from the pipeline's
     /// acknowledged batches, the target's stored resume point, or the last DDL.
     through: Option<Position>,
@@ -126,6 +130,7 @@ impl<T: Target> ApplySink<T> {
             workers: Vec::new(),
             handles: Vec::new(),
             watermarks: Vec::new(),
+            spread: Spread::default(),
             through: None,
             completions: Vec::new(),
             last_ddl: None,
@@ -165,6 +170,7 @@ impl<T: Target> ApplySink<T> {
         let ctx = PipelineContext { name: self.name.clone(), two_way: self.two_way.clone(), rules: self.cfg.rules.clone() };
         let opened = self.target.open(&ctx).await?;
         let (stored, parts) = (opened.stored, opened.parts.max(1));
+        self.spread = opened.spread;
         self.watermarks = (0..parts).map(|p| stored.watermarks.get(&p).cloned()).collect();
         self.last_ddl = stored.last_ddl.clone();
         self.replay_ddl = stored.position.is_some();
@@ -196,11 +202,11 @@ impl<T: Target> ApplySink<T> {
         feed(&[0]);
         feed(schema.name.as_bytes());
         if let (Some(k), Some(op)) = (key, op) {
-            let image = match op {
-                Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
-                Op::Delete { before, .. } => before,
-                Op::Update { key_image, .. } => key_image,
-            };
+            let image = op.key_image();
+            if let Some(block) = key_block(k, image).filter(|_| self.spread == Spread::IntBlocks) {
+                // Neighbouring blocks of a table on neighbouring partitions.
+                return (h.wrapping_add(block) % n as u64) as usize;
+            }
             key_bytes_into(schema, k, image, buf);
             feed(buf);
         }

@@ -137,7 +137,7 @@ impl MysqlWriter {
     /// A re-sync's purge (rows the source no longer has): a row change, not DDL — one
     /// transaction with its origin mark and the checkpoint, behind the fence, retried like rows.
     async fn purge(&mut self, ddl: &DdlEvent) -> Result<()> {
-        let record = self.ckpt.write_sql(self.part, self.parts, self.epoch(), Some(&ddl.position), None, None)?;
+        let record = self.ckpt.write_sql(self.part, self.parts, self.spread, self.epoch(), Some(&ddl.position), None, None)?;
         if self.cfg.dry_run {
             tracing::info!(partition = self.part, statement = %shorten(&ddl.statement, 400), "dry run (re-sync purge)");
             return Ok(());
