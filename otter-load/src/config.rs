@@ -28,7 +28,7 @@ pub struct MysqlSinkConfig {
     #[serde(default)]
     pub mode: ApplyMode,
     /// How source transactions reach the target: `merged` (default) folds a batch's changes
-    /// per key and applies them over the workers by key hash — fastest, but a reader of the
+    /// per key and applies them over the workers by key — fastest, but a reader of the
     /// target may see part of a source transaction, or two transactions' effects out of order
     /// across keys; `transaction` applies every source transaction whole in a target transaction
     /// of its own, independent ones in parallel (scheduled by write-sets) and commits them in

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Layers: the engine — [`merge`] folds a batch's changes per (table, key) with Otter's rules,
-//! the [`sink`] partitions the merged ops by key hash over the workers and completes batches in
+//! the [`sink`] partitions the merged ops by key over the workers and completes batches in
 //! order, [`conflict`] decides which tables go change by change, each [`worker`] drives one
 //! partition — and, behind the [`Target`] seam, the database: [`mysql`] for MySQL and MariaDB
 //! (checkpoint rows in the data's transaction, the fence, bulk execution, `LOAD DATA`, DDL). The

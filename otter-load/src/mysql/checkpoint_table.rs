@@ -144,8 +144,7 @@ impl CheckpointTable {
         }
         // The spread that matters is that of the watermarks past the resume point (written by
         // runs that all spread alike: the spread changes only at a clean start).
-        let past = spreads.iter().filter(|(wm, _)| s.position.as_ref().is_none_or(|p| after(wm, p)));
-        if let Some((_, code)) = past.clone().next() {
+        if let Some((_, code)) = spreads.iter().find(|(wm, _)| s.position.as_ref().is_none_or(|p| after(wm, p))) {
             s.spread = Spread::from_code(*code).ok_or_else(|| {
                 Error::new(ErrorKind::Config, format!("the checkpoint rows of pipeline {} were written by a newer otter (key spread {code}); run that version until it stops cleanly", self.pipeline))
             })?;
