@@ -249,12 +249,7 @@ pub fn merge(schema: &TableSchema, key: Option<&[usize]>, mode: ApplyMode, chang
             _ => continue,
         };
         for op in incoming.into_iter().flatten() {
-            let image = match &op {
-                Op::Delete { before, .. } => before,
-                Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
-                Op::Update { key_image, .. } => key_image,
-            };
-            key_bytes_into(schema, key, image, &mut k);
+            key_bytes_into(schema, key, op.key_image(), &mut k);
             let next = slots.len();
             match index.get_mut(k.as_slice()) {
                 Some(at) => {

@@ -10,11 +10,7 @@ use crate::worker::TableOps;
 
 /// The table and key an op writes, for error messages.
 pub(crate) fn describe(t: &TableOps, op: &Op) -> String {
-    let image = match op {
-        Op::Upsert { after, .. } | Op::Insert { after, .. } => after,
-        Op::Delete { before, .. } => before,
-        Op::Update { key_image, .. } => key_image,
-    };
+    let image = op.key_image();
     let key: Vec<String> = t
         .info
         .key

@@ -52,6 +52,7 @@ use otter_core::schema::Column;
 use crate::dialect::{column, SqlDialect, TargetTable};
 use crate::mysql::load_data::{field, raw};
 use crate::merge::Op;
+use crate::target::Spread;
 
 /// Default of `bulk_min_rows`: shorter runs go with the job's other statements in one round trip.
 pub const DEFAULT_MIN_ROWS: usize = 16;
@@ -114,18 +115,17 @@ pub struct BulkRun {
     cuts: Vec<usize>,
     /// `db.table`, for logs and the table's gate.
     pub name: String,
-    /// Every row is expected to be new (an insert): the run waits at its table's gate.
-    pub inserts: bool,
-    /// The table's key is one integer column, which the sink may spread over its partitions
-    /// in blocks of neighbouring values ([`crate::merge::key_block`]).
-    pub blocks: bool,
+    /// Every row is expected to be new (an insert) and the sink spreads the table's keys by
+    /// hash: the run waits at its table's gate (unless its job is in the commit order).
+    pub turns: bool,
 }
 
 impl BulkRun {
     /// The run of `ops` (all upserts, or all inserts) as bulk executions, or `None` when
     /// the dialect has no bulk statement, a value cannot be written exactly, or a row is too
     /// large (the caller then uses the usual statements).
-    pub fn build(d: &dyn SqlDialect, t: &TargetTable<'_>, ops: &[Op]) -> Option<BulkRun> {
+    /// `spread`: how the sink spreads keys over its partitions (whether the run takes turns).
+    pub fn build(d: &dyn SqlDialect, t: &TargetTable<'_>, ops: &[Op], spread: Spread) -> Option<BulkRun> {
         let upsert = matches!(ops.first()?, Op::Upsert { .. });
         let sql = d.bulk_statement(t, upsert).ok()??;
         let cols: Vec<&Column> = t.columns.iter().map(|&i| column(t, i)).collect::<Result<_, _>>().ok()?;
@@ -170,8 +170,8 @@ impl BulkRun {
         }
         cuts.push(ops.len());
         let inserts = ops.iter().all(crate::mysql::load_data::loadable);
-        let blocks = !t.keyless && crate::merge::key_block(t.key, ops.first()?.key_image()).is_some();
-        Some(BulkRun { sql, data, cells, starts, width, cuts, name: format!("{}.{}", t.db, t.name), inserts, blocks })
+        let blocks = spread == Spread::IntBlocks && !t.keyless && crate::merge::key_block(t.key, ops.first()?.key_image()).is_some();
+        Some(BulkRun { sql, data, cells, starts, width, cuts, name: format!("{}.{}", t.db, t.name), turns: inserts && !blocks })
     }
 
     /// Rows in the run.

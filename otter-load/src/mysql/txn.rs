@@ -22,7 +22,6 @@ use crate::dialect::{SqlDialect, TargetTable};
 use crate::mysql::fence::Fence;
 use crate::mysql::load_data::{LoadRun, LoadState, DISABLED_CODES, SAVEPOINT};
 use crate::merge::Op;
-use crate::target::Spread;
 use crate::worker::{target, TableOps};
 
 /// Largest query text sent in one round trip.
@@ -100,8 +99,6 @@ pub struct Fallback<'a> {
     /// The sink's per-table gates for bulk runs; `None` for a job in the source's commit
     /// order, which does not take turns (see [`crate::mysql::bulk`]).
     pub gates: Option<&'a TableGates>,
-    /// How the sink spreads keys: runs of keys spread in blocks take no turns either.
-    pub spread: Spread,
 }
 
 impl Fallback<'_> {
@@ -187,8 +184,7 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                 }
             }
             Step::Bulk(b) => {
-                let gates = fallback.gates.filter(|_| !(b.blocks && fallback.spread == Spread::IntBlocks));
-                bulk_run(conn, &mut cur, b, gates).await?;
+                bulk_run(conn, &mut cur, b, fallback.gates).await?;
                 cur = String::from(CLIENT_RESTORE);
             }
             Step::Load(r) if !load.enabled() => {
@@ -274,7 +270,7 @@ async fn bulk_run(conn: &mut Conn, cur: &mut String, b: &BulkRun, gates: Option<
         // Built before waiting at the gate, so the gate is held only while the target works.
         let rows: Vec<Vec<mysql_async::Value>> = rows.collect();
         let _gate = match gates {
-            Some(g) if b.inserts => g.enter(&b.name).await,
+            Some(g) if b.turns => g.enter(&b.name).await,
             _ => None,
         };
         if let Err(e) = conn.exec_batch(&stmt, rows).await {

@@ -189,7 +189,7 @@ impl MysqlWriter {
         }
         // Jobs in the source's commit order do not take turns at the table gates (`bulk`).
         let gates = turn.is_none().then_some(&*self.gates);
-        let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates, spread: self.spread };
+        let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates };
         let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
         self.skipped.clear();
         let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false, turn, begin, end };

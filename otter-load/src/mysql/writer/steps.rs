@@ -70,7 +70,7 @@ impl MysqlWriter {
                 if t.info.load_data && self.cfg.bulk_min_rows > 0 && self.max_packet >= 2 * bulk::MAX_PACKET as u64 {
                     let (n, end) = run_of(&t.writes, i, usize::MAX);
                     if n >= self.cfg.bulk_min_rows {
-                        if let Some(run) = BulkRun::build(d, &target, t.writes.get(i..end).unwrap_or(&[])) {
+                        if let Some(run) = BulkRun::build(d, &target, t.writes.get(i..end).unwrap_or(&[]), self.spread) {
                             out.push(Step::Bulk(run));
                             i = end;
                             continue;
