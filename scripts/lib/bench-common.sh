@@ -68,3 +68,47 @@ start_source() { # name -> A_SOCK A_PORT A_PID A_BASE; a fresh primary via the w
 run_workload() { # runs the reference workload against A
   WORKLOAD_ONLY=1 SCALE="$SCALE" BASE="$A_BASE" SOCK="$A_SOCK" bash "$WORKLOAD" >>"$DIR/workload.log" 2>&1
 }
+
+# Latency under a load that lasts as long as it lasts: runs "$@" (a sysbench command, without
+# --time and `run`) in 5 s windows with its latency histogram until the file $1 exists, and prints
+# the p99 in ms over every transaction of the windows that ended before it existed (the histograms
+# merged: a p99 over thousands of samples, not one short window's few dozen slowest; a window that
+# overlaps the end of the load is left out, unless it is the only one).
+p99_until() {
+  local stop=$1 hist one
+  shift
+  hist=$(mktemp "$DIR/hist.XXXXXX")
+  one=$(mktemp "$DIR/hist.XXXXXX")
+  while :; do
+    "$@" --time=5 --histogram=on --percentile=99 run 2>/dev/null |
+      awk '$2 ~ /^[|]/ && $1 ~ /^[0-9.]+$/ { print $1, $NF }' >"$one"
+    if [ -e "$stop" ]; then
+      [ -s "$hist" ] || cat "$one" >>"$hist"
+      break
+    fi
+    cat "$one" >>"$hist"
+  done
+  python3 - "$hist" <<'PY'
+import sys
+buckets = {}
+for line in open(sys.argv[1]):
+    v, n = line.split()
+    buckets[float(v)] = buckets.get(float(v), 0) + int(n)
+total, seen = sum(buckets.values()), 0
+for v in sorted(buckets):
+    seen += buckets[v]
+    if seen >= 0.99 * total:
+        print(f"{v:.3f}")
+        break
+PY
+  rm -f "$hist" "$one"
+}
+p99_for() { # seconds, sysbench command... -> p99 ms over that many seconds of 5 s windows
+  local secs=$1 stop
+  shift
+  stop=$(mktemp -u "$DIR/stop.XXXXXX")
+  (sleep "$((secs + 1))"; touch "$stop") &
+  p99_until "$stop" "$@"
+  wait $!
+  rm -f "$stop"
+}
