@@ -3,7 +3,7 @@
 //!
 //! Delivery: to a **file**, exactly once — after each batch the lines are appended and flushed
 //! (fsynced when `sync`), then the offset sidecar `PATH.otter-offset` is atomically replaced with
-//! the file length and the batch's position ([`super::offset`]); [`Sink::stored_position`] returns
+//! the file length and the batch's position (`sink::offset`); [`Sink::stored_position`] returns
 //! that position and the file is cut back to the recorded length before anything is appended (in
 //! [`JsonlSink::open`] and again in `stored_position`), so lines of a batch that was written but
 //! not recorded disappear and are written again. A crash at any instant loses nothing and repeats

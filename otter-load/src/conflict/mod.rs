@@ -8,7 +8,7 @@
 //!   to the higher site — the one in `site_column` when set (rows carry their writer's site; needed
 //!   for meshes), else the site of the change vs the target site (exact for pairs). A delete of a
 //!   row at version `v` beats writes of version `<= v` and loses to newer ones, on every site:
-//!   sites that deleted a row remember its key and version in a tombstone ([`tombstone`]);
+//!   sites that deleted a row remember its key and version in a tombstone (`mysql::tombstone`);
 //! - `primary-wins`: on the `primary` site a conflicting remote change is not applied; elsewhere
 //!   the incoming change is applied (it came from, or through, the primary);
 //! - `column-groups`: updates only set the column groups they changed (each listed group, and each

@@ -3,7 +3,7 @@
 //! the target before the first run, or the statement ran before a crash), or a table that already
 //! looks exactly as an `ALTER TABLE` / `CREATE INDEX` / `DROP INDEX` refused with "duplicate
 //! column", "duplicate key name", "multiple primary key" or "can't drop" makes it (two sites ran
-//! the same DDL; see [`alter`]).
+//! the same DDL; see `ddl_effect::alter`).
 //!
 //! Invariants: "the same table" is decided by the target server itself — the statement is run
 //! again on a `TEMPORARY` table of another name in the same database (so it gets that database's

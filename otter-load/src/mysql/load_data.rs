@@ -262,7 +262,7 @@ impl LoadState {
     }
 
     /// A run of `table` had to be applied again with the usual statements: skip the next few
-    /// runs of the table (doubling up to [`MAX_COOLDOWN`] while it keeps happening).
+    /// runs of the table (doubling up to `MAX_COOLDOWN` while it keeps happening).
     pub fn fell_back(&mut self, table: &str) {
         let e = self.cooldown.entry(table.to_owned()).or_insert((0, 4));
         e.0 = e.1;

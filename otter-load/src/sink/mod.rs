@@ -4,7 +4,7 @@
 //! its progress. DDL is applied alone: after every earlier change everywhere (a barrier), before
 //! any later one. [`MysqlSink`] is the engine over the MySQL/MariaDB target. With
 //! `consistency = "transaction"` every source transaction is a job of its own instead, committed
-//! in source order ([`ordered`]).
+//! in source order (`sink::ordered`).
 //!
 //! Invariants:
 //! - partitioning is a fixed function of (target table, key) — the key's hash, or for a key of

@@ -14,7 +14,7 @@ pub struct Sample {
     pub share: f64,
     /// Seed of the choice (a new one per pass covers other chunks).
     pub seed: u64,
-    /// Ranges compared first, whatever the share (from [`TableReport::differing`]).
+    /// Ranges compared first, whatever the share (from [`TableReport::differing`](super::TableReport::differing)).
     pub again: Vec<KeyRange>,
 }
 

@@ -77,7 +77,7 @@ pub struct MysqlSourceConfig {
     /// that write what they replicate to their own binlog (`log_slave_updates`), promoted by a
     /// person or a failover tool. One is taken only when it is promoted (no replication thread
     /// runs, `read_only` off) and holds every transaction otter read; one that lacks some is
-    /// refused with the missing GTIDs (see [`failover`]). Same `tls` as `url`. Default: none.
+    /// refused with the missing GTIDs (see [`failover`](super::failover)). Same `tls` as `url`. Default: none.
     #[serde(default)]
     pub failover: Vec<String>,
     /// Seconds the source must stay unreachable before the `failover` servers are looked at
