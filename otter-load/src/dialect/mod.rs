@@ -156,8 +156,18 @@ pub(crate) fn set_list(d: &dyn SqlDialect, t: &TargetTable<'_>, image: &[Value<'
 }
 
 /// `(a, b) IN ((1, 'x'), (2, 'y'))`: the rows of `keys` by their key columns; `tuples`: each row's
-/// values in parentheses even when the key has one column (`(a) IN ((1), (2))`).
+/// values in parentheses even when the key has one column (`(a) IN ((1), (2))`). One row of a
+/// key of several columns is written `(a = 1 AND b = 'x')`: MariaDB (10.11) runs a `DELETE` or
+/// `UPDATE` whose condition is a one-row `(a, b) IN ((1, 'x'))` as a scan of the whole table.
 pub(crate) fn key_in_list(d: &dyn SqlDialect, t: &TargetTable<'_>, keys: &[&[Value<'static>]], tuples: bool, out: &mut String) -> Result<(), Error> {
+    if let [image] = keys {
+        if t.key.len() > 1 && !t.keyless {
+            out.push('(');
+            key_predicate(d, t, image, " = ", out)?;
+            out.push(')');
+            return Ok(());
+        }
+    }
     out.push('(');
     column_list(d, t, t.key, "", out)?;
     out.push_str(") IN (");

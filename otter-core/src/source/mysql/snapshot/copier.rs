@@ -102,12 +102,16 @@ async fn reader_loop(ctx: &ReadCtx, reader: usize, queue: &Mutex<VecDeque<TableJ
         let mut limit = START_ROWS.min(max_rows);
         let mut index = 0u64;
         loop {
+            let waited = Instant::now();
             let permit = Arc::clone(&sem).acquire_owned().await.map_err(|_| Error::internal("snapshot semaphore closed"))?;
+            let waited = waited.elapsed();
             let range = KeyRange { after: after.clone(), upto: job.upto.clone() };
             let started = Instant::now();
             let mut c = read_chunk(ctx, &mut conn, reader, &job, index, range, batches.is_none().then_some(limit)).await?;
             let elapsed = started.elapsed();
             let n = c.rows.len();
+            // Where a copy's time goes: reading, or waiting for the last chunk to be durable.
+            tracing::debug!(table = %format_args!("{}.{}", job.db, job.name), reader, rows = n, read_ms = elapsed.as_millis() as u64, waited_for_target_ms = waited.as_millis() as u64, "Chunk read.");
             c.last = c.keyless || batches.map_or(n < limit, |b| index + 1 >= b);
             let last_key = c.range.upto.clone();
             if c.last {

@@ -211,9 +211,17 @@ fn key_columns(schema: &TableSchema) -> Option<Vec<&Column>> {
     schema.key_columns().map(|k| k.iter().filter_map(|&i| schema.columns.get(i)).collect())
 }
 
-/// `(cols) IN ((v, …), …)` with each value written by `bind`.
+/// `(cols) IN ((v, …), …)` with each value written by `bind`; one key of several columns as
+/// `(a = v AND b = w)` (MariaDB runs a `DELETE` by a one-row `(a, b) IN ((v, w))` as a scan of
+/// the whole table).
 fn json_in_list(cols: &[&Column], keys: &[Vec<Json>], bind: &mut dyn FnMut(&Json) -> String) -> String {
     let names: Vec<String> = cols.iter().map(|c| ident(&c.name)).collect();
+    if let [key] = keys {
+        if names.len() > 1 {
+            let ands: Vec<String> = names.iter().zip(key).map(|(n, v)| format!("{n} = {}", bind(v))).collect();
+            return format!("({})", ands.join(" AND "));
+        }
+    }
     let tuples: Vec<String> = keys.iter().map(|k| format!("({})", k.iter().map(&mut *bind).collect::<Vec<_>>().join(", "))).collect();
     format!("(({}) IN ({}))", names.join(", "), tuples.join(", "))
 }
@@ -399,10 +407,10 @@ mod tests {
         assert_eq!(r.batches(), Some(2));
         r.check_against(&table()).unwrap();
         let (cond, params) = r.read_filter(&table(), 1).unwrap().unwrap();
-        assert_eq!(cond, "((`id`, `k`) IN ((?, ?)))");
+        assert_eq!(cond, "(`id` = ? AND `k` = ?)");
         assert_eq!(params, vec![Wire::Int(KEY_BATCH as i64), Wire::Bytes(format!("k{KEY_BATCH}").into_bytes())]);
         let sql = r.purge(&table(), 1, &KeyRange::default(), &[], &[]).unwrap();
-        assert_eq!(sql, format!("DELETE FROM `s`.`t` WHERE ((`id`, `k`) IN (({KEY_BATCH}, 'k{KEY_BATCH}')))"));
+        assert_eq!(sql, format!("DELETE FROM `s`.`t` WHERE (`id` = {KEY_BATCH} AND `k` = 'k{KEY_BATCH}')"));
         let short = Request::new(2, None, "s".into(), "t".into(), None, Some("[1, 2]")).unwrap();
         assert!(short.check_against(&table()).unwrap_err().to_string().contains("one value per key column"));
     }
