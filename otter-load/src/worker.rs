@@ -97,7 +97,11 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
         Some((m, kind, transient)) => Err(Error::new(*kind, format!("partition {part} stopped after an earlier error: {m}")).transient(*transient)),
         None => Ok(()),
     };
+    let partition = part;
+    let mut idle_since = std::time::Instant::now();
     while let Some(job) = rx.recv().await {
+        let started = std::time::Instant::now();
+        let waited = started - idle_since;
         let (r, done) = match job {
             Job::Barrier { done } => {
                 let _ = done.send(check(&failed));
@@ -120,6 +124,13 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
                     Err(e) => Err(e),
                     Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin, applied: applied.as_ref(), turn: turn.as_ref(), part }).await,
                 };
+                tracing::debug!(
+                    partition,
+                    rows = tables.iter().map(|t| t.deletes.len() + t.writes.len() + t.guarded.len()).sum::<usize>(),
+                    waited_for_job_ms = waited.as_millis() as u64,
+                    apply_ms = started.elapsed().as_millis() as u64,
+                    "Job applied."
+                );
                 if let Some(t) = &turn {
                     match &r {
                         Ok(()) if part => {}
@@ -148,6 +159,7 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
             failed = Some((e.to_string(), e.kind(), e.is_transient()));
         }
         let _ = done.send(r);
+        idle_since = std::time::Instant::now();
     }
     writer.close().await;
 }

@@ -30,6 +30,8 @@ mariadb-install-db --no-defaults "${USER_FLAG[@]}" --datadir="$DIR/template" \
 # Options every server gets (A adds its binlog; replicas their replication settings).
 COMMON=(--innodb-buffer-pool-size=2G --innodb-log-file-size=1G --innodb-flush-log-at-trx-commit=2
   --sync-binlog=0 --max-connections=200 --skip-name-resolve --bind-address=127.0.0.1)
+# TARGET_OPTS (env): more options for every target B only (e.g. to try a server setting).
+read -r -a TARGET_OPTS <<<"${TARGET_OPTS:-}"
 
 start_target() { # name server_id [extra options...] -> sets T_SOCK T_PORT T_PID
   local name=$1 id=$2 port
@@ -40,7 +42,7 @@ start_target() { # name server_id [extra options...] -> sets T_SOCK T_PORT T_PID
   cp -a "$DIR/template" "$DIR/$name/data"
   mariadbd --no-defaults "${USER_FLAG[@]}" --datadir="$DIR/$name/data" --port="$port" \
     --socket="$DIR/$name/sock" --log-error="$DIR/$name/error.log" --tmpdir="$DIR/$name/tmp" \
-    --pid-file="$DIR/$name/pid" --server-id="$id" "${COMMON[@]}" "$@" &
+    --pid-file="$DIR/$name/pid" --server-id="$id" "${COMMON[@]}" "${TARGET_OPTS[@]}" "$@" &
   T_PID=$!
   PIDS+=("$T_PID")
   T_SOCK="$DIR/$name/sock"
