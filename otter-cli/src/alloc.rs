@@ -5,9 +5,10 @@
 //! it back, lets the kernel back its arenas with transparent huge pages and commits arenas
 //! eagerly: measured on the apply benchmark's catch-up (docs/PERFORMANCE.md, "Memory"), that
 //! made the peak RSS about twice the peak of live heap. [`tune`] gives freed pages back at once,
-//! without huge pages, committing on demand — unless the environment sets the option
-//! (`MIMALLOC_PURGE_DELAY`, `MIMALLOC_ALLOW_THP`, `MIMALLOC_ARENA_EAGER_COMMIT`: the user's
-//! choice wins).
+//! without huge pages (mimalloc's option, and the process's `PR_SET_THP_DISABLE` flag: the option
+//! alone comes too late for mimalloc's first arena), committing on demand — unless the
+//! environment sets the option (`MIMALLOC_PURGE_DELAY`, `MIMALLOC_ALLOW_THP`,
+//! `MIMALLOC_ARENA_EAGER_COMMIT`: the user's choice wins).
 //!
 //! The options are set by number through mimalloc's C API (`mi_option_set`); the numbers are
 //! those of mimalloc v3's `mi_option_t`, and a test checks that each still names the option
@@ -47,6 +48,21 @@ pub fn tune() {
             unsafe { mi_option_set(option, value) };
         }
     }
+    no_huge_pages();
+}
+
+/// Turns transparent huge pages off for the process, as `MIMALLOC_ALLOW_THP=0` in the
+/// environment would: mimalloc reads that option once, when it initialises (before `main`), and
+/// by then has already asked for huge pages on its first arena, so setting the option in [`tune`]
+/// alone leaves that arena on 2 MiB pages — each freed page given back and touched again is then
+/// a 2 MiB page to clear (measured: ~9 % of otter's CPU in the kernel's huge-page zeroing).
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: prctl(PR_SET_THP_DISABLE) takes plain integers and changes only this
+        // process's page policy for later page faults.
+        let _ = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    }
 }
 
 /// The current value of the option number `option`.
@@ -68,6 +84,17 @@ mod tests {
             if std::env::var_os(var).is_none() {
                 assert_eq!(get(option), default, "mimalloc option {option} is not {var} any more (a new mimalloc numbering?)");
             }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn huge_pages_are_off_for_the_process_unless_the_environment_allows_them() {
+        no_huge_pages();
+        // SAFETY: PR_GET_THP_DISABLE reads the process's flag (1 = huge pages off).
+        let off = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+            assert_eq!(off, 1, "transparent huge pages are still on for the process");
         }
     }
 }
