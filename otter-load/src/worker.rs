@@ -97,7 +97,6 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
         Some((m, kind, transient)) => Err(Error::new(*kind, format!("partition {part} stopped after an earlier error: {m}")).transient(*transient)),
         None => Ok(()),
     };
-    let partition = part;
     let mut idle_since = std::time::Instant::now();
     while let Some(job) = rx.recv().await {
         let started = std::time::Instant::now();
@@ -125,7 +124,7 @@ pub async fn run(part: usize, mut writer: Box<dyn PartitionWriter>, mut rx: mpsc
                     Ok(()) => writer.apply(ApplyJob { tables: &tables, watermark: watermark.as_ref(), position: position.as_ref(), origin: &origin, applied: applied.as_ref(), turn: turn.as_ref(), part }).await,
                 };
                 tracing::debug!(
-                    partition,
+                    partition = part,
                     rows = tables.iter().map(|t| t.deletes.len() + t.writes.len() + t.guarded.len()).sum::<usize>(),
                     waited_for_job_ms = waited.as_millis() as u64,
                     apply_ms = started.elapsed().as_millis() as u64,

@@ -10,6 +10,9 @@ sqls() { mariadb --no-defaults -S "$1" -uroot -N -B -e "$2"; } # socket, stateme
 cpu_secs() { # pid -> user+system CPU seconds so far
   awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+# Row changes otter committed (its otter_rows_total metric, at metrics port $1); empty until the
+# metrics endpoint is up (curl's failure must not end the script: pipefail).
+otter_rows() { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null | awk '/^otter_rows_total/ { printf "%d", $2 }' || true; }
 forget() { # pid: no longer ours to stop
   local i keep=()
   for i in "${PIDS[@]}"; do [ "$i" != "$1" ] && keep+=("$i"); done
