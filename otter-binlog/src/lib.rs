@@ -41,6 +41,7 @@
 pub mod column;
 mod compress;
 pub mod decimal;
+pub mod encode;
 mod error;
 pub mod event;
 mod event_type;

@@ -79,6 +79,15 @@ pub struct MysqlSinkConfig {
     /// 0 = never (default 16).
     #[serde(default = "default_bulk_min_rows")]
     pub bulk_min_rows: usize,
+    /// On MariaDB targets, runs of at least this many updates of existing rows of one table in
+    /// one apply transaction are sent as row events (`BINLOG` statements, applied as a replica
+    /// applies them: about a quarter less target CPU per row than upserts), for tables whose
+    /// target columns are the source's (same order and types), with a primary key and no
+    /// trigger. Needs the `BINLOG REPLAY` privilege (without it otter warns once and uses
+    /// upserts); a run the target refuses (a row missing, say) is applied again as upserts in
+    /// the same transaction. 0 = never (default 16).
+    #[serde(default = "default_row_events_min_rows")]
+    pub row_events_min_rows: usize,
     /// Longest wait between retries of transient errors, seconds (default 30).
     #[serde(default = "default_backoff")]
     pub max_retry_backoff_secs: u64,
@@ -133,6 +142,9 @@ fn default_load_data_min_rows() -> usize {
 fn default_bulk_min_rows() -> usize {
     crate::mysql::bulk::DEFAULT_MIN_ROWS
 }
+fn default_row_events_min_rows() -> usize {
+    crate::mysql::row_events::DEFAULT_MIN_ROWS
+}
 fn default_backoff() -> u64 {
     30
 }
@@ -158,6 +170,7 @@ impl MysqlSinkConfig {
             rows_per_statement: default_rows_per_statement(),
             load_data_min_rows: default_load_data_min_rows(),
             bulk_min_rows: default_bulk_min_rows(),
+            row_events_min_rows: default_row_events_min_rows(),
             max_retry_backoff_secs: default_backoff(),
             max_retry_secs: 0,
             lease_secs: default_lease_secs(),

@@ -52,6 +52,9 @@ pub struct TargetInfo {
     pub load_data: bool,
     /// The target table's foreign keys: which parent row each row points at (for write-sets).
     pub parents: Vec<ParentKey>,
+    /// The table's layout when updates of its rows may be sent as row events (MariaDB targets,
+    /// [`crate::mysql::row_events`]).
+    pub row_layout: Option<Arc<crate::mysql::row_events::RowLayout>>,
 }
 
 /// A foreign key of a target table.

@@ -237,6 +237,7 @@ mod tests {
             keyless: false,
             load_data: false,
             parents,
+            row_layout: None,
         }
     }
 

@@ -129,6 +129,14 @@ impl Column {
             default: None,
         }
     }
+
+    /// The metadata the server writes for this column in TABLE_MAP events
+    /// ([`SqlType::binlog_meta`] with its character set's longest character); `None` where the
+    /// type has none this model can give, or a text column's character set is unknown.
+    pub fn binlog_meta(&self) -> Option<u16> {
+        let mbmaxlen = if self.sql_type.is_text() { crate::schema::charset::mbmaxlen(&crate::schema::charset::normalize_charset(self.charset.as_deref()?))? } else { 1 };
+        self.sql_type.binlog_meta(mbmaxlen)
+    }
 }
 
 /// How a generated column is computed.

@@ -145,6 +145,39 @@ impl SqlType {
         })
     }
 
+    /// The metadata the server writes for this type in TABLE_MAP events, in the form
+    /// `otter_binlog::table_map::Column::meta` holds it; `mbmaxlen` is the longest character of
+    /// the column's character set in bytes (1 for binary strings). `None` for the types whose
+    /// metadata this model cannot give (JSON, spatial, INET/UUID, VECTOR, unknown) and for a CHAR
+    /// wider than the format's 1,023 bytes.
+    pub fn binlog_meta(&self, mbmaxlen: u32) -> Option<u16> {
+        use SqlType::*;
+        let string = |bytes: u32| -> Option<u16> {
+            let len = u16::try_from(bytes).ok().filter(|&l| l < 1024)?;
+            Some((u16::from(0xfe_u8 ^ ((len & 0x300) >> 4) as u8) << 8) | (len & 0xff))
+        };
+        Some(match self {
+            TinyInt | SmallInt | MediumInt | Int | BigInt | Date | Year => 0,
+            Float => 4,
+            Double => 8,
+            Decimal { precision, scale } => u16::from(*precision) << 8 | u16::from(*scale),
+            Bit(n) => ((u16::from(*n) / 8) << 8) | (u16::from(*n) % 8),
+            Time(fsp) | DateTime(fsp) | Timestamp(fsp) => u16::from(*fsp),
+            VarChar(n) => u16::try_from(n.checked_mul(mbmaxlen)?).ok()?,
+            VarBinary(n) => u16::try_from(*n).ok()?,
+            Char(n) => string(n.checked_mul(mbmaxlen)?)?,
+            Binary(n) => string(*n)?,
+            TinyBlob | TinyText => 1,
+            Blob | Text => 2,
+            MediumBlob | MediumText => 3,
+            LongBlob | LongText => 4,
+            Enum(m) => 0xf7 << 8 | if m.len() < 256 { 1 } else { 2 },
+            // MySQL's get_set_pack_length: 1, 2, 3, 4 or 8 bytes.
+            Set(m) => 0xf8 << 8 | match m.len().div_ceil(8) { n @ 0..=4 => n.max(1) as u16, _ => 8 },
+            Json | Geometry(_) | Inet4 | Inet6 | Uuid | Vector(_) | Other(_) => return None,
+        })
+    }
+
     /// Whether values of this type carry a character set (CHAR, VARCHAR, TEXT types, ENUM, SET).
     pub fn is_text(&self) -> bool {
         use SqlType::*;
@@ -312,6 +345,19 @@ mod tests {
         assert_eq!(SqlType::Inet6.binlog_type_code(), Some(254));
         assert_eq!(SqlType::LongText.binlog_type_code(), Some(252));
         assert_eq!(SqlType::Other("x".into()).binlog_type_code(), None);
+        // Metadata as MariaDB writes it (mariadb-binlog -vv prints the same numbers).
+        assert_eq!(SqlType::VarChar(20).binlog_meta(4), Some(80));
+        assert_eq!(SqlType::Char(10).binlog_meta(3), Some(0xfe1e));
+        assert_eq!(SqlType::Char(255).binlog_meta(4), Some(0xce_fc)); // 1,020 bytes: two bits in byte 0
+        assert_eq!(SqlType::Char(256).binlog_meta(4), None);
+        assert_eq!(SqlType::Decimal { precision: 10, scale: 2 }.binlog_meta(1), Some(2562));
+        assert_eq!(SqlType::Bit(19).binlog_meta(1), Some(0x0203));
+        assert_eq!(SqlType::Set((0..20).map(|i| i.to_string()).collect()).binlog_meta(1), Some(0xf803));
+        assert_eq!(SqlType::Set((0..33).map(|i| i.to_string()).collect()).binlog_meta(1), Some(0xf808));
+        assert_eq!(SqlType::Enum(vec!["a".into()]).binlog_meta(1), Some(0xf701));
+        assert_eq!(SqlType::DateTime(6).binlog_meta(1), Some(6));
+        assert_eq!(SqlType::MediumText.binlog_meta(4), Some(3));
+        assert_eq!(SqlType::Json.binlog_meta(1), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use otter_core::schema::{names_equal, TableSchema};
 use otter_core::mysql::conn::translate;
 use otter_core::{Error, ErrorKind, Result};
 
+use crate::mysql::row_events::{RowLayout, TargetColumn};
 use crate::target::{ParentKey, TargetInfo};
 
 /// (target db, target table, address of the source schema).
@@ -41,15 +42,26 @@ impl TargetCache {
                 return Ok(Arc::clone(i));
             }
         }
-        let described: Vec<(String, String, String, Option<String>)> = conn
+        let described: Vec<(String, String, String, Option<String>, String, String)> = conn
             .exec(
-                "SELECT COLUMN_NAME, EXTRA, COLUMN_TYPE, CHARACTER_SET_NAME FROM information_schema.COLUMNS \
+                "SELECT COLUMN_NAME, EXTRA, COLUMN_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, COLUMN_KEY FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
                 (schema.db.as_str(), schema.name.as_str()),
             )
             .await
             .map_err(|e| translate(e, "reading the target table's columns"))?;
-        let rows: Vec<(String, String)> = described.iter().map(|(n, e, _, _)| (n.clone(), e.clone())).collect();
+        let described: Vec<TargetColumn> = described
+            .into_iter()
+            .map(|(name, extra, column_type, charset, nullable, key)| TargetColumn {
+                name,
+                extra,
+                column_type,
+                charset,
+                nullable: nullable == "YES",
+                primary: key == "PRI",
+            })
+            .collect();
+        let rows: Vec<(String, String)> = described.iter().map(|c| (c.name.clone(), c.extra.clone())).collect();
         if rows.is_empty() {
             return Err(Error::new(
                 ErrorKind::Sink,
@@ -106,14 +118,27 @@ impl TargetCache {
             let Some(c) = schema.columns.get(i) else { return false };
             described
                 .iter()
-                .find(|(t, _, _, _)| names_equal(t, &c.name))
-                .is_some_and(|(_, _, ty, cs)| crate::mysql::load_data::same_column(c, ty, cs.as_deref()))
+                .find(|t| names_equal(&t.name, &c.name))
+                .is_some_and(|t| crate::mysql::load_data::same_column(c, &t.column_type, t.charset.as_deref()))
         });
         let parents = parents(conn, schema).await?;
-        let info = Arc::new(TargetInfo { columns, key, keyless, load_data, parents });
+        let row_layout = if load_data && !keyless { row_layout(conn, schema, &described).await? } else { None };
+        let info = Arc::new(TargetInfo { columns, key, keyless, load_data, parents, row_layout });
         self.by_schema.insert(cache_key, (Arc::clone(schema), Arc::clone(&info)));
         Ok(info)
     }
+}
+
+/// The row layout of `schema`'s target table for row events ([`RowLayout::of`]).
+async fn row_layout(conn: &mut Conn, schema: &TableSchema, described: &[TargetColumn]) -> Result<Option<Arc<RowLayout>>> {
+    let triggers: Option<u64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?",
+            (schema.db.as_str(), schema.name.as_str()),
+        )
+        .await
+        .map_err(|e| translate(e, "reading the target table's triggers"))?;
+    Ok(RowLayout::of(schema, described, triggers.unwrap_or(1)).map(Arc::new))
 }
 
 /// The foreign keys of `schema`'s target table whose columns the source has.

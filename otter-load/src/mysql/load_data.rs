@@ -52,7 +52,22 @@ pub(crate) const DISABLED_CODES: [u16; 3] = [1148, 3948, 2068];
 /// whose bytes the escaping handles one by one.
 const TEXT_CHARSETS: [&str; 6] = ["utf8mb4", "utf8mb3", "utf8", "latin1", "ascii", "binary"];
 
-static WARNED_DISABLED: AtomicBool = AtomicBool::new(false);
+/// What a fast path says, once per process, when the target refuses it for good.
+#[derive(Debug)]
+pub struct Refused {
+    warned: AtomicBool,
+    message: &'static str,
+}
+
+impl Refused {
+    /// A refusal warned with `message`.
+    pub const fn new(message: &'static str) -> Refused {
+        Refused { warned: AtomicBool::new(false), message }
+    }
+}
+
+static LOAD_DATA_REFUSED: Refused =
+    Refused::new("The target refuses LOAD DATA LOCAL INFILE (local_infile = OFF?): applying with INSERT statements only.");
 
 /// Whether values of `c` go through `LOAD DATA` text exactly as through an SQL literal: numbers,
 /// decimals, temporal types, binary strings, text in ASCII-compatible character sets, and
@@ -218,11 +233,13 @@ pub(crate) fn field(v: &Value<'_>, col: &Column, text: fn(&[u8], &mut Vec<u8>), 
     Some(())
 }
 
-/// A worker's state of the fast path: on or off, and a back-off per table after fallbacks.
+/// A worker's state of a fast path (`LOAD DATA`, or row events: [`crate::mysql::row_events`]):
+/// on or off, and a back-off per table after fallbacks.
 #[derive(Debug)]
 pub struct LoadState {
     min_rows: usize,
     disabled: bool,
+    refused: &'static Refused,
     /// Per table: (runs still to skip, next back-off).
     cooldown: HashMap<String, (u32, u32)>,
 }
@@ -233,7 +250,12 @@ const MAX_COOLDOWN: u32 = 256;
 impl LoadState {
     /// Runs of at least `min_rows` rows take the fast path; 0 turns it off.
     pub fn new(min_rows: usize) -> LoadState {
-        LoadState { min_rows, disabled: min_rows == 0, cooldown: HashMap::new() }
+        LoadState::with_refusal(min_rows, &LOAD_DATA_REFUSED)
+    }
+
+    /// The same for another fast path, warned with `refused` when the target refuses it.
+    pub fn with_refusal(min_rows: usize, refused: &'static Refused) -> LoadState {
+        LoadState { min_rows, disabled: min_rows == 0, refused, cooldown: HashMap::new() }
     }
 
     /// Whether a run of `rows` rows of `table` should be tried as `LOAD DATA` (counts a skipped
@@ -269,11 +291,12 @@ impl LoadState {
         e.1 = (e.1 * 2).min(MAX_COOLDOWN);
     }
 
-    /// The target refused `LOCAL INFILE`: off for good on this worker, warned once per process.
+    /// The target refused the path (`LOCAL INFILE` off, a privilege missing): off for good on
+    /// this worker, warned once per process.
     pub fn disable(&mut self, error: &str) {
         self.disabled = true;
-        if !WARNED_DISABLED.swap(true, Ordering::Relaxed) {
-            tracing::warn!(error = %error, "The target refuses LOAD DATA LOCAL INFILE (local_infile = OFF?): applying with INSERT statements only.");
+        if !self.refused.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %error, "{}", self.refused.message);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! checkpoint rows ([`checkpoint_table`]), the pipeline's lease and fence ([`fence`]), table
 //! descriptions ([`describe`]), delete tombstones for last-writer-wins ([`tombstone`]), the
 //! writers ([`writer`]: transactions [`txn`], bulk execution [`bulk`], `LOAD DATA`
-//! [`load_data`], refused DDL already in effect [`ddl_effect`]) and the target's preflight
+//! [`load_data`], updates as row events [`row_events`], refused DDL already in effect [`ddl_effect`]) and the target's preflight
 //! checks ([`preflight`]).
 //!
 //! Invariants: [`MysqlTarget::open`] takes the pipeline's lease (raising the fencing epoch,
@@ -17,6 +17,7 @@ pub mod describe;
 pub mod fence;
 pub mod load_data;
 pub mod preflight;
+pub mod row_events;
 pub mod tombstone;
 pub mod turn;
 pub mod txn;

@@ -21,6 +21,7 @@ use crate::mysql::bulk::{BulkRun, TableGates, CLIENT_BINARY, CLIENT_RESTORE};
 use crate::dialect::{SqlDialect, TargetTable};
 use crate::mysql::fence::Fence;
 use crate::mysql::load_data::{LoadRun, LoadState, DISABLED_CODES, SAVEPOINT};
+use crate::mysql::row_events::{self, RowEventRun};
 use crate::merge::Op;
 use crate::worker::{target, TableOps};
 
@@ -39,6 +40,9 @@ pub enum Step {
     Load(LoadRun),
     /// Rows sent as bulk executions of one prepared statement.
     Bulk(BulkRun),
+    /// Updates sent as row events (`BINLOG` statements), replaced by the steps they stand for
+    /// when the target refuses them.
+    RowEvents(RowEventRun),
     /// A statement the target may refuse (`skip_errors`): then it alone is rolled back (to a
     /// savepoint set just before it) and reported as skipped.
     Skippable {
@@ -149,6 +153,8 @@ async fn fail(conn: &mut Conn, e: mysql_async::Error) -> otter_core::Error {
 pub struct Attempt<'a> {
     /// `LOAD DATA` availability, updated by the attempt.
     pub load: &'a mut LoadState,
+    /// Row-event availability, updated by the attempt.
+    pub row_events: &'a mut LoadState,
     /// How to replace `LOAD DATA` runs by statements.
     pub fallback: &'a Fallback<'a>,
     /// The statements refused among the skippable steps (only meaningful once it succeeded).
@@ -183,9 +189,31 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                     a.skipped.push(Skipped { what: what.clone(), sql: sql.clone(), error });
                 }
             }
-            Step::Bulk(b) => {
-                bulk_run(conn, &mut cur, b, fallback.gates).await?;
-                cur = String::from(CLIENT_RESTORE);
+            Step::Bulk(_) => usual(conn, &mut cur, step, fallback.gates).await?,
+            Step::RowEvents(r) if !a.row_events.enabled() => {
+                for step in &r.instead {
+                    usual(conn, &mut cur, step, fallback.gates).await?;
+                }
+            }
+            Step::RowEvents(r) => {
+                push(conn, &mut cur, &format!("SAVEPOINT {}", row_events::SAVEPOINT)).await?;
+                send(conn, std::mem::take(&mut cur)).await?;
+                match row_event_run(conn, r).await? {
+                    None => a.row_events.succeeded(&r.name),
+                    Some(refusal) => {
+                        match refusal {
+                            (code, message) if row_events::DISABLED_CODES.contains(&code) => a.row_events.disable(&message),
+                            (code, message) => {
+                                tracing::info!(table = %r.name, rows = r.rows, code, error = %message, "The target refused a run of updates as row events; applying it with upserts.");
+                                a.row_events.fell_back(&r.name);
+                            }
+                        }
+                        cur = format!("ROLLBACK TO SAVEPOINT {}", row_events::SAVEPOINT);
+                        for step in &r.instead {
+                            usual(conn, &mut cur, step, fallback.gates).await?;
+                        }
+                    }
+                }
             }
             Step::Load(r) if !load.enabled() => {
                 for s in fallback.statements(r)? {
@@ -253,6 +281,34 @@ async fn last_row(conn: &mut Conn, q: String) -> Result<Option<(u64, String)>> {
         return Err(fail(conn, e).await);
     }
     Ok(read)
+}
+
+/// One statement or bulk run (what a row-event run stands for).
+async fn usual(conn: &mut Conn, cur: &mut String, step: &Step, gates: Option<&TableGates>) -> Result<()> {
+    match step {
+        Step::Sql(s) => push(conn, cur, s).await,
+        Step::Bulk(b) => {
+            bulk_run(conn, cur, b, gates).await?;
+            *cur = String::from(CLIENT_RESTORE);
+            Ok(())
+        }
+        _ => Err(crate::error::internal("a row-event run stands for a step other than statements or bulk runs")),
+    }
+}
+
+/// Sends a run's `BINLOG` statements; `Ok(Some((code, message)))` when the target refused them
+/// (the caller rolls back to the run's savepoint); `Err` (transaction rolled back) for transient
+/// errors.
+async fn row_event_run(conn: &mut Conn, r: &RowEventRun) -> Result<Option<(u16, String)>> {
+    for q in &r.queries {
+        match conn.query_drop(q.as_str()).await {
+            Ok(()) => {}
+            Err(e) if is_transient(&e) => return Err(fail(conn, e).await),
+            Err(mysql_async::Error::Server(s)) => return Ok(Some((s.code, s.message))),
+            Err(e) => return Err(fail(conn, e).await),
+        }
+    }
+    Ok(None)
 }
 
 /// Sends the pending text, then `b`'s executions with the session's client character set

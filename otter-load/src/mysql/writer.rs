@@ -82,7 +82,10 @@ pub struct MysqlWriter {
     /// The target's `max_allowed_packet` as last read (0 before the first connection): bulk
     /// runs need room for a whole execution in one packet.
     max_packet: u64,
+    /// The target's `server_id` when it is MariaDB (row events carry it), read on connecting.
+    row_event_server: Option<u32>,
     load: LoadState,
+    row_events: LoadState,
     /// Statements refused (and skipped) by the last transaction attempt.
     skipped: Vec<Skipped>,
     /// A transaction begun by parts ([`ApplyJob::part`]) is open on `conn`.
@@ -93,7 +96,27 @@ impl MysqlWriter {
     /// A writer for partition `part` of `parts`.
     pub fn new(part: usize, parts: usize, opts: ConnectOptions, dialect: Arc<dyn SqlDialect>, ckpt: CheckpointTable, cfg: Arc<MysqlSinkConfig>) -> MysqlWriter {
         let load = LoadState::new(cfg.load_data_min_rows);
-        MysqlWriter { part, parts, spread: Spread::default(), opts, dialect, ckpt, cfg, two_way: None, pipeline: String::new(), gates: Arc::default(), fence: None, conn: None, max_packet: 0, load, skipped: Vec::new(), streaming: false }
+        let row_events = LoadState::with_refusal(cfg.row_events_min_rows, &super::row_events::REFUSED);
+        MysqlWriter {
+            part,
+            parts,
+            spread: Spread::default(),
+            opts,
+            dialect,
+            ckpt,
+            cfg,
+            two_way: None,
+            pipeline: String::new(),
+            gates: Arc::default(),
+            fence: None,
+            conn: None,
+            max_packet: 0,
+            row_event_server: None,
+            load,
+            row_events,
+            skipped: Vec::new(),
+            streaming: false,
+        }
     }
 
     /// The fencing epoch written with the checkpoint rows (0 in a dry run).
@@ -110,8 +133,11 @@ impl MysqlWriter {
             if let Some(f) = &self.fence {
                 c.query_drop(f.register_sql()).await.map_err(|e| translate(e, "registering the apply connection"))?;
             }
-            let packet: Option<u64> = c.query_first("SELECT @@max_allowed_packet").await.map_err(|e| translate(e, "target"))?;
-            self.max_packet = packet.unwrap_or(0);
+            let server: Option<(u64, u32, String)> =
+                c.query_first("SELECT @@max_allowed_packet, @@server_id, VERSION()").await.map_err(|e| translate(e, "target"))?;
+            let (packet, server_id, version) = server.unwrap_or_default();
+            self.max_packet = packet;
+            self.row_event_server = version.contains("MariaDB").then_some(server_id);
             self.conn = Some(c);
         }
         self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))
@@ -192,7 +218,17 @@ impl MysqlWriter {
         let fallback = Fallback { dialect: &*self.dialect, tables, per: self.cfg.rows_per_statement, gates };
         let conn = self.conn.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no target connection"))?;
         self.skipped.clear();
-        let mut attempt = Attempt { load: &mut self.load, fallback: &fallback, skipped: &mut self.skipped, fence: self.fence.as_deref(), commit_sent: false, turn, begin, end };
+        let mut attempt = Attempt {
+            load: &mut self.load,
+            row_events: &mut self.row_events,
+            fallback: &fallback,
+            skipped: &mut self.skipped,
+            fence: self.fence.as_deref(),
+            commit_sent: false,
+            turn,
+            begin,
+            end,
+        };
         let r = txn::run(conn, steps, &mut attempt).await;
         *commit_sent = attempt.commit_sent;
         r
@@ -233,6 +269,7 @@ impl MysqlWriter {
                     Step::Sql(s) => tracing::info!(partition = self.part, statement = %s, "dry run"),
                     Step::Load(r) => tracing::info!(partition = self.part, statement = %r.sql, rows = r.rows, "dry run"),
                     Step::Bulk(b) => tracing::info!(partition = self.part, statement = %b.sql, rows = b.rows(), "dry run (bulk execution)"),
+                    Step::RowEvents(r) => tracing::info!(partition = self.part, table = %r.name, rows = r.rows, "dry run (updates as row events)"),
                     Step::Skippable { sql, .. } => tracing::info!(partition = self.part, statement = %sql, "dry run"),
                 }
             }

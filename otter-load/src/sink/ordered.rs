@@ -382,7 +382,7 @@ mod tests {
         let id = ChangeId { txn: BinlogCoord::new("b.1", 4), row: 0 };
         TableOps {
             schema: Arc::clone(schema),
-            info: Arc::new(TargetInfo { columns: vec![0], key: vec![0], keyless: false, load_data: false, parents: Vec::new() }),
+            info: Arc::new(TargetInfo { columns: vec![0], key: vec![0], keyless: false, load_data: false, parents: Vec::new(), row_layout: None }),
             deletes: deletes.iter().map(|&k| Op::Delete { before: vec![Value::Int(k)], id: id.clone() }).collect(),
             writes: writes.iter().map(|&k| Op::Upsert { after: vec![Value::Int(k)], id: id.clone(), fresh: false }).collect(),
             guarded: Vec::new(),

@@ -13,6 +13,7 @@ use crate::mysql::bulk::{self, BulkRun};
 use crate::conflict::{guarded_statements, Sites};
 use crate::dialect::TargetTable;
 use crate::mysql::load_data;
+use crate::mysql::row_events::{self, RowEventRun};
 use crate::merge::Op;
 use crate::report::describe;
 use crate::mysql::txn::{self, sql_steps, Step};
@@ -43,7 +44,8 @@ impl MysqlWriter {
 
     /// The job as multi-row statements, and long runs of whole-row inserts as `LOAD DATA`.
     pub(super) fn statements(&mut self, tables: &[TableOps], origin: &str) -> Result<Vec<Step>> {
-        let d = &*self.dialect;
+        let dialect = std::sync::Arc::clone(&self.dialect);
+        let d = &*dialect;
         let per = self.cfg.rows_per_statement.max(1);
         let mut out = Vec::new();
         let mut sql = Vec::new();
@@ -67,6 +69,11 @@ impl MysqlWriter {
             }
             let mut i = 0;
             while i < t.writes.len() {
+                if let Some(run) = self.row_event_run(t, &target, i)? {
+                    i += run.rows;
+                    out.push(Step::RowEvents(run));
+                    continue;
+                }
                 if t.info.load_data && self.cfg.bulk_min_rows > 0 && self.max_packet >= 2 * bulk::MAX_PACKET as u64 {
                     let (n, end) = run_of(&t.writes, i, usize::MAX);
                     if n >= self.cfg.bulk_min_rows {
@@ -104,6 +111,32 @@ impl MysqlWriter {
             }
         }
         Ok(out)
+    }
+
+    /// The run of updates of existing rows starting at `t.writes[i]` as row events, when the
+    /// target, the table and the run allow it ([`crate::mysql::row_events`]).
+    fn row_event_run(&mut self, t: &TableOps, target: &TargetTable<'_>, i: usize) -> Result<Option<RowEventRun>> {
+        let (Some(layout), Some(server_id)) = (&t.info.row_layout, self.row_event_server) else { return Ok(None) };
+        if self.max_packet < 2 * bulk::MAX_PACKET as u64 {
+            return Ok(None);
+        }
+        let n = run_len(&t.writes, i, usize::MAX, row_events::updatable);
+        let name = format!("{}.{}", target.db, target.name);
+        if n == 0 || !self.row_events.wants(&name, n) {
+            return Ok(None);
+        }
+        let ops = t.writes.get(i..i + n).unwrap_or(&[]);
+        let d = &*self.dialect;
+        // What the run stands for: what the usual path sends for these rows.
+        let instead = match (n >= self.cfg.bulk_min_rows && self.cfg.bulk_min_rows > 0).then(|| BulkRun::build(d, target, ops, self.spread)).flatten() {
+            Some(run) => vec![Step::Bulk(run)],
+            None => {
+                let mut sql = Vec::new();
+                txn::multi_row(d, target, ops, self.cfg.rows_per_statement.max(1), &mut sql)?;
+                sql_steps(sql)
+            }
+        };
+        Ok(RowEventRun::build(server_id, target.db, target.name, layout, ops, instead))
     }
 
     /// One statement per op, each with a description of its table and key.
