@@ -62,7 +62,7 @@ pub const DEFAULT_MIN_ROWS: usize = 16;
 pub const MAX_PACKET: usize = 1 << 20;
 
 /// A single row larger than this goes with the usual statements.
-const MAX_ROW: usize = MAX_PACKET / 4;
+pub(crate) const MAX_ROW: usize = MAX_PACKET / 4;
 
 /// One value of a run: integers as they are (the binary protocol's 8 bytes, nothing to parse or
 /// allocate), everything else as its text, ending at the given offset of [`BulkRun`]'s data.

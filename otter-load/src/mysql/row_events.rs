@@ -11,7 +11,10 @@
 //!   the same order with the same type, signedness and character set, none generated or hidden,
 //!   whose primary key is the source's key and which has no trigger (row events fire none)
 //!   ([`RowLayout::of`]); only for runs of upserts of rows the batch did not insert (expected
-//!   to exist); a value that cannot be encoded exactly makes the run take the usual path;
+//!   to exist); a value that cannot be encoded exactly, or a row of more than
+//!   [`MAX_ROW`] bytes, makes the run take the usual path; a statement holds at most
+//!   [`crate::mysql::bulk::MAX_PACKET`] bytes of events plus one row, so it fits any
+//!   `max_allowed_packet` the bulk runs fit (the writer checks it);
 //! - the events carry the target's own server id, so the target logs the rows as it logs the
 //!   usual statements' (the two-way marks of the same transaction travel with them);
 //! - the run stays in the job's transaction after a savepoint; when the target refuses it — a
@@ -28,6 +31,7 @@ use otter_binlog::{RowsKind, Value};
 use otter_core::schema::{names_equal, TableSchema};
 
 use crate::merge::Op;
+use crate::mysql::bulk::MAX_ROW;
 use crate::mysql::load_data::{same_column, Refused};
 use crate::mysql::txn::Step;
 
@@ -160,7 +164,12 @@ impl RowEventRun {
                     let Op::Upsert { after, fresh: false, .. } = op else { return None };
                     key.clear();
                     key.extend(layout.key.iter().map(|&i| after.get(i).cloned().unwrap_or(Value::Absent)));
+                    let size = w.bytes();
                     w.update(&layout.columns, &key, after).ok()?;
+                    // A huge row goes with the usual path, which sends it alone.
+                    if w.bytes() - size > MAX_ROW {
+                        return None;
+                    }
                     rest = tail;
                 }
                 // The statement's last rows event ends it (the target then closes the table).
@@ -184,3 +193,6 @@ fn push_binlog(q: &mut String, b64: &base64::engine::GeneralPurpose, events: &[u
     b64.encode_string(events, q);
     q.push('\'');
 }
+
+#[cfg(test)]
+mod tests;
