@@ -19,10 +19,11 @@
 //!   usual statements' (the two-way marks of the same transaction travel with them);
 //! - the run stays in the job's transaction after a savepoint; when the target refuses it — a
 //!   row missing (the upsert would insert it), a duplicate in another unique key, a type it
-//!   converts — the run is rolled back to the savepoint and replaced, in place, by the steps it
-//!   stands for ([`RowEventRun::instead`]), which give the usual result or error; a refusal for
-//!   want of the `BINLOG REPLAY` privilege turns the path off for the worker (warned once).
+//!   converts — the run is rolled back to the savepoint and replaced, in place, by multi-row
+//!   upserts of the same rows (built only then), which give the usual result or error; a refusal
+//!   for want of the `BINLOG REPLAY` privilege turns the path off for the worker (warned once).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -33,7 +34,6 @@ use otter_core::schema::{names_equal, TableSchema};
 use crate::merge::Op;
 use crate::mysql::bulk::MAX_ROW;
 use crate::mysql::load_data::{same_column, Refused};
-use crate::mysql::txn::Step;
 
 /// Default of `row_events_min_rows`.
 pub const DEFAULT_MIN_ROWS: usize = 16;
@@ -124,7 +124,7 @@ pub fn updatable(op: &Op) -> bool {
     matches!(op, Op::Upsert { fresh: false, .. })
 }
 
-/// A run of updates as `BINLOG` statements, and the steps it stands for.
+/// A run of updates as `BINLOG` statements, and where its rows are in the job.
 #[derive(Debug, Clone)]
 pub struct RowEventRun {
     /// `db.table`, for messages.
@@ -134,15 +134,17 @@ pub struct RowEventRun {
     pub queries: Vec<String>,
     /// Rows in the run.
     pub rows: usize,
-    /// What the run replaces (bulk executions or statements), sent instead when the target
-    /// refuses the run.
-    pub instead: Vec<Step>,
+    /// The job's table (index) whose writes the run holds.
+    pub table: usize,
+    /// Which of the table's writes.
+    pub range: Range<usize>,
 }
 
 impl RowEventRun {
-    /// The run of `ops` (upserts of `db.table`, laid out as `layout`) with events from
-    /// `server_id`; `None` when a value cannot be encoded exactly (the usual path then).
-    pub fn build(server_id: u32, db: &str, table: &str, layout: &Arc<RowLayout>, ops: &[Op], instead: Vec<Step>) -> Option<RowEventRun> {
+    /// The run of the writes `range` of the job's table `index` (`ops`: upserts of `db.table`,
+    /// laid out as `layout`) with events from `server_id`; `None` when a value cannot be encoded
+    /// exactly (the usual path then).
+    pub fn build(server_id: u32, (db, table): (&str, &str), layout: &Arc<RowLayout>, ops: &[Op], index: usize, range: Range<usize>) -> Option<RowEventRun> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let all: Vec<usize> = (0..layout.columns.len()).collect();
         let mut queries = Vec::new();
@@ -179,7 +181,7 @@ impl RowEventRun {
             push_binlog(&mut q, &b64, &events);
             queries.push(std::mem::take(&mut q));
         }
-        Some(RowEventRun { name: format!("{db}.{table}"), queries, rows: ops.len(), instead })
+        Some(RowEventRun { name: format!("{db}.{table}"), queries, rows: ops.len(), table: index, range })
     }
 }
 

@@ -92,7 +92,7 @@ pub fn multi_row(d: &dyn SqlDialect, t: &TargetTable<'_>, ops: &[Op], per: usize
     Ok(())
 }
 
-/// What a transaction needs to replace a `LOAD DATA` run by statements.
+/// What a transaction needs to replace a `LOAD DATA` or row-event run by statements.
 pub struct Fallback<'a> {
     /// The dialect.
     pub dialect: &'a dyn SqlDialect,
@@ -106,9 +106,11 @@ pub struct Fallback<'a> {
 }
 
 impl Fallback<'_> {
-    fn statements(&self, run: &LoadRun) -> Result<Vec<String>> {
-        let t = self.tables.get(run.table).ok_or_else(|| crate::error::internal("LOAD DATA run of an unknown table"))?;
-        let ops = t.writes.get(run.range.clone()).ok_or_else(|| crate::error::internal("LOAD DATA run outside its table"))?;
+    /// Multi-row statements for the writes `range` of the job's table `table` (what a `LOAD DATA`
+    /// or row-event run stands for).
+    fn statements(&self, table: usize, range: std::ops::Range<usize>) -> Result<Vec<String>> {
+        let t = self.tables.get(table).ok_or_else(|| crate::error::internal("a run of an unknown table"))?;
+        let ops = t.writes.get(range).ok_or_else(|| crate::error::internal("a run outside its table"))?;
         let mut out = Vec::new();
         multi_row(self.dialect, &target(t), ops, self.per, &mut out)?;
         Ok(out)
@@ -155,7 +157,7 @@ pub struct Attempt<'a> {
     pub load: &'a mut LoadState,
     /// Row-event availability, updated by the attempt.
     pub row_events: &'a mut LoadState,
-    /// How to replace `LOAD DATA` runs by statements.
+    /// How to replace `LOAD DATA` and row-event runs by statements.
     pub fallback: &'a Fallback<'a>,
     /// The statements refused among the skippable steps (only meaningful once it succeeded).
     pub skipped: &'a mut Vec<Skipped>,
@@ -189,10 +191,13 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                     a.skipped.push(Skipped { what: what.clone(), sql: sql.clone(), error });
                 }
             }
-            Step::Bulk(_) => usual(conn, &mut cur, step, fallback.gates).await?,
+            Step::Bulk(b) => {
+                bulk_run(conn, &mut cur, b, fallback.gates).await?;
+                cur = String::from(CLIENT_RESTORE);
+            }
             Step::RowEvents(r) if !a.row_events.enabled() => {
-                for step in &r.instead {
-                    usual(conn, &mut cur, step, fallback.gates).await?;
+                for s in fallback.statements(r.table, r.range.clone())? {
+                    push(conn, &mut cur, &s).await?;
                 }
             }
             Step::RowEvents(r) => {
@@ -209,14 +214,14 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                             }
                         }
                         cur = format!("ROLLBACK TO SAVEPOINT {}", row_events::SAVEPOINT);
-                        for step in &r.instead {
-                            usual(conn, &mut cur, step, fallback.gates).await?;
+                        for s in fallback.statements(r.table, r.range.clone())? {
+                            push(conn, &mut cur, &s).await?;
                         }
                     }
                 }
             }
             Step::Load(r) if !load.enabled() => {
-                for s in fallback.statements(r)? {
+                for s in fallback.statements(r.table, r.range.clone())? {
                     push(conn, &mut cur, &s).await?;
                 }
             }
@@ -228,7 +233,7 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                 } else {
                     load.fell_back(&r.name);
                     cur = format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}");
-                    for s in fallback.statements(r)? {
+                    for s in fallback.statements(r.table, r.range.clone())? {
                         push(conn, &mut cur, &s).await?;
                     }
                 }
@@ -281,19 +286,6 @@ async fn last_row(conn: &mut Conn, q: String) -> Result<Option<(u64, String)>> {
         return Err(fail(conn, e).await);
     }
     Ok(read)
-}
-
-/// One statement or bulk run (what a row-event run stands for).
-async fn usual(conn: &mut Conn, cur: &mut String, step: &Step, gates: Option<&TableGates>) -> Result<()> {
-    match step {
-        Step::Sql(s) => push(conn, cur, s).await,
-        Step::Bulk(b) => {
-            bulk_run(conn, cur, b, gates).await?;
-            *cur = String::from(CLIENT_RESTORE);
-            Ok(())
-        }
-        _ => Err(crate::error::internal("a row-event run stands for a step other than statements or bulk runs")),
-    }
 }
 
 /// Sends a run's `BINLOG` statements; `Ok(Some((code, message)))` when the target refused them

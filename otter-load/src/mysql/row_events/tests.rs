@@ -67,7 +67,8 @@ fn a_run_reads_back_row_by_row_in_statements_under_the_packet_bound() {
     let s = schema();
     let layout = Arc::new(RowLayout::of(&s, &target(&s), 0).unwrap());
     let ops: Vec<Op> = (0..12_000).map(|i| upsert(i, 100)).collect();
-    let run = RowEventRun::build(5, "s", "t", &layout, &ops, Vec::new()).unwrap();
+    let run = RowEventRun::build(5, ("s", "t"), &layout, &ops, 3, 0..ops.len()).unwrap();
+    assert_eq!((run.table, run.range.clone()), (3, 0..ops.len()));
     assert_eq!(run.rows, ops.len());
     assert!(run.queries.len() > 1, "{} queries", run.queries.len());
     let mut parser = Parser::new();
@@ -105,9 +106,9 @@ fn a_run_reads_back_row_by_row_in_statements_under_the_packet_bound() {
     // One huge row: the usual path.
     let mut ops = ops;
     ops[5] = upsert(5, MAX_ROW + 1);
-    assert!(RowEventRun::build(5, "s", "t", &layout, &ops, Vec::new()).is_none());
+    assert!(RowEventRun::build(5, ("s", "t"), &layout, &ops, 0, 0..ops.len()).is_none());
     // A row the batch inserted (expected absent) is not an update.
     let Op::Upsert { after, id, .. } = upsert(1, 1) else { unreachable!() };
     let fresh = Op::Upsert { after, id, fresh: true };
-    assert!(RowEventRun::build(5, "s", "t", &layout, &[fresh], Vec::new()).is_none());
+    assert!(RowEventRun::build(5, ("s", "t"), &layout, &[fresh], 0, 0..1).is_none());
 }

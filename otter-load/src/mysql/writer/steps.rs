@@ -42,7 +42,8 @@ impl MysqlWriter {
         Ok(())
     }
 
-    /// The job as multi-row statements, and long runs of whole-row inserts as `LOAD DATA`.
+    /// The job as multi-row statements, with long runs of whole-row writes as bulk executions or
+    /// `LOAD DATA`, and runs of updates as row events.
     pub(super) fn statements(&mut self, tables: &[TableOps], origin: &str) -> Result<Vec<Step>> {
         let dialect = std::sync::Arc::clone(&self.dialect);
         let d = &*dialect;
@@ -69,7 +70,7 @@ impl MysqlWriter {
             }
             let mut i = 0;
             while i < t.writes.len() {
-                if let Some(run) = self.row_event_run(t, &target, i)? {
+                if let Some(run) = self.row_event_run(t, &target, ti, i) {
                     i += run.rows;
                     out.push(Step::RowEvents(run));
                     continue;
@@ -113,30 +114,20 @@ impl MysqlWriter {
         Ok(out)
     }
 
-    /// The run of updates of existing rows starting at `t.writes[i]` as row events, when the
-    /// target, the table and the run allow it ([`crate::mysql::row_events`]).
-    fn row_event_run(&mut self, t: &TableOps, target: &TargetTable<'_>, i: usize) -> Result<Option<RowEventRun>> {
-        let (Some(layout), Some(server_id)) = (&t.info.row_layout, self.row_event_server) else { return Ok(None) };
+    /// The run of updates of existing rows starting at `t.writes[i]` (`t` the job's table `ti`)
+    /// as row events, when the target, the table and the run allow it
+    /// ([`crate::mysql::row_events`]).
+    fn row_event_run(&mut self, t: &TableOps, target: &TargetTable<'_>, ti: usize, i: usize) -> Option<RowEventRun> {
+        let (Some(layout), Some(server_id)) = (&t.info.row_layout, self.row_event_server) else { return None };
         if self.max_packet < 2 * bulk::MAX_PACKET as u64 {
-            return Ok(None);
+            return None;
         }
         let n = run_len(&t.writes, i, usize::MAX, row_events::updatable);
-        let name = format!("{}.{}", target.db, target.name);
-        if n == 0 || !self.row_events.wants(&name, n) {
-            return Ok(None);
+        if n == 0 || !self.row_events.wants(&format!("{}.{}", target.db, target.name), n) {
+            return None;
         }
-        let ops = t.writes.get(i..i + n).unwrap_or(&[]);
-        let d = &*self.dialect;
-        // What the run stands for: what the usual path sends for these rows.
-        let instead = match (n >= self.cfg.bulk_min_rows && self.cfg.bulk_min_rows > 0).then(|| BulkRun::build(d, target, ops, self.spread)).flatten() {
-            Some(run) => vec![Step::Bulk(run)],
-            None => {
-                let mut sql = Vec::new();
-                txn::multi_row(d, target, ops, self.cfg.rows_per_statement.max(1), &mut sql)?;
-                sql_steps(sql)
-            }
-        };
-        Ok(RowEventRun::build(server_id, target.db, target.name, layout, ops, instead))
+        let ops = t.writes.get(i..i + n)?;
+        RowEventRun::build(server_id, (target.db, target.name), layout, ops, ti, i..i + n)
     }
 
     /// One statement per op, each with a description of its table and key.
