@@ -3,7 +3,8 @@
 //! the server reports in `information_schema` (columns in order, types, nullability, character
 //! sets, generated and invisible columns, keys in the server's order). Then one row is written to
 //! every table and the column types of the TABLE_MAP events the server logs are compared with
-//! `SqlType::binlog_type_code`, column by column, hidden long-unique hash columns included.
+//! `SqlType::binlog_type_code`, column by column, hidden long-unique hash columns included, and
+//! their metadata with `Column::binlog_meta` wherever it gives one.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -491,6 +492,7 @@ fn binlog_types_match(live: &Live) {
     live.server.sql("FLUSH BINARY LOGS").expect("flush");
     let files = live.server.binlog_files().expect("binlog files");
     let mut seen = BTreeMap::new();
+    let mut metas = 0;
     for file in files.iter().skip(first_new) {
         let out = Command::new("mariadb-binlog")
             .args(["--base64-output=decode-rows", "-vv"])
@@ -511,8 +513,16 @@ fn binlog_types_match(live: &Live) {
             .collect();
         let logged_codes: Vec<(Option<u8>, bool)> = logged
             .iter()
-            .map(|(name, nullable)| (code_of(name), *nullable))
+            .map(|(name, nullable, _)| (code_of(name), *nullable))
             .collect();
+        // The metadata otter writes in its own TABLE_MAP events (row events on MariaDB
+        // targets) is the server's, wherever the model gives one.
+        for (c, (name, _, meta)) in t.columns.iter().zip(logged) {
+            if let Some(ours) = c.binlog_meta() {
+                assert_eq!(Some(ours), *meta, "{key}.{}: {name} logged with meta {meta:?}", c.name);
+                metas += 1;
+            }
+        }
         assert!(
             logged_codes.iter().all(|(code, _)| code.is_some()),
             "{key}: unknown type in {logged:?}"
@@ -520,12 +530,16 @@ fn binlog_types_match(live: &Live) {
         assert_eq!(logged_codes, expected, "{key}: logged {logged:?}");
     }
     assert!(seen.len() >= 40, "only {} tables logged", seen.len());
+    assert!(metas >= 250, "only {metas} column metadata compared");
 }
 
-/// `table → [(type name, nullable)]` from `mariadb-binlog -vv` output.
-fn logged_columns(text: &str) -> BTreeMap<String, Vec<(String, bool)>> {
+/// A logged column: type name, nullable, metadata.
+type Logged = (String, bool, Option<u16>);
+
+/// `table → [(type name, nullable, metadata)]` from `mariadb-binlog -vv` output.
+fn logged_columns(text: &str) -> BTreeMap<String, Vec<Logged>> {
     let mut tables = BTreeMap::new();
-    let mut current: Option<(String, Vec<(String, bool)>)> = None;
+    let mut current: Option<(String, Vec<Logged>)> = None;
     for line in text.lines() {
         if let Some(table) = line.strip_prefix("### INSERT INTO ") {
             if let Some((name, cols)) = current.take() {
@@ -539,8 +553,12 @@ fn logged_columns(text: &str) -> BTreeMap<String, Vec<(String, bool)>> {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
+            let meta = comment
+                .split_once(" meta=")
+                .and_then(|(_, m)| m.split(' ').next())
+                .and_then(|m| m.parse().ok());
             if let Some((_, cols)) = current.as_mut() {
-                cols.push((type_name, comment.contains("nullable=1")));
+                cols.push((type_name, comment.contains("nullable=1"), meta));
             }
         } else if line != "### SET" {
             if let Some((name, cols)) = current.take() {
