@@ -13,7 +13,8 @@
 //! let mut events = encode::format_description(1);
 //! encode::table_map(&mut events, 1, 7, b"shop", b"item", &cols)?;
 //! let mut rows = encode::RowsWriter::begin(&mut events, RowsKind::Update, 1, 7, cols.len(), &[0], &[0, 1]);
-//! rows.update(&cols, &[Value::Int(1)], &[Value::Int(1), Value::Bytes(b"new".as_slice().into())])?;
+//! let row = [Value::Int(1), Value::Bytes(b"new".as_slice().into())];
+//! rows.update(&cols, &row, &row)?;
 //! rows.finish(true);
 //!
 //! // The parser reads back what was written.
@@ -289,8 +290,9 @@ impl<'o> RowsWriter<'o> {
         self.out.len() - self.start
     }
 
-    /// Adds an update: `before` holds the values of the before-image columns, `after` those of
-    /// the after-image columns, in column order. On error the event is left as it was.
+    /// Adds an update: `before` and `after` are whole rows (one value per table column, as the
+    /// parser returns them); each image takes its own columns from its row. On error the event
+    /// is left as it was.
     pub fn update(&mut self, cols: &[ColumnDef], before: &[Value<'_>], after: &[Value<'_>]) -> Result<(), EncodeError> {
         let mark = self.out.len();
         let result = image(self.out, cols, &self.before, before).and_then(|()| image(self.out, cols, &self.after, after));
@@ -300,7 +302,8 @@ impl<'o> RowsWriter<'o> {
         result
     }
 
-    /// Adds one image (the after image of a write, the before image of a delete).
+    /// Adds one image (the after image of a write, the before image of a delete) from a whole
+    /// row.
     pub fn row(&mut self, cols: &[ColumnDef], values: &[Value<'_>]) -> Result<(), EncodeError> {
         let mark = self.out.len();
         let present = if self.after.is_empty() { &self.before } else { &self.after };
@@ -322,14 +325,17 @@ impl<'o> RowsWriter<'o> {
     }
 }
 
-/// Appends one row image: the NULL bitmap of the `present` columns, then their values.
-fn image(out: &mut Vec<u8>, cols: &[ColumnDef], present: &[usize], values: &[Value<'_>]) -> Result<(), EncodeError> {
-    if values.len() != present.len() {
-        return Err(EncodeError { column: 0, reason: "a row image of the wrong number of columns" });
+/// Appends one row image of `row` (one value per table column): the NULL bitmap of the
+/// `present` columns, then their values.
+fn image(out: &mut Vec<u8>, cols: &[ColumnDef], present: &[usize], row: &[Value<'_>]) -> Result<(), EncodeError> {
+    if row.len() != cols.len() {
+        return Err(EncodeError { column: 0, reason: "a row of the wrong number of columns" });
     }
-    push_bitmap(out, values.iter().map(Value::is_null));
-    for (&i, v) in present.iter().zip(values) {
-        let c = cols.get(i).ok_or(EncodeError { column: i, reason: "no such column" })?;
+    // A column out of range is refused below (and the caller truncates the image).
+    push_bitmap(out, present.iter().map(|&i| row.get(i).is_some_and(Value::is_null)));
+    for &i in present {
+        let missing = EncodeError { column: i, reason: "no such column" };
+        let (c, v) = (cols.get(i).ok_or(missing)?, row.get(i).ok_or(missing)?);
         if v.is_null() {
             if !c.nullable {
                 return Err(EncodeError { column: i, reason: "NULL in a NOT NULL column" });

@@ -61,8 +61,7 @@ impl TargetCache {
                 primary: key == "PRI",
             })
             .collect();
-        let rows: Vec<(String, String)> = described.iter().map(|c| (c.name.clone(), c.extra.clone())).collect();
-        if rows.is_empty() {
+        if described.is_empty() {
             return Err(Error::new(
                 ErrorKind::Sink,
                 format!(
@@ -72,10 +71,10 @@ impl TargetCache {
                 ),
             ));
         }
-        let writable: Vec<&str> = rows
+        let writable: Vec<&str> = described
             .iter()
-            .filter(|(_, extra)| !extra.to_ascii_uppercase().contains("GENERATED"))
-            .map(|(n, _)| n.as_str())
+            .filter(|t| !t.extra.to_ascii_uppercase().contains("GENERATED"))
+            .map(|t| t.name.as_str())
             .collect();
         let mut columns = Vec::new();
         let mut missing = Vec::new();
@@ -85,7 +84,7 @@ impl TargetCache {
             }
             if writable.iter().any(|t| names_equal(t, &c.name)) {
                 columns.push(i);
-            } else if !rows.iter().any(|(t, _)| names_equal(t, &c.name)) {
+            } else if !described.iter().any(|t| names_equal(&t.name, &c.name)) {
                 missing.push(c.name.clone());
             }
         }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use otter_binlog::encode::{self, ColumnDef, RowsWriter};
-use otter_binlog::{RowsKind, Value};
+use otter_binlog::RowsKind;
 use otter_core::schema::{names_equal, TableSchema};
 
 use crate::merge::Op;
@@ -151,7 +151,6 @@ impl RowEventRun {
         let mut q = String::new();
         push_binlog(&mut q, &b64, &encode::format_description(server_id));
         let mut events = Vec::new();
-        let mut key: Vec<Value<'static>> = Vec::with_capacity(layout.key.len());
         let mut rest = ops;
         while !rest.is_empty() {
             events.clear();
@@ -164,10 +163,9 @@ impl RowEventRun {
                         break;
                     }
                     let Op::Upsert { after, fresh: false, .. } = op else { return None };
-                    key.clear();
-                    key.extend(layout.key.iter().map(|&i| after.get(i).cloned().unwrap_or(Value::Absent)));
+                    // The before image takes the key columns of the same row.
                     let size = w.bytes();
-                    w.update(&layout.columns, &key, after).ok()?;
+                    w.update(&layout.columns, after, after).ok()?;
                     // A huge row goes with the usual path, which sends it alone.
                     if w.bytes() - size > MAX_ROW {
                         return None;

@@ -106,6 +106,15 @@ pub struct Fallback<'a> {
 }
 
 impl Fallback<'_> {
+    /// Appends to the pending text the statements that stand for the writes `range` of the job's
+    /// table `table`.
+    async fn push(&self, conn: &mut Conn, cur: &mut String, table: usize, range: std::ops::Range<usize>) -> Result<()> {
+        for s in self.statements(table, range)? {
+            push(conn, cur, &s).await?;
+        }
+        Ok(())
+    }
+
     /// Multi-row statements for the writes `range` of the job's table `table` (what a `LOAD DATA`
     /// or row-event run stands for).
     fn statements(&self, table: usize, range: std::ops::Range<usize>) -> Result<Vec<String>> {
@@ -196,34 +205,27 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                 cur = String::from(CLIENT_RESTORE);
             }
             Step::RowEvents(r) if !a.row_events.enabled() => {
-                for s in fallback.statements(r.table, r.range.clone())? {
-                    push(conn, &mut cur, &s).await?;
-                }
+                fallback.push(conn, &mut cur, r.table, r.range.clone()).await?;
             }
             Step::RowEvents(r) => {
                 push(conn, &mut cur, &format!("SAVEPOINT {}", row_events::SAVEPOINT)).await?;
                 send(conn, std::mem::take(&mut cur)).await?;
                 match row_event_run(conn, r).await? {
                     None => a.row_events.succeeded(&r.name),
-                    Some(refusal) => {
-                        match refusal {
-                            (code, message) if row_events::DISABLED_CODES.contains(&code) => a.row_events.disable(&message),
-                            (code, message) => {
-                                tracing::info!(table = %r.name, rows = r.rows, code, error = %message, "The target refused a run of updates as row events; applying it with upserts.");
-                                a.row_events.fell_back(&r.name);
-                            }
+                    Some((code, message)) => {
+                        if row_events::DISABLED_CODES.contains(&code) {
+                            a.row_events.disable(&message);
+                        } else {
+                            tracing::info!(table = %r.name, rows = r.rows, code, error = %message, "The target refused a run of updates as row events; applying it with upserts.");
+                            a.row_events.fell_back(&r.name);
                         }
                         cur = format!("ROLLBACK TO SAVEPOINT {}", row_events::SAVEPOINT);
-                        for s in fallback.statements(r.table, r.range.clone())? {
-                            push(conn, &mut cur, &s).await?;
-                        }
+                        fallback.push(conn, &mut cur, r.table, r.range.clone()).await?;
                     }
                 }
             }
             Step::Load(r) if !load.enabled() => {
-                for s in fallback.statements(r.table, r.range.clone())? {
-                    push(conn, &mut cur, &s).await?;
-                }
+                fallback.push(conn, &mut cur, r.table, r.range.clone()).await?;
             }
             Step::Load(r) => {
                 push(conn, &mut cur, &format!("SAVEPOINT {SAVEPOINT}")).await?;
@@ -233,9 +235,7 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                 } else {
                     load.fell_back(&r.name);
                     cur = format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}");
-                    for s in fallback.statements(r.table, r.range.clone())? {
-                        push(conn, &mut cur, &s).await?;
-                    }
+                    fallback.push(conn, &mut cur, r.table, r.range.clone()).await?;
                 }
             }
         }

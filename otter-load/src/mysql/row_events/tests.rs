@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use base64::Engine;
-use otter_binlog::{EventData, Parser, Status};
+use otter_binlog::{EventData, Parser, Status, Value};
 use otter_core::change::ChangeId;
 use otter_core::position::BinlogCoord;
 use otter_core::schema::{Column, SqlType};
