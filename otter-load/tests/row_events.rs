@@ -1,11 +1,12 @@
-//! Updates as MariaDB row events (`BINLOG` statements) against real servers: updates of every
-//! column type of `common::types` reach B equal to A (`CHECKSUM TABLE`, row counts, and row by
-//! row) through `BINLOG` statements (B's `Com_binlog` counter), none refused (no rollback to a
-//! savepoint); rows missing on B make their run
-//! fall back to upserts in the same transaction, which insert them (B equal again, nothing
-//! lost); a user without the `BINLOG REPLAY` privilege gets upserts and B stays equal; a table
-//! with a trigger on B gets no row events (the trigger fires for every updated row, as it does
-//! for the usual statements).
+//! Inserts and updates as MariaDB row events (`BINLOG` statements) against real servers: inserts
+//! and updates of every column type of `common::types` reach B equal to A (`CHECKSUM TABLE`, row
+//! counts, and row by row) through `BINLOG` statements (B's `Com_binlog` counter), none refused
+//! (no rollback to a savepoint); rows missing on B make their run of updates, and rows already
+//! on B their run of inserts, fall back to upserts in the same transaction, which give the
+//! upserts' result (B equal again, nothing lost); a user without the `BINLOG REPLAY` privilege
+//! gets upserts and B stays equal; so does a target whose `slave_exec_mode` is `IDEMPOTENT`
+//! (under which row events would skip missing rows); a table with a trigger on B gets no row
+//! events (the trigger fires for every updated row, as it does for the usual statements).
 
 mod common;
 
@@ -62,10 +63,13 @@ async fn updates_of_every_type_go_as_row_events_and_missing_rows_fall_back() {
     let a = MariaDb::start(ServerConfig::new(1)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     a.sql(SCHEMA).unwrap();
+    let (before, refused) = (status(&b, "Com_binlog"), status(&b, "Com_rollback_to_savepoint"));
     workload(&a, 0, 600);
     sync_until_equal("rows", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
+    assert_eq!(dump(&a), dump(&b));
+    assert!(status(&b, "Com_binlog") > before, "the inserts took no BINLOG statement");
+    assert_eq!(status(&b, "Com_rollback_to_savepoint"), refused, "a run of inserts as row events was refused");
     let before = status(&b, "Com_binlog");
-    let refused = status(&b, "Com_rollback_to_savepoint");
 
     update(&a, 0, 600, 1000);
     sync_until_equal("rows", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
@@ -89,10 +93,24 @@ async fn updates_of_every_type_go_as_row_events_and_missing_rows_fall_back() {
     sync_until_equal("rows", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
     assert_eq!(dump(&a), dump(&b));
     assert!(status(&b, "Com_binlog") > before, "no BINLOG statement after the fallback");
+
+    // Rows B already holds (other values): their run of inserts is refused (a duplicate key)
+    // and applied as upserts, which give them A's values.
+    let refused = status(&b, "Com_rollback_to_savepoint");
+    let mut sql = String::from("SET time_zone = '+00:00';");
+    for id in 600..650u32 {
+        let values = row(id + 5000);
+        sql.push_str(&format!("INSERT INTO s.all VALUES ({id}{};", values.strip_prefix(&format!("({}", id + 5000)).unwrap()));
+    }
+    b.sql(&sql).unwrap();
+    workload(&a, 600, 900);
+    sync_until_equal("rows", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
+    assert_eq!(dump(&a), dump(&b));
+    assert!(status(&b, "Com_rollback_to_savepoint") > refused, "the run of inserts of rows B holds was not refused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_privilege_or_with_a_trigger_updates_go_as_upserts() {
+async fn without_the_privilege_under_idempotent_mode_or_with_a_trigger_writes_go_as_upserts() {
     let a = MariaDb::start(ServerConfig::new(1)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     a.sql(SCHEMA).unwrap();
@@ -109,6 +127,17 @@ async fn without_the_privilege_or_with_a_trigger_updates_go_as_upserts() {
     update(&a, 0, 300, 1000);
     sync_until_equal("noprivilege", &a, &b, "s\\..*", unprivileged, TABLES, 120).await;
     assert_eq!(dump(&a), dump(&b));
+
+    // slave_exec_mode = IDEMPOTENT: row events would skip the rows B lacks; upserts restore them.
+    b.sql("SET GLOBAL slave_exec_mode = 'IDEMPOTENT'; DELETE FROM s.all WHERE id BETWEEN 100 AND 149").unwrap();
+    let before = status(&b, "Com_binlog");
+    update(&a, 0, 300, 3000);
+    workload(&a, 300, 400);
+    sync_until_equal("noprivilege", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
+    assert_eq!(dump(&a), dump(&b));
+    assert_eq!(b.value("SELECT COUNT(*) FROM s.all WHERE id BETWEEN 100 AND 149").unwrap(), "50");
+    assert_eq!(status(&b, "Com_binlog"), before, "row events under slave_exec_mode = IDEMPOTENT");
+    b.sql("SET GLOBAL slave_exec_mode = 'STRICT'").unwrap();
 
     // A trigger on B: its table takes the usual path, and the trigger sees every update.
     b.sql(

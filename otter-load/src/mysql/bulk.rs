@@ -24,18 +24,17 @@
 //! - runs that insert (every row new to the target as far as the batch knows) are executed by
 //!   one worker at a time per table ([`TableGates`]), as `LOAD DATA` runs are under the AUTO-INC
 //!   lock: concurrent inserts into one table contend on its AUTO_INCREMENT counter and index
-//!   and cost the target far more CPU than they gain (measured on a 2-core target: 1.9x the CPU
-//!   for the same rows); runs that update existing rows go concurrently. The wait is bounded
+//!   and cost the target far more CPU than they gain (measured on a 2-core target, the
+//!   workload's 400,000-row fill of 1,000-row transactions, keys spread in blocks: 2.96–3.09 B
+//!   CPU-s concurrently against 1.87–1.95 taking turns, in the same 2.4–2.6 s; with hashed keys
+//!   earlier, 1.9x the CPU); the other worker builds its next execution meanwhile, so the
+//!   target stays busy. Runs that update existing rows go concurrently. The wait is bounded
 //!   ([`GATE_WAIT`]), so a worker whose run waits on a row lock of another worker's open
 //!   transaction can never hold that one up for longer: the gate is a hint, never a lock the
-//!   target does not see. Only merged jobs of tables whose keys are spread by hash take
-//!   turns (their inserts interleave keys: every other row of the same pages). Two kinds skip
-//!   the gate: runs of tables keyed by one integer column, spread in blocks of neighbouring
-//!   values (measured on a 1.2 M-row fill: 7.1–7.4 s taking turns with hashed keys, 5.3–5.7 s
-//!   in blocks without turns, for the same target CPU), and the jobs of `consistency =
-//!   "transaction"`, each whole consecutive source transactions with a write-set disjoint from
-//!   the others in flight, whose inserts land where the source's own transactions put them (the
-//!   same fill of 1,000-row transactions: 7.2–7.8 s with turns, 4.9–6.0 s without);
+//!   target does not see. The jobs of `consistency = "transaction"` take no turns: each is
+//!   whole consecutive source transactions with a write-set disjoint from the others in
+//!   flight, whose inserts land where the source's own transactions put them (a fill of
+//!   1,000-row transactions: 7.2–7.8 s with turns, 4.9–6.0 s without);
 //! - a run is split into executions of at most [`MAX_PACKET`] bytes, each one packet with its
 //!   parameter types (the driver sends types only with a call's first packet, and a column that
 //!   is NULL in every row of it is typed NULL), and a target whose `max_allowed_packet` is under
@@ -52,7 +51,6 @@ use otter_core::schema::Column;
 use crate::dialect::{column, SqlDialect, TargetTable};
 use crate::mysql::load_data::{field, raw};
 use crate::merge::Op;
-use crate::target::Spread;
 
 /// Default of `bulk_min_rows`: shorter runs go with the job's other statements in one round trip.
 pub const DEFAULT_MIN_ROWS: usize = 16;
@@ -115,8 +113,8 @@ pub struct BulkRun {
     cuts: Vec<usize>,
     /// `db.table`, for logs and the table's gate.
     pub name: String,
-    /// Every row is expected to be new (an insert) and the sink spreads the table's keys by
-    /// hash: the run waits at its table's gate (unless its job is in the commit order).
+    /// Every row is expected to be new (an insert): the run waits at its table's gate (unless
+    /// its job is in the commit order).
     pub turns: bool,
 }
 
@@ -124,8 +122,7 @@ impl BulkRun {
     /// The run of `ops` (all upserts, or all inserts) as bulk executions, or `None` when
     /// the dialect has no bulk statement, a value cannot be written exactly, or a row is too
     /// large (the caller then uses the usual statements).
-    /// `spread`: how the sink spreads keys over its partitions (whether the run takes turns).
-    pub fn build(d: &dyn SqlDialect, t: &TargetTable<'_>, ops: &[Op], spread: Spread) -> Option<BulkRun> {
+    pub fn build(d: &dyn SqlDialect, t: &TargetTable<'_>, ops: &[Op]) -> Option<BulkRun> {
         let upsert = matches!(ops.first()?, Op::Upsert { .. });
         let sql = d.bulk_statement(t, upsert).ok()??;
         let cols: Vec<&Column> = t.columns.iter().map(|&i| column(t, i)).collect::<Result<_, _>>().ok()?;
@@ -169,9 +166,8 @@ impl BulkRun {
             packet += size;
         }
         cuts.push(ops.len());
-        let inserts = ops.iter().all(crate::mysql::load_data::loadable);
-        let blocks = spread == Spread::IntBlocks && !t.keyless && crate::merge::key_block(t.key, ops.first()?.key_image()).is_some();
-        Some(BulkRun { sql, data, cells, starts, width, cuts, name: format!("{}.{}", t.db, t.name), turns: inserts && !blocks })
+        let turns = ops.iter().all(crate::mysql::load_data::loadable);
+        Some(BulkRun { sql, data, cells, starts, width, cuts, name: format!("{}.{}", t.db, t.name), turns })
     }
 
     /// Rows in the run.

@@ -64,6 +64,13 @@ impl Refused {
     pub const fn new(message: &'static str) -> Refused {
         Refused { warned: AtomicBool::new(false), message }
     }
+
+    /// Logs the warning with `reason`, the first time only (per process).
+    pub fn warn_once(&self, reason: &str) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(reason = %reason, "{}", self.message);
+        }
+    }
 }
 
 static LOAD_DATA_REFUSED: Refused =
@@ -295,9 +302,7 @@ impl LoadState {
     /// this worker, warned once per process.
     pub fn disable(&mut self, error: &str) {
         self.disabled = true;
-        if !self.refused.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(error = %error, "{}", self.refused.message);
-        }
+        self.refused.warn_once(error);
     }
 }
 

@@ -208,15 +208,23 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
                 fallback.push(conn, &mut cur, r.table, r.range.clone()).await?;
             }
             Step::RowEvents(r) => {
+                // The savepoint, and the mode that decides whether row events keep the upserts'
+                // result, in one round trip.
                 push(conn, &mut cur, &format!("SAVEPOINT {}", row_events::SAVEPOINT)).await?;
-                send(conn, std::mem::take(&mut cur)).await?;
-                match row_event_run(conn, r).await? {
+                push(conn, &mut cur, row_events::MODE_QUERY).await?;
+                let mode: Option<String> = last_row(conn, std::mem::take(&mut cur)).await?;
+                if !row_events::strict(mode.as_deref()) {
+                    row_events::IDEMPOTENT.warn_once(&format!("slave_exec_mode = {}", mode.as_deref().unwrap_or("unknown")));
+                    fallback.push(conn, &mut cur, r.table, r.range.clone()).await?;
+                    continue;
+                }
+                match row_event_run(conn, r, fallback.gates).await? {
                     None => a.row_events.succeeded(&r.name),
                     Some((code, message)) => {
                         if row_events::DISABLED_CODES.contains(&code) {
                             a.row_events.disable(&message);
                         } else {
-                            tracing::info!(table = %r.name, rows = r.rows, code, error = %message, "The target refused a run of updates as row events; applying it with upserts.");
+                            tracing::info!(table = %r.name, rows = r.rows, code, error = %message, "The target refused a run of row events; applying it with upserts.");
                             a.row_events.fell_back(&r.name);
                         }
                         cur = format!("ROLLBACK TO SAVEPOINT {}", row_events::SAVEPOINT);
@@ -264,15 +272,17 @@ pub async fn run(conn: &mut Conn, steps: &[Step], a: &mut Attempt<'_>) -> Result
     send(conn, "COMMIT".into()).await
 }
 
-/// Sends `q` (statements ending with the fencing check) and returns the check's row.
-async fn last_row(conn: &mut Conn, q: String) -> Result<Option<(u64, String)>> {
+/// Sends `q` (statements of which only the last returns rows: the fencing check, a setting) and
+/// returns that statement's last row, `None` when there is none or it does not convert.
+async fn last_row<T: mysql_async::prelude::FromRow + Send + 'static>(conn: &mut Conn, q: String) -> Result<Option<T>> {
     let mut read = None;
     let outcome = async {
         let mut result = conn.query_iter(q).await?;
         loop {
             match result.next().await? {
-                // Only the check returns rows; a row that does not convert reads as none (rejected).
-                Some(row) => read = mysql_async::from_row_opt::<(u64, String)>(row).ok(),
+                // Only the last statement returns rows; a row that does not convert reads as none
+                // (for the fencing check: rejected).
+                Some(row) => read = mysql_async::from_row_opt::<T>(row).ok(),
                 None if result.is_empty() => break,
                 None => {}
             }
@@ -291,8 +301,12 @@ async fn last_row(conn: &mut Conn, q: String) -> Result<Option<(u64, String)>> {
 /// Sends a run's `BINLOG` statements; `Ok(Some((code, message)))` when the target refused them
 /// (the caller rolls back to the run's savepoint); `Err` (transaction rolled back) for transient
 /// errors.
-async fn row_event_run(conn: &mut Conn, r: &RowEventRun) -> Result<Option<(u16, String)>> {
+async fn row_event_run(conn: &mut Conn, r: &RowEventRun, gates: Option<&TableGates>) -> Result<Option<(u16, String)>> {
     for q in &r.queries {
+        let _gate = match gates {
+            Some(g) if r.turns => g.enter(&r.name).await,
+            _ => None,
+        };
         match conn.query_drop(q.as_str()).await {
             Ok(()) => {}
             Err(e) if is_transient(&e) => return Err(fail(conn, e).await),

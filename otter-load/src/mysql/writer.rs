@@ -58,8 +58,7 @@ pub struct MysqlWriter {
     pub part: usize,
     /// Partition count.
     pub parts: usize,
-    /// How the sink spreads keys over the partitions (stored with the checkpoint rows; with
-    /// [`Spread::IntBlocks`] the bulk inserts of one-integer-key tables take no turns).
+    /// How the sink spreads keys over the partitions (stored with the checkpoint rows).
     pub spread: Spread,
     /// Target connection options.
     pub opts: ConnectOptions,

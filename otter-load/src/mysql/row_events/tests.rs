@@ -107,8 +107,61 @@ fn a_run_reads_back_row_by_row_in_statements_under_the_packet_bound() {
     let mut ops = ops;
     ops[5] = upsert(5, MAX_ROW + 1);
     assert!(RowEventRun::build(5, ("s", "t"), &layout, &ops, 0, 0..ops.len()).is_none());
-    // A row the batch inserted (expected absent) is not an update.
-    let Op::Upsert { after, id, .. } = upsert(1, 1) else { unreachable!() };
-    let fresh = Op::Upsert { after, id, fresh: true };
-    assert!(RowEventRun::build(5, ("s", "t"), &layout, &[fresh], 0, 0..1).is_none());
+    // A run mixing rows the batch inserted (expected absent) with updates: the usual path.
+    let mut ops: Vec<Op> = (0..20).map(|i| upsert(i, 10)).collect();
+    ops[7] = fresh(7);
+    assert!(RowEventRun::build(5, ("s", "t"), &layout, &ops, 0, 0..ops.len()).is_none());
+}
+
+fn fresh(id: i64) -> Op {
+    let Op::Upsert { after, id, .. } = upsert(id, 10) else { unreachable!() };
+    Op::Upsert { after, id, fresh: true }
+}
+
+#[test]
+fn a_run_of_inserted_rows_is_write_events_with_whole_rows_that_take_turns() {
+    let s = schema();
+    let layout = Arc::new(RowLayout::of(&s, &target(&s), 0).unwrap());
+    let ops: Vec<Op> = (0..3_000).map(fresh).collect();
+    let run = RowEventRun::build(5, ("s", "t"), &layout, &ops, 0, 0..ops.len()).unwrap();
+    assert!(run.turns, "inserts take turns");
+    let updates: Vec<Op> = (0..3).map(|i| upsert(i, 10)).collect();
+    assert!(!RowEventRun::build(5, ("s", "t"), &layout, &updates, 0, 0..3).unwrap().turns);
+    let mut parser = Parser::new();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut rows = Vec::new();
+    for q in &run.queries {
+        for st in q.split(";\n") {
+            let events = b64.decode(st.strip_prefix("BINLOG '").unwrap().strip_suffix('\'').unwrap()).unwrap();
+            let mut at = 0;
+            while at < events.len() {
+                let Status::Complete((event, used)) = parser.parse(&events[at..]).unwrap() else { panic!("partial event") };
+                if let EventData::Rows(r) = &event.data {
+                    assert_eq!(r.kind, RowsKind::Write);
+                    for change in r.rows(parser.table_for(r).unwrap()).unwrap() {
+                        let c = change.unwrap();
+                        assert!(c.before.is_none());
+                        rows.push(c.after.unwrap().into_iter().map(Value::into_owned).collect::<Vec<_>>());
+                    }
+                }
+                at += used;
+            }
+        }
+    }
+    let expected: Vec<Vec<Value<'static>>> = ops
+        .iter()
+        .map(|op| match op {
+            Op::Upsert { after, .. } => after.clone(),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}
+
+#[test]
+fn only_a_strict_slave_exec_mode_keeps_the_upserts_result() {
+    assert!(strict(Some("STRICT")));
+    assert!(!strict(Some("IDEMPOTENT")));
+    assert!(!strict(Some("idempotent")));
+    assert!(!strict(None), "an unknown mode is not taken as strict");
 }

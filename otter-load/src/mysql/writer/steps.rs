@@ -43,7 +43,7 @@ impl MysqlWriter {
     }
 
     /// The job as multi-row statements, with long runs of whole-row writes as bulk executions or
-    /// `LOAD DATA`, and runs of updates as row events.
+    /// `LOAD DATA`, and runs of inserts or updates as row events.
     pub(super) fn statements(&mut self, tables: &[TableOps], origin: &str) -> Result<Vec<Step>> {
         let dialect = std::sync::Arc::clone(&self.dialect);
         let d = &*dialect;
@@ -78,7 +78,7 @@ impl MysqlWriter {
                 if t.info.load_data && self.cfg.bulk_min_rows > 0 && self.max_packet >= 2 * bulk::MAX_PACKET as u64 {
                     let (n, end) = run_of(&t.writes, i, usize::MAX);
                     if n >= self.cfg.bulk_min_rows {
-                        if let Some(run) = BulkRun::build(d, &target, t.writes.get(i..end).unwrap_or(&[]), self.spread) {
+                        if let Some(run) = BulkRun::build(d, &target, t.writes.get(i..end).unwrap_or(&[])) {
                             out.push(Step::Bulk(run));
                             i = end;
                             continue;
@@ -114,15 +114,18 @@ impl MysqlWriter {
         Ok(out)
     }
 
-    /// The run of updates of existing rows starting at `t.writes[i]` (`t` the job's table `ti`)
-    /// as row events, when the target, the table and the run allow it
+    /// The run of inserts, or of updates of existing rows, starting at `t.writes[i]` (`t` the
+    /// job's table `ti`) as row events, when the target, the table and the run allow it
     /// ([`crate::mysql::row_events`]).
     fn row_event_run(&mut self, t: &TableOps, target: &TargetTable<'_>, ti: usize, i: usize) -> Option<RowEventRun> {
         let (Some(layout), Some(server_id)) = (&t.info.row_layout, self.row_event_server) else { return None };
         if self.max_packet < 2 * bulk::MAX_PACKET as u64 {
             return None;
         }
-        let n = run_len(&t.writes, i, usize::MAX, row_events::updatable);
+        let mut n = run_len(&t.writes, i, usize::MAX, row_events::updatable);
+        if n == 0 {
+            n = run_len(&t.writes, i, usize::MAX, row_events::insertable);
+        }
         if n == 0 || !self.row_events.wants(&format!("{}.{}", target.db, target.name), n) {
             return None;
         }
