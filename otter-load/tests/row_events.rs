@@ -1,8 +1,8 @@
-//! Inserts and updates as MariaDB row events (`BINLOG` statements) against real servers: inserts
-//! and updates of every column type of `common::types` reach B equal to A (`CHECKSUM TABLE`, row
-//! counts, and row by row) through `BINLOG` statements (B's `Com_binlog` counter), none refused
-//! (no rollback to a savepoint); rows missing on B make their run of updates, and rows already
-//! on B their run of inserts, fall back to upserts in the same transaction, which give the
+//! Inserts and updates as MariaDB row events (`BINLOG` statements) against real servers: updates
+//! of every column type of `common::types`, and inserts of narrow rows, reach B equal to A
+//! (`CHECKSUM TABLE`, row counts, and row by row) through `BINLOG` statements (B's `Com_binlog`
+//! counter), none refused (no rollback to a savepoint); rows missing on B make their run of
+//! updates, and rows already on B their run of inserts, fall back to upserts in the same transaction, which give the
 //! upserts' result (B equal again, nothing lost); a user without the `BINLOG REPLAY` privilege
 //! gets upserts and B stays equal; so does a target whose `slave_exec_mode` is `IDEMPOTENT`
 //! (under which row events would skip missing rows); a table with a trigger on B gets no row
@@ -63,13 +63,10 @@ async fn updates_of_every_type_go_as_row_events_and_missing_rows_fall_back() {
     let a = MariaDb::start(ServerConfig::new(1)).unwrap();
     let b = MariaDb::start(ServerConfig::new(2)).unwrap();
     a.sql(SCHEMA).unwrap();
-    let (before, refused) = (status(&b, "Com_binlog"), status(&b, "Com_rollback_to_savepoint"));
     workload(&a, 0, 600);
     sync_until_equal("rows", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
-    assert_eq!(dump(&a), dump(&b));
-    assert!(status(&b, "Com_binlog") > before, "the inserts took no BINLOG statement");
-    assert_eq!(status(&b, "Com_rollback_to_savepoint"), refused, "a run of inserts as row events was refused");
     let before = status(&b, "Com_binlog");
+    let refused = status(&b, "Com_rollback_to_savepoint");
 
     update(&a, 0, 600, 1000);
     sync_until_equal("rows", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
@@ -93,20 +90,49 @@ async fn updates_of_every_type_go_as_row_events_and_missing_rows_fall_back() {
     sync_until_equal("rows", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
     assert_eq!(dump(&a), dump(&b));
     assert!(status(&b, "Com_binlog") > before, "no BINLOG statement after the fallback");
+}
 
-    // Rows B already holds (other values): their run of inserts is refused (a duplicate key)
-    // and applied as upserts, which give them A's values.
-    let refused = status(&b, "Com_rollback_to_savepoint");
-    let mut sql = String::from("SET time_zone = '+00:00';");
-    for id in 600..650u32 {
-        let values = row(id + 5000);
-        sql.push_str(&format!("INSERT INTO s.all VALUES ({id}{};", values.strip_prefix(&format!("({}", id + 5000)).unwrap()));
+/// A narrow table (rows of ~30 bytes, as the workload's `perf.narrow`): its inserts go as row
+/// events.
+const NARROW: &str = "CREATE TABLE s.narrow (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, user_id INT NOT NULL, \
+     qty SMALLINT NOT NULL, price DECIMAL(10,2) NOT NULL, note VARCHAR(8), ts DATETIME NOT NULL, KEY (user_id))";
+
+/// Inserts rows `from..to` (ids `from + 1..=to`) into `s.narrow`, 500 per transaction; `salt`
+/// changes their values.
+fn narrow(s: &MariaDb, from: u32, to: u32, salt: u32) {
+    // The sequence engine's tables live in the current database.
+    let mut sql = String::from("USE s;");
+    for lo in (from..to).step_by(500) {
+        let hi = (lo + 500).min(to);
+        sql.push_str(&format!(
+            "INSERT INTO s.narrow SELECT seq, CRC32(seq + {salt}) % 1000, seq % 20, (seq * 7 + {salt}) / 100, \
+             IF(seq % 3 = 0, NULL, CONCAT('n', seq % 1000)), TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq + {salt} SECOND \
+             FROM seq_{}_to_{hi};",
+            lo + 1
+        ));
     }
-    b.sql(&sql).unwrap();
-    workload(&a, 600, 900);
-    sync_until_equal("rows", &a, &b, "s\\..*", config(b.url()), TABLES, 120).await;
-    assert_eq!(dump(&a), dump(&b));
+    s.sql(&sql).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_inserts_go_as_row_events_and_rows_already_there_fall_back() {
+    let a = MariaDb::start(ServerConfig::new(1)).unwrap();
+    let b = MariaDb::start(ServerConfig::new(2)).unwrap();
+    a.sql(&format!("CREATE DATABASE s; {NARROW}")).unwrap();
+    let tables = ["s.narrow"];
+    let (before, refused) = (status(&b, "Com_binlog"), status(&b, "Com_rollback_to_savepoint"));
+    narrow(&a, 0, 3000, 0);
+    sync_until_equal("inserts", &a, &b, "s\\..*", config(b.url()), &tables, 120).await;
+    assert!(status(&b, "Com_binlog") > before, "the inserts took no BINLOG statement");
+    assert_eq!(status(&b, "Com_rollback_to_savepoint"), refused, "a run of inserts as row events was refused");
+
+    // Rows B already holds (other values): their run of inserts is refused (a duplicate key) and
+    // applied as upserts, which give them A's values.
+    narrow(&b, 3000, 3050, 7);
+    narrow(&a, 3000, 6000, 0);
+    sync_until_equal("inserts", &a, &b, "s\\..*", config(b.url()), &tables, 120).await;
     assert!(status(&b, "Com_rollback_to_savepoint") > refused, "the run of inserts of rows B holds was not refused");
+    assert_eq!(b.value("SELECT COUNT(*) FROM s.narrow").unwrap(), "6000");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! Preflight checks of a MySQL/MariaDB target, read-only: it can be reached with these
 //! credentials (and TLS), the account may write, and how runs of whole-row writes will reach it
-//! (bulk execution, `LOAD DATA`) with the settings that decide how fast (warnings only: every path
+//! (bulk execution, `LOAD DATA`, row events) with the settings that decide how fast (warnings only: every path
 //! has a safe fallback).
 
 use mysql_async::prelude::Queryable;
@@ -19,7 +19,7 @@ pub async fn checks(cfg: &MysqlSinkConfig) -> Vec<Check> {
         let version: Option<String> = conn.query_first("SELECT @@version").await.map_err(|e| translate(e, "target"))?;
         let grants: Vec<String> = conn.query("SHOW GRANTS").await.map_err(|e| translate(e, "target"))?;
         let vars: Vec<(String, String)> = conn
-            .query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('local_infile', 'innodb_autoinc_lock_mode', 'log_bin', 'binlog_format')")
+            .query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('local_infile', 'innodb_autoinc_lock_mode', 'log_bin', 'binlog_format', 'slave_exec_mode')")
             .await
             .map_err(|e| translate(e, "target"))?;
         // Transaction mode resolves hidden lock waits from this view of the target.
@@ -48,7 +48,7 @@ pub async fn checks(cfg: &MysqlSinkConfig) -> Vec<Check> {
     };
     let mut out = vec![Check::pass("connect", version.clone()), privileges];
     out.extend(speed_checks(cfg, &version, &vars));
-    out.extend(row_events_check(cfg, &version, &grants));
+    out.extend(row_events_check(cfg, &version, &grants, &vars));
     match lock_view {
         Some(Ok(())) => out.push(Check::pass("lock_waits", "transaction mode reads the target's lock waits: a hidden wait between two of its transactions is resolved within 40 ms")),
         Some(Err(e)) => out.push(Check::warn(
@@ -115,10 +115,11 @@ fn speed_checks(m: &MysqlSinkConfig, version: &str, vars: &[(String, String)]) -
     rows
 }
 
-/// Whether runs of updates of existing rows can go as row events (`BINLOG` statements: MariaDB,
-/// with the `BINLOG REPLAY` privilege or `SUPER`); a warning with the grant to give when not
-/// (never a failure: upserts are the fallback). `grants` are the account's `SHOW GRANTS` lines.
-fn row_events_check(m: &MysqlSinkConfig, version: &str, grants: &[String]) -> Option<Check> {
+/// Whether runs of inserts and updates can go as row events (`BINLOG` statements: MariaDB, with
+/// the `BINLOG REPLAY` privilege or `SUPER`, under a strict `slave_exec_mode`); a warning with
+/// the fix when not (never a failure: upserts are the fallback). `grants` are the account's
+/// `SHOW GRANTS` lines, `vars` the target's global variables read by [`checks`].
+fn row_events_check(m: &MysqlSinkConfig, version: &str, grants: &[String], vars: &[(String, String)]) -> Option<Check> {
     if m.row_events_min_rows == 0 || !version.contains("MariaDB") {
         return None;
     }
@@ -126,14 +127,28 @@ fn row_events_check(m: &MysqlSinkConfig, version: &str, grants: &[String]) -> Op
         let privileges = g.split(" ON ").next().unwrap_or_default();
         ["ALL PRIVILEGES", "BINLOG REPLAY", "SUPER"].iter().any(|p| privileges.contains(p))
     });
-    Some(if granted {
-        Check::pass("row_events", format!("runs of at least {} updates of existing rows go as row events (BINLOG statements)", m.row_events_min_rows))
-    } else {
+    let mode = vars.iter().find(|(k, _)| k.eq_ignore_ascii_case("slave_exec_mode")).map(|(_, v)| v.as_str());
+    Some(if !granted {
         Check::warn(
             "row_events",
-            "the account lacks BINLOG REPLAY: updates go as upserts, which cost the target a quarter to a third more CPU than \
-             row events; grant it (GRANT BINLOG REPLAY ON *.* TO ...), or set row_events_min_rows = 0 to use upserts knowingly"
+            "the account lacks BINLOG REPLAY: inserts and updates go as upserts, which cost the target more CPU than row events \
+             (a quarter to a third for updates); grant it (GRANT BINLOG REPLAY ON *.* TO ...), or set row_events_min_rows = 0 \
+             to use upserts knowingly"
                 .to_owned(),
+        )
+    } else if !crate::mysql::row_events::strict(mode) {
+        Check::warn(
+            "row_events",
+            format!(
+                "the target's slave_exec_mode is {}: under IDEMPOTENT, row events skip missing rows, so inserts and updates go \
+                 as upserts while it is; SET GLOBAL slave_exec_mode = 'STRICT' (the default) for the cheaper path",
+                mode.unwrap_or("unknown")
+            ),
+        )
+    } else {
+        Check::pass(
+            "row_events",
+            format!("runs of at least {} inserts or updates of existing rows go as row events (BINLOG statements)", m.row_events_min_rows),
         )
     })
 }
@@ -250,10 +265,11 @@ mod tests {
     }
 
     #[test]
-    fn row_events_need_mariadb_and_binlog_replay_or_super() {
+    fn row_events_need_mariadb_binlog_replay_or_super_and_a_strict_exec_mode() {
         let cfg = MysqlSinkConfig::new("mysql://t");
         let maria = "10.11.19-MariaDB-0+deb12u1";
-        let outcome = |v: &str, g: &[&str]| row_events_check(&cfg, v, &grants(g)).map(|c| c.outcome);
+        let strict = vec![("slave_exec_mode".to_owned(), "STRICT".to_owned())];
+        let outcome = |v: &str, g: &[&str]| row_events_check(&cfg, v, &grants(g), &strict).map(|c| c.outcome);
         assert!(matches!(outcome(maria, &["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost`"]), Some(Outcome::Pass(_))));
         assert!(matches!(outcome(maria, &["GRANT INSERT, BINLOG REPLAY ON *.* TO `o`@`%`"]), Some(Outcome::Pass(_))));
         assert!(matches!(outcome(maria, &["GRANT SUPER ON *.* TO `o`@`%`"]), Some(Outcome::Pass(_))));
@@ -262,6 +278,10 @@ mod tests {
         assert!(w.contains("GRANT BINLOG REPLAY"), "{w}");
         assert!(outcome("8.0.36", &["GRANT ALL PRIVILEGES ON *.* TO `root`@`%`"]).is_none());
         let off = MysqlSinkConfig { row_events_min_rows: 0, ..MysqlSinkConfig::new("mysql://t") };
-        assert!(row_events_check(&off, maria, &grants(&["GRANT INSERT ON *.* TO `o`@`%`"])).is_none());
+        assert!(row_events_check(&off, maria, &grants(&["GRANT INSERT ON *.* TO `o`@`%`"]), &strict).is_none());
+        let idempotent = vec![("SLAVE_EXEC_MODE".to_owned(), "IDEMPOTENT".to_owned())];
+        let root = grants(&["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost`"]);
+        let Some(Outcome::Warn(w)) = row_events_check(&cfg, maria, &root, &idempotent).map(|c| c.outcome) else { panic!("no warning") };
+        assert!(w.contains("IDEMPOTENT") && w.contains("SET GLOBAL slave_exec_mode = 'STRICT'"), "{w}");
     }
 }

@@ -156,6 +156,17 @@ fn a_run_of_inserted_rows_is_write_events_with_whole_rows_that_take_turns() {
         })
         .collect();
     assert_eq!(rows, expected);
+
+    // Wide inserted rows: the bulk execution is cheaper for the target.
+    let wide: Vec<Op> = (0..100)
+        .map(|i| {
+            let Op::Upsert { after, id, .. } = upsert(i, MAX_INSERTED_ROW) else { unreachable!() };
+            Op::Upsert { after, id, fresh: true }
+        })
+        .collect();
+    assert!(RowEventRun::build(5, ("s", "t"), &layout, &wide, 0, 0..wide.len()).is_none(), "wide inserts as row events");
+    let wide_updates: Vec<Op> = (0..100).map(|i| upsert(i, MAX_INSERTED_ROW)).collect();
+    assert!(RowEventRun::build(5, ("s", "t"), &layout, &wide_updates, 0, 0..100).is_some(), "wide updates stay row events");
 }
 
 #[test]
