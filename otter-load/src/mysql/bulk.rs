@@ -82,8 +82,9 @@ pub const CLIENT_RESTORE: &str = "SET character_set_client = utf8mb4";
 /// Longest wait for another worker's run of the same table before going ahead anyway.
 pub const GATE_WAIT: Duration = Duration::from_millis(250);
 
-/// One gate per target table, shared by a sink's workers: a bulk run holds its table's gate
-/// while it executes.
+/// One gate per target table, shared by a sink's workers: a bulk execution of inserts, or a
+/// statement of row events ([`crate::mysql::row_events`]), holds its table's gate while the
+/// target works on it.
 #[derive(Debug, Default)]
 pub struct TableGates(parking_lot::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 

@@ -100,8 +100,8 @@ pub struct Fallback<'a> {
     pub tables: &'a [TableOps],
     /// Rows per statement.
     pub per: usize,
-    /// The sink's per-table gates for bulk runs; `None` for a job in the source's commit
-    /// order, which does not take turns (see [`crate::mysql::bulk`]).
+    /// The sink's per-table gates for bulk and row-event runs; `None` for a job in the source's
+    /// commit order, which does not take turns (see [`crate::mysql::bulk`]).
     pub gates: Option<&'a TableGates>,
 }
 
@@ -303,9 +303,10 @@ async fn last_row<T: mysql_async::prelude::FromRow + Send + 'static>(conn: &mut 
 /// errors.
 async fn row_event_run(conn: &mut Conn, r: &RowEventRun, gates: Option<&TableGates>) -> Result<Option<(u16, String)>> {
     for q in &r.queries {
+        // Each statement takes its turn with the other workers' writes of the table.
         let _gate = match gates {
-            Some(g) if r.turns => g.enter(&r.name).await,
-            _ => None,
+            Some(g) => g.enter(&r.name).await,
+            None => None,
         };
         match conn.query_drop(q.as_str()).await {
             Ok(()) => {}
