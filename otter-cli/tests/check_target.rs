@@ -4,7 +4,7 @@
 //! `innodb_autoinc_lock_mode` (whether parallel workers can load one AUTO_INCREMENT table at the
 //! same time), both warnings with the fix spelled out that never fail the check; in transaction
 //! mode, whether the account can read the target's lock waits (a warning naming `PROCESS`); on
-//! MariaDB, whether updates can go as row events (`BINLOG REPLAY`).
+//! MariaDB, whether inserts and updates can go as row events (`BINLOG REPLAY`).
 
 mod common;
 
@@ -41,7 +41,7 @@ fn check_reports_load_data_and_autoinc_lock_mode() {
     let (code, rows) = check_with(&two, &one, 2, true);
     assert_eq!(code, Some(0), "{rows:#?}");
     assert!(line(&rows, "bulk_execution").contains("PASS"), "{rows:#?}");
-    // ... and, with the privilege (root has it), updates as row events.
+    // ... and, with the privilege (root has it) and a strict slave_exec_mode, row events.
     assert!(line(&rows, "row_events").contains("PASS"), "{rows:#?}");
     assert!(!rows.iter().any(|l| l.contains("local_infile") && !l.contains("bulk")), "{rows:#?}");
 

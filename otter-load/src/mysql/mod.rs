@@ -2,7 +2,7 @@
 //! checkpoint rows ([`checkpoint_table`]), the pipeline's lease and fence ([`fence`]), table
 //! descriptions ([`describe`]), delete tombstones for last-writer-wins ([`tombstone`]), the
 //! writers ([`writer`]: transactions [`txn`], bulk execution [`bulk`], `LOAD DATA`
-//! [`load_data`], updates as row events [`row_events`], refused DDL already in effect [`ddl_effect`]) and the target's preflight
+//! [`load_data`], inserts and updates as row events [`row_events`], refused DDL already in effect [`ddl_effect`]) and the target's preflight
 //! checks ([`preflight`]).
 //!
 //! Invariants: [`MysqlTarget::open`] takes the pipeline's lease (raising the fencing epoch,

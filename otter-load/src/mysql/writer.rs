@@ -268,7 +268,7 @@ impl MysqlWriter {
                     Step::Sql(s) => tracing::info!(partition = self.part, statement = %s, "dry run"),
                     Step::Load(r) => tracing::info!(partition = self.part, statement = %r.sql, rows = r.rows, "dry run"),
                     Step::Bulk(b) => tracing::info!(partition = self.part, statement = %b.sql, rows = b.rows(), "dry run (bulk execution)"),
-                    Step::RowEvents(r) => tracing::info!(partition = self.part, table = %r.name, rows = r.rows, "dry run (updates as row events)"),
+                    Step::RowEvents(r) => tracing::info!(partition = self.part, table = %r.name, rows = r.rows, "dry run (row events)"),
                     Step::Skippable { sql, .. } => tracing::info!(partition = self.part, statement = %sql, "dry run"),
                 }
             }
