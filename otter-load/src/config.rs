@@ -79,8 +79,9 @@ pub struct MysqlSinkConfig {
     /// 0 = never (default 16).
     #[serde(default = "default_bulk_min_rows")]
     pub bulk_min_rows: usize,
-    /// On MariaDB targets, runs of at least this many inserts (rows the batch inserted), or
-    /// updates of existing rows, of one table in one apply transaction are sent as row events
+    /// On MariaDB targets, runs of at least this many inserts (rows the batch inserted, while
+    /// their row images average at most 96 bytes: wider rows go as bulk executions), or updates
+    /// of existing rows, of one table in one apply transaction are sent as row events
     /// (`BINLOG` statements, applied as a replica applies them: about a quarter less target CPU
     /// per updated row than upserts, a tenth less per inserted row than bulk executions, and less
     /// CPU for otter), for tables whose target columns are the source's (same order and types),
