@@ -165,6 +165,17 @@ pub fn target_rows(b: &MariaDb) -> u64 {
         .sum()
 }
 
+/// How many table-level lock and flush statements a server has run since it started: `FLUSH`
+/// (any kind), `LOCK TABLES`, `BACKUP STAGE` and `BACKUP LOCK` (its status counters, which count
+/// every client's statements, so a server's own log need not be on).
+pub fn table_lock_statements(server: &MariaDb) -> u64 {
+    let counters = server
+        .query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_flush', 'Com_lock_tables', 'Com_backup', 'Com_backup_lock')")
+        .unwrap();
+    assert!(counters.len() >= 3, "the server lacks the FLUSH / LOCK TABLES / BACKUP counters: {counters:?}");
+    counters.iter().map(|row| row[1].trim().parse::<u64>().unwrap()).sum()
+}
+
 
 /// A table big enough to be copied in parts (`rows` rows, integer key), and a writer changing
 /// it all over its key space — below the smallest key and above the largest too — until `stop`.
@@ -191,7 +202,11 @@ pub fn big_writer(client: Client, rows: u64, stop: Arc<AtomicBool>) {
             3 => format!("INSERT INTO s.big VALUES ({}, {i}, 'below') ON DUPLICATE KEY UPDATE v = {i}", -k),
             _ => format!("UPDATE s.big SET v = {i} WHERE id BETWEEN {k} AND {}", k + 50),
         };
-        client.sql(&sql).unwrap();
+        // Its range updates and the other writers' inserts can deadlock on A's locks: the
+        // server rolls the statement back, as it would an application's, which moves on.
+        if let Err(e) = client.sql(&sql) {
+            assert!(e.to_string().contains("Deadlock found"), "{sql}: {e}");
+        }
     }
 }
 
