@@ -75,25 +75,29 @@ run_workload() { # runs the reference workload against A
 }
 
 # Latency under a load that lasts as long as it lasts: runs "$@" (a sysbench command, without
-# --time and `run`) in 5 s windows with its latency histogram until the file $1 exists, and prints
-# the p99 in ms over every transaction of the windows that ended before it existed (the histograms
-# merged: a p99 over thousands of samples, not one short window's few dozen slowest; a window that
-# overlaps the end of the load is left out, unless it is the only one).
-p99_until() {
-  local stop=$1 hist one
-  shift
-  hist=$(mktemp "$DIR/hist.XXXXXX")
+# --time and `run`) in 5 s windows with its latency histogram until the file $1 exists, and
+# appends to the file $2 the histograms of the windows that ended before it existed (a window
+# that overlaps the end of the load is left out, unless it is the only one).
+hist_until() {
+  local stop=$1 hist=$2 one kept=0
+  shift 2
   one=$(mktemp "$DIR/hist.XXXXXX")
   while :; do
     "$@" --time=5 --histogram=on --percentile=99 run 2>/dev/null |
       awk '$2 ~ /^[|]/ && $1 ~ /^[0-9.]+$/ { print $1, $NF }' >"$one"
     if [ -e "$stop" ]; then
-      [ -s "$hist" ] || cat "$one" >>"$hist"
+      [ "$kept" = 1 ] || cat "$one" >>"$hist"
       break
     fi
     cat "$one" >>"$hist"
+    kept=1
   done
-  python3 - "$hist" <<'PY'
+  rm -f "$one"
+}
+# The p99 in ms over every transaction of the histograms in the file $1 (merged: a p99 over
+# thousands of samples, not one short window's few dozen slowest).
+p99_of() {
+  python3 - "$1" <<'PY'
 import sys
 buckets = {}
 for line in open(sys.argv[1]):
@@ -106,14 +110,31 @@ for v in sorted(buckets):
         print(f"{v:.3f}")
         break
 PY
-  rm -f "$hist" "$one"
 }
-p99_for() { # seconds, sysbench command... -> p99 ms over that many seconds of 5 s windows
-  local secs=$1 stop
+# hist_until, then the p99 of what it gathered.
+p99_until() {
+  local stop=$1 hist
   shift
+  hist=$(mktemp "$DIR/hist.XXXXXX")
+  hist_until "$stop" "$hist" "$@"
+  p99_of "$hist"
+  rm -f "$hist"
+}
+# Appends to the file $2 the histograms of $1 seconds of 5 s windows of "${@:3}".
+hist_for() {
+  local secs=$1 hist=$2 stop
+  shift 2
   stop=$(mktemp -u "$DIR/stop.XXXXXX")
   (sleep "$((secs + 1))"; touch "$stop") &
-  p99_until "$stop" "$@"
+  hist_until "$stop" "$hist" "$@"
   wait $!
   rm -f "$stop"
+}
+p99_for() { # seconds, sysbench command... -> p99 ms over that many seconds of 5 s windows
+  local secs=$1 hist
+  shift
+  hist=$(mktemp "$DIR/hist.XXXXXX")
+  hist_for "$secs" "$hist" "$@"
+  p99_of "$hist"
+  rm -f "$hist"
 }
