@@ -20,7 +20,7 @@ use otter_core::mysql::conn::{show_create_table, translate, ConnectOptions};
 use otter_core::mysql::quote::{ident, text, value};
 use otter_core::{Error, ErrorKind, Result};
 use otter_load::verify::diff::DiffKind;
-use otter_load::verify::{Sample, TableReport, Verifier, VerifyOptions};
+use otter_load::verify::{Reverse, Sample, TableReport, Verifier, VerifyOptions};
 use otter_core::transform::TablePattern;
 
 use crate::config::{Config, PipelineConfig, SinkConfig};
@@ -184,11 +184,33 @@ async fn connect<'a>(args: &VerifyArgs, cfg: &'a Config) -> Result<Vec<Target<'a
         opts.wait = Duration::from_secs(args.wait_secs.max(1));
         opts.diff_rows = args.diff_rows.max(2);
         opts.load = args.load;
+        opts.reverse = reverse(cfg, p);
         let verifier = Verifier::connect(opts).await.map_err(unreachable)?;
         let own_schema = p.two_way.as_ref().map(|tw| tw.rules()).unwrap_or_default().schema;
         targets.push(Target { pipeline: p, verifier, own_schema });
     }
     Ok(targets)
+}
+
+/// In a two-way pair, the pipeline of the other direction (the target site's writes to the
+/// source), when the config holds it; without it, writes at the target site that are on their
+/// way back can show as differences (warned).
+fn reverse(cfg: &Config, p: &PipelineConfig) -> Option<Reverse> {
+    let tw = p.two_way.as_ref()?;
+    let back = cfg.pipelines.iter().find_map(|r| {
+        let rt = r.two_way.as_ref()?;
+        let SinkConfig::Mysql(sink) = &r.sink else { return None };
+        (rt.source_site == tw.target_site && rt.target_site == tw.source_site)
+            .then(|| Reverse { pipeline: r.name.clone(), source: r.source.clone(), checkpoint_schema: sink.checkpoint_schema.clone() })
+    });
+    if back.is_none() {
+        tracing::warn!(
+            pipeline = %p.name,
+            target_site = %tw.target_site,
+            "The config has no pipeline from the target site back to the source site: rows written at the target site and not yet applied back can show as differences (give verify the config that holds both directions)."
+        );
+    }
+    back
 }
 
 /// Writes every table's report as JSON.

@@ -16,6 +16,14 @@
 //! compared again in the next round, and counted as *unsettled* (never as differences) when they
 //! keep changing for every round.
 //!
+//! **Two-way pairs** ([`Reverse`]): the target site writes too, and the other direction applies
+//! those writes to the source. Before the source's rows, verify reads `R`, that pipeline's
+//! checkpoint on the source (the source then holds every target-site write up to `R`); it reads
+//! the target's rows in a consistent snapshot at `T` of the target's binlog (they hold no
+//! target-site write after `T`). A key that a change in the target's binlog between `R` and `T`
+//! touched may rightly differ and counts as in flight as well; any other target-site write is in
+//! both reads. With no checkpoint of that pipeline yet, every differing key is in flight.
+//!
 //! Invariants: nothing is written to either side; the comparison follows the pipeline's
 //! mapping ([`mapping`]); keys pair under their collation; a table without a usable key is
 //! compared whole (count and hash), its differences reported for the table, not per row.
@@ -91,12 +99,27 @@ pub struct VerifyOptions {
     /// one after the other, and after each range verify pauses for `(1 / load - 1)` times that
     /// range's time, leaving the servers room for their own work.
     pub load: f64,
+    /// In a two-way pair, the other direction: then a key that the target site's own writes
+    /// changed and that pipeline had not yet applied to the source is in flight too.
+    pub reverse: Option<Reverse>,
+}
+
+/// The other direction of a two-way pair: the pipeline that applies the target site's own
+/// writes to the source.
+#[derive(Debug, Clone)]
+pub struct Reverse {
+    /// Its name (its checkpoint rows on the source server).
+    pub pipeline: String,
+    /// Its source: the target server, whose binlog it reads.
+    pub source: MysqlSourceConfig,
+    /// The schema of its checkpoint table on the source server.
+    pub checkpoint_schema: String,
 }
 
 impl VerifyOptions {
     /// Options with defaults.
     pub fn new(pipeline: &str, source: MysqlSourceConfig, target: MysqlSinkConfig, transforms: Vec<TransformConfig>) -> VerifyOptions {
-        VerifyOptions { pipeline: pipeline.into(), source, target, transforms, where_clause: None, chunk_rows: 10_000, rounds: 5, wait: Duration::from_secs(60), diff_rows: 20_000, load: 1.0 }
+        VerifyOptions { pipeline: pipeline.into(), source, target, transforms, where_clause: None, chunk_rows: 10_000, rounds: 5, wait: Duration::from_secs(60), diff_rows: 20_000, load: 1.0, reverse: None }
     }
 }
 
@@ -144,6 +167,8 @@ pub struct Verifier {
     source: ConnectOptions,
     target: ConnectOptions,
     ckpt: CheckpointTable,
+    /// The two-way pair's other direction's checkpoint, on the source server.
+    back: Option<CheckpointTable>,
     src_settings: Settings,
     tgt_settings: Settings,
 }
@@ -164,7 +189,8 @@ impl Verifier {
                 format!("pipeline {} has no checkpoint on the target: verify compares a target the pipeline applies to; start `otter run` first", opts.pipeline),
             ));
         }
-        Ok(Verifier { opts, source, target, ckpt, src_settings, tgt_settings })
+        let back = opts.reverse.as_ref().map(|r| CheckpointTable::new(&r.checkpoint_schema, &r.pipeline));
+        Ok(Verifier { opts, source, target, ckpt, back, src_settings, tgt_settings })
     }
 
     /// The base tables the pipeline captures (source names).
@@ -368,18 +394,44 @@ impl Verifier {
         let mut settled: Vec<Difference> = Vec::new();
         let mut pending: Vec<Difference> = Vec::new();
         for _ in 0..self.opts.rounds.max(1) {
+            // Two-way: what the source holds of the target site's own writes, read before the
+            // source's rows (so they hold at least that much).
+            let back = match &self.back {
+                Some(b) => Some(b.load(src).await?.position.map(|p| p.coord)),
+                None => None,
+            };
             let at = begin_snapshot(src).await?;
             let srows = diff::fetch(src, s, scond.as_deref(), Vec::new()).await?;
             end_snapshot(src).await?;
             self.wait_applied(tgt, s.db, s.table, &at).await?;
-            let trows = diff::fetch(tgt, t, tcond.as_deref(), Vec::new()).await?;
+            // Two-way: the target's rows in a snapshot too, whose position bounds the target
+            // site's writes they hold.
+            let (trows, tat) = if back.is_some() {
+                let tat = begin_snapshot(tgt).await?;
+                let rows = diff::fetch(tgt, t, tcond.as_deref(), Vec::new()).await?;
+                end_snapshot(tgt).await?;
+                (rows, Some(tat))
+            } else {
+                (diff::fetch(tgt, t, tcond.as_deref(), Vec::new()).await?, None)
+            };
             let upto = self.applied_upto(tgt).await?;
             rows = srows.len() as u64;
             let found = diff::compare(&srows, &trows, names);
             let touched = window::touched(&self.opts.source, s.db, s.table, &at, &upto, self.opts.wait).await?;
+            // Keys the target site changed after what the source holds of its writes.
+            let written_back = match (&self.opts.reverse, back, tat) {
+                (Some(r), Some(Some(from)), Some(to)) => window::touched(&r.source, t.db, t.table, &from, &to, self.opts.wait).await?,
+                // The other direction has stored no position yet: any key may be in flight.
+                (Some(_), Some(None), _) => window::Touched { all: true, ..Default::default() },
+                _ => window::Touched::default(),
+            };
+            if self.opts.reverse.is_some() {
+                tracing::debug!(table = %format!("{}.{}", t.db, t.table), all = written_back.all, keys = written_back.keys.len(), "Target-site writes on their way back.");
+            }
             pending.clear();
             for d in found {
-                let in_flight = touched.contains(&d.key) || d.target_key.as_ref().is_some_and(|k| touched.contains(k));
+                let hit = |w: &window::Touched| w.contains(&d.key) || d.target_key.as_ref().is_some_and(|k| w.contains(k));
+                let in_flight = hit(&touched) || hit(&written_back);
                 let known = settled.iter().any(|x| x.key == d.key);
                 match (in_flight, known) {
                     (_, true) => {}
