@@ -77,6 +77,19 @@ fn keys(report: &Path) -> BTreeSet<(String, String, String, String)> {
     out
 }
 
+/// Runs verify with `args` and a JSON `report`, which must name exactly the keys of `expected`
+/// (exit 1); returns verify's output (`log`: otter run's, shown on failure).
+fn verify_reports(config: &Path, report: &Path, args: &[&str], expected: &BTreeSet<(String, String, String, String)>, log: &Path) -> String {
+    let out = verify(config, &[args, &["--report", report.to_str().unwrap()]].concat());
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}: differences exit 1:\n{text}\n{}", report.display(), log_tail(log, 20));
+    let found = keys(report);
+    let extra: Vec<_> = found.difference(expected).take(5).collect();
+    let missed: Vec<_> = expected.difference(&found).take(5).collect();
+    assert!(extra.is_empty() && missed.is_empty(), "{}: reported but not corrupted {extra:?}; corrupted but not reported {missed:?}\n{text}", report.display());
+    text
+}
+
 /// Changes rows with ids 1..=2500 of v.main (and v.ci, v.people) at about `tps` transactions a
 /// second over one connection until `stop`; counts transactions sent.
 fn writer(client: otter_testkit::Client, tps: u64, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
@@ -157,13 +170,7 @@ fn verify_names_exactly_the_corrupted_keys_while_live_and_repair_makes_it_equal(
         let report = dir.path().join(format!("report{run}.json"));
         // One run cuts differing ranges down to 200 rows before comparing rows.
         let diff_rows = if run == 1 { "200" } else { "20000" };
-        let out = verify(&config, &["--report", report.to_str().unwrap(), "--chunk-rows", "1000", "--diff-rows", diff_rows]);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert_eq!(out.status.code(), Some(1), "run {run}: differences exit 1:\n{text}\n{}", log_tail(&log, 20));
-        let found = keys(&report);
-        let extra: Vec<_> = found.difference(&expected).take(5).collect();
-        let missed: Vec<_> = expected.difference(&found).take(5).collect();
-        assert!(extra.is_empty() && missed.is_empty(), "run {run}: reported but not corrupted {extra:?}; corrupted but not reported {missed:?}\n{text}");
+        let text = verify_reports(&config, &report, &["--chunk-rows", "1000", "--diff-rows", diff_rows], &expected, &log);
         assert!(text.contains("v.nokey"), "the keyless table is compared whole:\n{text}");
         eprintln!("verify run {run}: {:.1}s", t0.elapsed().as_secs_f64());
     }
@@ -279,13 +286,7 @@ fn in_a_two_way_pair_the_target_sites_own_writes_in_flight_are_not_differences()
     }
     for run in 0..2 {
         let report = dir.path().join(format!("pair{run}.json"));
-        let out = verify(&config, &["--pipeline", "a_to_b", "--report", report.to_str().unwrap(), "--chunk-rows", "500"]);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert_eq!(out.status.code(), Some(1), "run {run}: differences exit 1:\n{text}\n{}", log_tail(&log, 20));
-        let found = keys(&report);
-        let extra: Vec<_> = found.difference(&expected).take(5).collect();
-        let missed: Vec<_> = expected.difference(&found).take(5).collect();
-        assert!(extra.is_empty() && missed.is_empty(), "run {run}: reported but not corrupted {extra:?}; corrupted but not reported {missed:?}\n{text}");
+        let text = verify_reports(&config, &report, &["--pipeline", "a_to_b", "--chunk-rows", "500"], &expected, &log);
         assert!(!text.contains("x.other"), "run {run}: a table the pair does not sync was compared:\n{text}");
     }
     stop.store(true, Ordering::Relaxed);
